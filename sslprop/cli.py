@@ -1,0 +1,72 @@
+"""`python -m sslprop SUBCOMMAND ...`: one entry point for every step of the pipeline.
+
+Each subcommand lives in the module that does the work; that module provides
+``add_arguments(parser)`` and ``main(args) -> int``. Only the chosen subcommand's module
+is imported, so `--help` stays fast. Errors from bad input (`SSLPropError`) print as one
+line and exit with status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import importlib.util
+import sys
+
+from sslprop.errors import SSLPropError
+
+# name -> (module, one-line help). A subcommand is listed once its module exists.
+COMMANDS: dict[str, tuple[str, str]] = {
+    "synth": ("sslprop.data.synth", "generate the embedded benchmark (solo, mosaic, scenes, sequences)"),
+    "import": ("sslprop.data.importers", "read a real data set (flickr, vggss, music, ave, folder) into the sslprop format"),
+    "proposals": ("sslprop.proposals", "run Selective Search on every frame of a data set into a resumable cache"),
+    "eval": ("sslprop.evaluate", "score predictions or a floor under a named evaluation protocol"),
+    "train": ("sslprop.train", "train a method (ours or a baseline) on a data set"),
+    "predict": ("sslprop.predict", "run a trained model on a data set and write predictions"),
+    "bench": ("sslprop.bench", "print throughput figures (data pipeline, training, inference)"),
+}
+
+
+def available_commands() -> dict[str, tuple[str, str]]:
+    """The subcommands whose modules are present in this installation."""
+    return {name: spec for name, spec in COMMANDS.items() if importlib.util.find_spec(spec[0]) is not None}
+
+
+def build_parser(chosen: str | None = None) -> argparse.ArgumentParser:
+    """The top-level parser; only `chosen`'s module is imported to add its arguments."""
+    parser = argparse.ArgumentParser(
+        prog="python -m sslprop",
+        description="Proposal-based self-supervised sound source localisation (Xuan et al., CVPR 2022).",
+    )
+    sub = parser.add_subparsers(dest="command", metavar="SUBCOMMAND")
+    for name, (module, help_text) in available_commands().items():
+        p = sub.add_parser(name, help=help_text, description=help_text)
+        if name == chosen:
+            importlib.import_module(module).add_arguments(p)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Parse `argv`, run the subcommand, and turn bad input into a one-line error."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    commands = available_commands()
+    chosen = next((a for a in argv if not a.startswith("-")), None)
+    chosen = chosen if chosen in commands else None
+    parser = build_parser(chosen)
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return 0
+    module = importlib.import_module(commands[args.command][0])
+    try:
+        return int(module.main(args) or 0)
+    except SSLPropError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted: what was finished is kept; run the same command again to resume", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

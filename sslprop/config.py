@@ -1,0 +1,115 @@
+"""Frozen configuration dataclasses (data, model, train) and the named profiles `cpu` and `paper`."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any
+
+from sslprop.errors import SSLPropError
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    frame_size: int = 96  # frames are resized to frame_size x frame_size before the visual encoder
+    sample_rate: int = 16000  # audio is decoded, mixed to mono and resampled to this rate (Hz)
+    clip_seconds: float = 0.96  # length of the audio clip A_n centred on each frame I_n (one VGGish example)
+    audio_features: str = "logmel"  # "vggish": the exact VGGish front end; "logmel": torchaudio log-mel (cpu profile)
+    n_mels: int = 64  # mel bands of the (B, 1, 96, n_mels) audio patch
+    num_frames: int = 1  # N, frames per clip fed to the modality LSTMs (1 = single frames)
+    min_frame_size: int = 32  # frames smaller than this (either side) are rejected with a clear error
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    visual: str = "small"  # "small" (cpu profile CNN) or "vgg16" (dilated VGG16, paper)
+    audio: str = "small"  # "small" (cpu profile CNN) or "vggish" (paper)
+    visual_width: int = 32  # channels of the small visual encoder's first block (doubles per block)
+    audio_width: int = 16  # channels of the small audio encoder's first block
+    dim: int = 64  # d, the common space of f_s, f_att and f_box
+    attn_dim: int = 64  # projection size of U_v and U_s in the audio-guided attention
+    use_lstm: bool = True  # modality-specific LSTMs over the N frames (identity-sized, hidden = feature size)
+    k: int = 20  # K, proposals kept per frame after GRM scoring
+    scorer: str = "mean"  # proposal confidence from the GRM: "sum" (as printed), "mean" or "soft_iou"
+    select_proposals: bool = True  # False: Table 3 row 4, every proposal enters the MIL bag, loss = distance ratio only
+    spp_levels: tuple[int, ...] = (1, 2)  # SPP grid sizes (RoI pooling at each, concatenated)
+    max_proposals: int = 300  # proposals per frame considered before selection (largest-first cap)
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    epochs: int = 8  # passes over the training split
+    batch_size: int = 64  # clips per optimiser step (per process under torchrun)
+    lr: float = 1e-3  # Adam learning rate (Adam otherwise at its defaults, as in the paper)
+    lam: float = 0.5  # lambda, weight of the Euclidean term |f_v - f_att|^2
+    seed: int = 0  # seeds data order, negatives and initial weights
+    device: str = "auto"  # "cpu", "cuda", "cuda:N" or "auto"
+    amp: bool = True  # mixed precision on CUDA (ignored on CPU)
+    num_workers: int = 0  # DataLoader workers
+    log_every: int = 10  # optimiser steps between progress-bar updates of the running loss
+
+
+@dataclass(frozen=True)
+class Config:
+    data: DataConfig = field(default_factory=DataConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain nested dict (for checkpoints and run folders)."""
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "Config":
+        """Inverse of `to_dict`; unknown keys are an error, missing keys take their defaults."""
+        parts = {}
+        for name, typ in (("data", DataConfig), ("model", ModelConfig), ("train", TrainConfig)):
+            sub = dict(d.get(name, {}))
+            known = {f.name for f in dataclasses.fields(typ)}
+            unknown = set(sub) - known
+            if unknown:
+                raise SSLPropError(f"config section '{name}': unknown keys {sorted(unknown)}")
+            for f in dataclasses.fields(typ):
+                if f.name in sub and isinstance(sub[f.name], list):
+                    sub[f.name] = tuple(sub[f.name])
+            parts[name] = typ(**sub)
+        return cls(**parts)
+
+    def replace(self, **overrides: Any) -> "Config":
+        """Copy with dotted overrides, e.g. ``cfg.replace(**{"model.k": 10, "train.epochs": 2})``."""
+        sections = {"data": self.data, "model": self.model, "train": self.train}
+        changes: dict[str, dict[str, Any]] = {k: {} for k in sections}
+        for key, value in overrides.items():
+            section, _, name = key.partition(".")
+            if section not in sections or name not in {f.name for f in dataclasses.fields(sections[section])}:
+                raise SSLPropError(f"unknown config key '{key}'")
+            changes[section][name] = value
+        return Config(**{k: dataclasses.replace(v, **changes[k]) for k, v in sections.items()})
+
+
+PROFILES: dict[str, Config] = {
+    # Small frames and encoders trained from scratch: the whole paper regenerates on a 2-core CPU.
+    "cpu": Config(),
+    # The paper's setting: dilated VGG16 + VGGish at 224, K = 20, batch 128, for a GPU and real data.
+    "paper": Config(
+        data=DataConfig(frame_size=224, audio_features="vggish", num_frames=1),
+        model=ModelConfig(
+            visual="vgg16",
+            audio="vggish",
+            dim=512,
+            attn_dim=512,
+            k=20,
+            spp_levels=(1, 2, 4),
+            max_proposals=2000,
+        ),
+        train=TrainConfig(epochs=20, batch_size=128, lr=1e-4, num_workers=8),
+    ),
+}
+
+
+def get_profile(name: str) -> Config:
+    """The named profile (`cpu` or `paper`); a clear error for any other name."""
+    try:
+        return PROFILES[name]
+    except KeyError:
+        raise SSLPropError(f"unknown profile '{name}' (choose from {', '.join(PROFILES)})") from None
