@@ -158,7 +158,8 @@ def write_manifest(root: str | os.PathLike, samples: Iterable[Sample], info: dic
     from sslprop.utils import atomic_write_json, atomic_write_text
 
     root = Path(root)
-    samples = list(samples)
+    # Validate and canonicalise (ints -> floats in boxes, ...) so equal content gives equal bytes.
+    samples = [sample_from_dict(json.loads(s.to_json()), f"sample {s.id}") for s in samples]
     ids = [s.id for s in samples]
     if len(set(ids)) != len(ids):
         raise SSLPropError(f"{root}: duplicate sample ids in the manifest")

@@ -1,0 +1,68 @@
+"""The package installs as declared: pinned set in step with environment.yml, CLI lists its subcommands."""
+
+import re
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _pyproject_pins() -> dict[str, str]:
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    reqs = project["dependencies"] + project["optional-dependencies"]["dev"]
+    pins = {}
+    for r in reqs:
+        name, _, version = r.partition("==")
+        assert version, f"pyproject requirement {r!r} is not pinned"
+        pins[name.lower()] = version
+    return pins
+
+
+def _environment_pins() -> dict[str, str]:
+    pins = {}
+    for line in (ROOT / "environment.yml").read_text().splitlines():
+        m = re.match(r"\s*-\s*([A-Za-z0-9_.\-]+)==(\S+)\s*$", line)
+        if m:
+            pins[m.group(1).lower()] = m.group(2)
+    return pins
+
+
+def test_environment_yml_in_step_with_pyproject():
+    assert _environment_pins() == _pyproject_pins()
+
+
+def test_top_level_layout():
+    for name in ("notebooks", "sslprop", "figures", "environment.yml", "tests", "README.md"):
+        assert (ROOT / name).exists(), name
+
+
+def _run(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "sslprop", *args], capture_output=True, text=True, cwd=ROOT)
+
+
+def test_help_lists_subcommands():
+    from sslprop.cli import available_commands
+
+    out = _run("--help")
+    assert out.returncode == 0, out.stderr
+    for name in ("synth", "import", "proposals", "eval", "bench"):
+        assert name in available_commands(), f"subcommand {name} missing"
+        assert name in out.stdout
+
+
+@pytest.mark.parametrize("name", ["synth", "import", "proposals", "eval", "bench"])
+def test_each_subcommand_has_help(name):
+    out = _run(name, "--help")
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.startswith("usage: python -m sslprop " + name)
+
+
+def test_bad_input_is_one_line_error(tmp_path):
+    out = _run("proposals", str(tmp_path / "nowhere"))
+    assert out.returncode == 2
+    assert out.stderr.startswith("error: ") and len(out.stderr.strip().splitlines()) == 1
+    assert "Traceback" not in out.stderr
