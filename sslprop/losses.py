@@ -1,0 +1,107 @@
+"""Loss functions of the proposal-based model, as pure functions: distance ratio, Euclidean, negatives."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from sslprop.errors import SSLPropError
+
+if TYPE_CHECKING:
+    from sslprop.model import ModelOutput
+
+
+def distance_ratio_loss(f_v: Tensor, f_pos: Tensor, f_neg: Tensor, reduction: str = "mean") -> Tensor:
+    """Distance ratio loss of Senocak et al. (CVPR 2018), after Hoffer & Ailon's triplet network.
+
+    d+ = |f_v - f_pos|_2 and d- = |f_v - f_neg|_2 (Euclidean, on the features as they are:
+    Senocak's public PyTorch code does not L2-normalise them before the loss, and neither do we);
+    (p+, p-) = softmax([d+, d-]); the loss of one item is |(p+, p- - 1)|_2^2 = (p+)^2 + (1 - p-)^2
+    = 2 (p+)^2, the paper's formula. (Senocak's code takes `.mean()` over both entries, half this.)
+    It goes from 0 (the negative infinitely farther than the positive) to 2.
+
+    f_v, f_pos, f_neg: Tensor[..., d]
+    reduction: "mean" -> Tensor[] (mean over every leading index), "none" -> Tensor[...]
+    """
+    d_pos = torch.linalg.vector_norm(f_v - f_pos, dim=-1)  # (...)
+    d_neg = torch.linalg.vector_norm(f_v - f_neg, dim=-1)  # (...)
+    p = F.softmax(torch.stack([d_pos, d_neg], dim=-1), dim=-1)  # (..., 2)
+    target = torch.tensor([0.0, 1.0], dtype=p.dtype, device=p.device)
+    per_item = ((p - target) ** 2).sum(dim=-1)  # (...)
+    return _reduce(per_item, reduction)
+
+
+def euclidean_loss(f_v: Tensor, f_att: Tensor, reduction: str = "mean") -> Tensor:
+    """L_edu = |f_v - f_att|_2^2 (squared, summed over the d features), paper eq. in section 3.5.
+
+    f_v, f_att: Tensor[..., d]
+    reduction: "mean" -> Tensor[] (mean over every leading index), "none" -> Tensor[...]
+    """
+    return _reduce(((f_v - f_att) ** 2).sum(dim=-1), reduction)
+
+
+def _reduce(x: Tensor, reduction: str) -> Tensor:
+    if reduction == "mean":
+        return x.mean()
+    if reduction == "none":
+        return x
+    raise SSLPropError(f"reduction '{reduction}': choose 'mean' or 'none'")
+
+
+def negative_indices(video_ids: Sequence[str] | Tensor, generator: torch.Generator | None = None) -> Tensor:
+    """For each item of a batch, a uniformly random other item that comes from a different video.
+
+    video_ids: the B items' video ids (strings, or a Tensor[B] of integer codes)
+    generator: a CPU torch.Generator for reproducible draws (None: the global RNG)
+    Returns Tensor[B] long (on the CPU), index j of the negative of item i with video_ids[j] != video_ids[i].
+    Raises SSLPropError when the batch holds clips of one video only (no negative exists).
+    """
+    if isinstance(video_ids, Tensor):
+        codes = video_ids.detach().to("cpu").reshape(-1)
+    else:
+        lookup: dict[str, int] = {}
+        codes = torch.tensor([lookup.setdefault(v, len(lookup)) for v in video_ids], dtype=torch.long)
+    if codes.numel() == 0:
+        raise SSLPropError("negative_indices: empty batch")
+    other = codes[:, None] != codes[None, :]  # (B, B): True where j is from another video than i
+    if not bool(other.any(dim=1).all()):
+        raise SSLPropError(
+            f"batch of {codes.numel()} clips holds one video only ({_first_id(video_ids)!r}): "
+            "negatives need clips of another video (shuffle the data or raise the batch size)"
+        )
+    return torch.multinomial(other.to(torch.float), 1, generator=generator).squeeze(1)  # (B,)
+
+
+def _first_id(video_ids: Sequence[str] | Tensor) -> str:
+    return str(video_ids[0].item() if isinstance(video_ids, Tensor) else video_ids[0])
+
+
+def proposal_loss(
+    out: "ModelOutput", neg_f_s: Tensor, lam: float = 0.5, use_euclidean: bool = True
+) -> tuple[Tensor, dict[str, Tensor]]:
+    """The model's training loss L = sum_n (L_tri_n + lam * L_edu_n), averaged over the B videos.
+
+    L_tri_n = distance_ratio_loss(f_v_n, f_s_n, f_s-_n): the positive is the clip's own audio,
+    the negative the audio of frame n of another video (`neg_f_s`, e.g. `out.f_s[negative_indices(...)]`).
+    L_edu_n = |f_v_n - f_att_n|^2 ties the proposal stream to the frame stream; `use_euclidean=False`
+    drops it (Table 3 row 4: every proposal in the bag, distance ratio loss only).
+    A frame without any proposal (mask e all False, so f_v = 0) has no bag: its terms are left out.
+
+    out:     the model's output, f_v, f_s, f_att: Tensor[B, N, d], mask: Tensor[B, N, K]
+    neg_f_s: Tensor[B, N, d], audio features of the negatives
+    Returns (loss Tensor[], parts) with parts "tri", "edu" (both summed over N, mean over B) and
+    "loss", detached.
+    """
+    if neg_f_s.shape != out.f_s.shape:
+        raise SSLPropError(f"neg_f_s has shape {tuple(neg_f_s.shape)}, expected {tuple(out.f_s.shape)} like f_s")
+    has_bag = out.mask.any(dim=-1).to(out.f_v.dtype)  # (B, N)
+    tri = (distance_ratio_loss(out.f_v, out.f_s, neg_f_s, reduction="none") * has_bag).sum(dim=1).mean()
+    if use_euclidean:
+        edu = (euclidean_loss(out.f_v, out.f_att, reduction="none") * has_bag).sum(dim=1).mean()
+    else:
+        edu = torch.zeros((), dtype=tri.dtype, device=tri.device)
+    loss = tri + lam * edu
+    return loss, {"loss": loss.detach(), "tri": tri.detach(), "edu": edu.detach()}

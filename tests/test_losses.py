@@ -1,0 +1,108 @@
+"""Losses on hand-computed distances; negatives always from another video."""
+
+import math
+from types import SimpleNamespace
+
+import pytest
+import torch
+
+from sslprop.errors import SSLPropError
+from sslprop.losses import distance_ratio_loss, euclidean_loss, negative_indices, proposal_loss
+
+# p+ = softmax([d+, d-])[0]; the loss of one item is (p+)^2 + (1 - p-)^2 = 2 (p+)^2.
+LOSS_D5_D0 = 2 * (1 / (1 + math.exp(-5))) ** 2  # d+ = 5, d- = 0: 1.9733181848098504
+LOSS_D0_D5 = 2 * (1 / (1 + math.exp(5))) ** 2  # d+ = 0, d- = 5: 8.958850698940129e-05
+LOSS_D0_D1 = 2 * (1 / (1 + math.exp(1))) ** 2  # d+ = 0, d- = 1: 0.1446589762570265
+
+
+def t(*rows):
+    return torch.tensor(rows, dtype=torch.float64)
+
+
+def test_distance_ratio_hand_computed():
+    assert LOSS_D5_D0 == pytest.approx(1.9733181848098504, abs=1e-15)
+    z, p = t([0.0, 0.0]), t([3.0, 4.0])  # |p| = 5
+    assert distance_ratio_loss(z, p, z).item() == pytest.approx(LOSS_D5_D0, abs=1e-12)
+    assert distance_ratio_loss(z, z, p).item() == pytest.approx(LOSS_D0_D5, abs=1e-12)
+    # equal distances: p+ = 1/2, loss 2 * 1/4
+    assert distance_ratio_loss(z, p, -p).item() == pytest.approx(0.5, abs=1e-12)
+
+
+def test_distance_ratio_mean_and_none():
+    f_v = t([0.0, 0.0], [0.0, 0.0])
+    pos = t([3.0, 4.0], [0.0, 0.0])
+    neg = t([0.0, 0.0], [3.0, 4.0])
+    per = distance_ratio_loss(f_v, pos, neg, reduction="none")
+    assert per.tolist() == pytest.approx([LOSS_D5_D0, LOSS_D0_D5], abs=1e-12)
+    assert distance_ratio_loss(f_v, pos, neg).item() == pytest.approx((LOSS_D5_D0 + LOSS_D0_D5) / 2, abs=1e-12)
+    with pytest.raises(SSLPropError, match="reduction"):
+        distance_ratio_loss(f_v, pos, neg, reduction="sum")
+
+
+def test_distance_ratio_gradient_finite_at_zero_distance():
+    f_v = torch.zeros(1, 3, requires_grad=True)
+    pos = torch.zeros(1, 3, requires_grad=True)
+    neg = torch.ones(1, 3)
+    distance_ratio_loss(f_v, pos, neg).backward()
+    assert torch.isfinite(f_v.grad).all() and torch.isfinite(pos.grad).all()
+    # at f_v = pos the gradient comes through d- only: moving f_v away from neg = (1, 1, 1) lowers the loss.
+    assert (f_v.grad > 0).all()
+
+
+def test_euclidean_hand_computed():
+    assert euclidean_loss(t([1.0, 2.0]), t([4.0, 6.0])).item() == 25.0
+    per = euclidean_loss(t([1.0, 2.0], [0.0, 0.0]), t([4.0, 6.0], [0.0, 1.0]), reduction="none")
+    assert per.tolist() == [25.0, 1.0]
+    assert euclidean_loss(t([1.0, 2.0], [0.0, 0.0]), t([4.0, 6.0], [0.0, 1.0])).item() == 13.0
+
+
+def test_proposal_loss_sums_frames_averages_videos_and_skips_empty_bags():
+    # B = 2 videos, N = 2 frames, d = 2; frame (1, 1) has no proposal at all.
+    f_v = t([[0.0, 0.0], [0.0, 0.0]], [[1.0, 0.0], [0.0, 0.0]])
+    f_s = t([[3.0, 4.0], [0.0, 0.0]], [[1.0, 0.0], [5.0, 0.0]])
+    neg = t([[0.0, 0.0], [3.0, 4.0]], [[1.0, 1.0], [0.0, 0.0]])
+    f_att = t([[0.0, 0.0], [1.0, 0.0]], [[1.0, 2.0], [7.0, 7.0]])
+    mask = torch.tensor([[[True, False], [True, True]], [[True, True], [False, False]]])
+    out = SimpleNamespace(f_v=f_v, f_s=f_s, f_att=f_att, mask=mask)
+    tri = ((LOSS_D5_D0 + LOSS_D0_D5) + LOSS_D0_D1) / 2
+    edu = ((0.0 + 1.0) + 4.0) / 2
+    loss, parts = proposal_loss(out, neg, lam=0.5, use_euclidean=True)
+    assert loss.item() == pytest.approx(tri + 0.5 * edu, abs=1e-12)
+    assert parts["tri"].item() == pytest.approx(tri, abs=1e-12)
+    assert parts["edu"].item() == pytest.approx(edu, abs=1e-12)
+    assert parts["loss"].item() == pytest.approx(loss.item(), abs=1e-15)
+    loss_tri_only, parts = proposal_loss(out, neg, lam=0.5, use_euclidean=False)
+    assert loss_tri_only.item() == pytest.approx(tri, abs=1e-12)
+    assert parts["edu"].item() == 0.0
+    with pytest.raises(SSLPropError, match="neg_f_s"):
+        proposal_loss(out, neg[:, :1], lam=0.5)
+
+
+def test_negative_indices_other_video_always():
+    ids = ["a", "a", "b", "c", "c", "c", "d", "a"]
+    g = torch.Generator().manual_seed(0)
+    seen = set()
+    for _ in range(200):
+        idx = negative_indices(ids, g)
+        assert idx.dtype == torch.long and idx.shape == (8,)
+        for i, j in enumerate(idx.tolist()):
+            assert ids[j] != ids[i]
+            seen.add((i, j))
+    # every allowed pair is drawn sometimes (uniform over other videos' items): 8*8 minus same-video pairs
+    allowed = {(i, j) for i in range(8) for j in range(8) if ids[i] != ids[j]}
+    assert seen == allowed
+
+
+def test_negative_indices_reproducible_and_tensor_ids():
+    ids = torch.tensor([3, 3, 5, 9])
+    a = negative_indices(ids, torch.Generator().manual_seed(7))
+    b = negative_indices(ids, torch.Generator().manual_seed(7))
+    assert torch.equal(a, b)
+    assert a[0].item() in (2, 3) and a[1].item() in (2, 3) and a[2].item() != 2 and a[3].item() != 3
+
+
+def test_negative_indices_one_video_is_an_error():
+    with pytest.raises(SSLPropError, match="one video only"):
+        negative_indices(["v1", "v1", "v1"])
+    with pytest.raises(SSLPropError, match="one video only"):
+        negative_indices(["v1"])
