@@ -1,0 +1,210 @@
+"""Video: probing, frame times at a chosen rate, nearest-frame decoding, and frames plus audio of a clip."""
+
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from sslprop.data.audio import SAMPLE_RATE, load_audio
+from sslprop.errors import SSLPropError
+
+SEEK_GAP_SECONDS = 5.0  # read_frames seeks instead of decoding through gaps longer than this
+
+
+@dataclass(frozen=True)
+class VideoInfo:
+    duration: float  # seconds of the video stream (from its first frame's time to the end of its last)
+    fps: float  # average frame rate (frames per second)
+    width: int  # frame width in pixels
+    height: int  # frame height in pixels
+    num_frames: int  # frames in the video stream
+    has_audio: bool  # whether the container holds an audio track
+
+
+def _check_file(path: Path) -> None:
+    if not path.is_file():
+        raise SSLPropError(f"{path}: video file not found")
+    if path.stat().st_size == 0:
+        raise SSLPropError(f"{path}: video file is empty")
+
+
+def _open(path: Path):  # -> av.container.InputContainer
+    import av
+
+    _check_file(path)
+    try:
+        container = av.open(str(path))
+    except Exception as e:  # any demuxer failure becomes one clear line
+        detail = str(e).splitlines()[0] if str(e) else "no detail"
+        raise SSLPropError(f"{path}: cannot open video ({type(e).__name__}: {detail})") from None
+    if not container.streams.video:
+        container.close()
+        raise SSLPropError(f"{path}: no video stream")
+    return container
+
+
+def _decode_error(path: Path, e: Exception) -> SSLPropError:
+    detail = str(e).splitlines()[0] if str(e) else "no detail"
+    return SSLPropError(f"{path}: cannot decode video ({type(e).__name__}: {detail})")
+
+
+def _stream_start(stream) -> float:  # noqa: ANN001 (av.VideoStream)
+    return float(stream.start_time * stream.time_base) if stream.start_time is not None else 0.0
+
+
+def probe_video(path: str | os.PathLike) -> VideoInfo:
+    """Duration, frame rate, frame size, frame count and audio presence of a video file.
+
+    Header values are used when the container states them (mp4); otherwise (webm, some avi)
+    the video packets are read, without decoding, to count frames and find the end time.
+    A missing, empty or unreadable file, or one without a video stream, raises `SSLPropError`.
+    """
+    path = Path(path)
+    container = _open(path)
+    try:
+        stream = container.streams.video[0]
+        rate = stream.average_rate or stream.guessed_rate or stream.base_rate
+        fps = float(rate) if rate else 0.0
+        num_frames = int(stream.frames or 0)
+        duration = float(stream.duration * stream.time_base) if stream.duration else 0.0
+        if num_frames <= 0 or duration <= 0.0:
+            start, end, count = _stream_start(stream), -math.inf, 0
+            for packet in container.demux(stream):
+                if packet.pts is None or packet.size == 0:
+                    continue
+                count += 1
+                end = max(end, float((packet.pts + (packet.duration or 0)) * packet.time_base))
+            num_frames = num_frames or count
+            duration = duration or (end - start if count else 0.0)
+        has_audio = bool(container.streams.audio)
+        width, height = int(stream.codec_context.width), int(stream.codec_context.height)
+    except SSLPropError:
+        raise
+    except Exception as e:
+        raise _decode_error(path, e) from None
+    finally:
+        container.close()
+    if num_frames <= 0 or duration <= 0.0:
+        raise SSLPropError(f"{path}: video stream holds no frames")
+    if fps <= 0.0:
+        fps = num_frames / duration
+    return VideoInfo(duration=duration, fps=fps, width=width, height=height, num_frames=num_frames, has_audio=has_audio)
+
+
+def frame_times(duration: float, fps: float, offset: float = 0.5) -> list[float]:
+    """Times (s) at `fps` frames per second inside [0, duration): (k + offset) / fps, k = 0, 1, ...
+
+    `offset` is in frame periods: 0.5 takes the middle of each period (1 fps over 3.2 s ->
+    0.5, 1.5, 2.5). A video shorter than offset / fps gives its middle, [duration / 2].
+    """
+    if not duration > 0.0:
+        raise SSLPropError(f"duration {duration}: must be positive")
+    if not fps > 0.0:
+        raise SSLPropError(f"fps {fps}: must be positive")
+    if not 0.0 <= offset < 1.0:
+        raise SSLPropError(f"offset {offset}: must lie in [0, 1) frame periods")
+    count = math.ceil(duration * fps - offset - 1e-9)  # k with (k + offset) / fps < duration
+    if count <= 0:
+        return [duration / 2.0]
+    return [(k + offset) / fps for k in range(count)]
+
+
+def read_frames(path: str | os.PathLike, times: list[float]) -> list[np.ndarray]:
+    """The decoded frame nearest each time (s, from the video stream's start), as (H, W, 3) uint8 RGB.
+
+    One forward pass over the file, in time order, seeking to the keyframe before a time
+    when it lies more than SEEK_GAP_SECONDS past the last decoded frame. Times past the end
+    give the last frame; on a tie the earlier frame wins. Returns one array per time, in the
+    order given.
+    """
+    path = Path(path)
+    if not times:
+        return []
+    order = sorted(range(len(times)), key=lambda i: times[i])
+    picked: dict[int, object] = {}  # index into times -> av.VideoFrame
+    container = _open(path)
+    try:
+        stream = container.streams.video[0]
+        stream.thread_type = "AUTO"
+        start = _stream_start(stream)
+        pending = list(order)  # indices still to resolve, in time order
+        prev, prev_t = None, -math.inf
+        restart = True
+        while pending:
+            if restart:
+                target = times[pending[0]]
+                if target - max(prev_t, 0.0) > SEEK_GAP_SECONDS:
+                    container.seek(int((target + start) / stream.time_base), stream=stream, backward=True)
+                    prev, prev_t = None, -math.inf
+                frames = container.decode(stream)
+                restart = False
+            frame = next(frames, None)
+            if frame is None:  # end of stream: the last frame serves every remaining time
+                if prev is None:
+                    raise SSLPropError(f"{path}: video stream holds no decodable frames")
+                picked.update((i, prev) for i in pending)
+                break
+            t = (float(frame.pts * frame.time_base) if frame.pts is not None else float(frame.time or 0.0)) - start
+            while pending and times[pending[0]] <= t:
+                i = pending.pop(0)
+                picked[i] = prev if prev is not None and times[i] - prev_t <= t - times[i] else frame
+            prev, prev_t = frame, t
+            if pending and times[pending[0]] - t > SEEK_GAP_SECONDS:
+                restart = True
+    except SSLPropError:
+        raise
+    except Exception as e:
+        raise _decode_error(path, e) from None
+    finally:
+        container.close()
+    rgb: dict[int, np.ndarray] = {}  # convert each distinct frame once
+    out = []
+    for i in range(len(times)):
+        key = id(picked[i])
+        if key not in rgb:
+            rgb[key] = picked[i].to_ndarray(format="rgb24")  # (H, W, 3) uint8
+        out.append(rgb[key])
+    return out
+
+
+def _audio_offset(path: Path) -> float:
+    """Start of the first audio track minus start of the video stream (s)."""
+    container = _open(path)
+    try:
+        video, audio = container.streams.video[0], container.streams.audio[0]
+        a_start = float(audio.start_time * audio.time_base) if audio.start_time is not None else 0.0
+        return a_start - _stream_start(video)
+    finally:
+        container.close()
+
+
+def extract_clip(
+    path: str | os.PathLike, fps: float, sample_rate: int = SAMPLE_RATE
+) -> tuple[list[np.ndarray], list[float], torch.Tensor]:
+    """Frames at `fps` and the whole audio track of a video.
+
+    Returns (frames, times, waveform): frames are (H, W, 3) uint8 RGB at `frame_times(duration,
+    fps)`, times in seconds, and waveform a float32 Tensor[T] at `sample_rate`, mono, aligned
+    so that sample round(t * sample_rate) is heard at video time t (zero-padded or trimmed
+    at the front when the audio track starts later or earlier than the video). The audio
+    clip of frame n is `clip_at(waveform, sample_rate, times[n], seconds)`. A video without
+    an audio track raises `SSLPropError`.
+    """
+    path = Path(path)
+    info = probe_video(path)
+    if not info.has_audio:
+        raise SSLPropError(f"{path}: no audio track")
+    times = frame_times(info.duration, fps)
+    frames = read_frames(path, times)
+    waveform = load_audio(path, sample_rate)
+    shift = int(round(_audio_offset(path) * sample_rate))
+    if shift > 0:
+        waveform = torch.cat([waveform.new_zeros(shift), waveform])
+    elif shift < 0:
+        waveform = waveform[-shift:]
+    return frames, times, waveform
