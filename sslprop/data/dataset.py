@@ -1,0 +1,180 @@
+"""`SSLDataset`: frames, audio patches, cached proposals and annotations of an sslprop data set."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+import torch
+from torch import Tensor
+from torch.utils.data import Dataset
+
+from sslprop.config import DataConfig
+from sslprop.data.audio import audio_patch, clip_at, load_audio
+from sslprop.data.format import Sample, read_manifest
+from sslprop.errors import SSLPropError
+from sslprop.proposals import ProposalCache, cap_proposals, rescale_boxes
+
+
+@dataclass(frozen=True)
+class Item:
+    """One training/evaluation unit: N consecutive frames of one sample."""
+
+    sample: int  # index into SSLDataset.samples
+    frames: tuple[int, ...]  # frame indices inside that sample, in time order
+
+    def keys(self, sample: Sample) -> list[str]:
+        """Prediction keys of the window's frames (the contract of `sslprop eval`): the sample id
+        for a single-frame sample, ``<sample id>/<frame index>`` for each frame of a multi-frame one."""
+        return [frame_key(sample, f) for f in self.frames]
+
+
+def frame_key(sample: Sample, frame_index: int) -> str:
+    """Prediction key of one frame: the sample id, or ``<sample id>/<frame index>`` in a multi-frame sample."""
+    return sample.id if len(sample.frames) == 1 else f"{sample.id}/{frame_index}"
+
+
+def read_frame(path: str | os.PathLike, min_size: int = 1) -> np.ndarray:
+    """Read an image file as (H, W, 3) uint8 RGB; unreadable or too small -> one-line SSLPropError."""
+    path = Path(path)
+    if not path.is_file():
+        raise SSLPropError(f"{path}: frame file not found")
+    bgr = cv2.imread(str(path), cv2.IMREAD_COLOR)
+    if bgr is None:
+        raise SSLPropError(f"{path}: cannot decode image (empty or corrupt file)")
+    h, w = bgr.shape[:2]
+    if h < min_size or w < min_size:
+        raise SSLPropError(f"{path}: frame is {w}x{h} px, smaller than the {min_size} px the model needs")
+    return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+
+
+class SSLDataset(Dataset):
+    """An sslprop data set as model inputs.
+
+    Each item is N = cfg.num_frames consecutive frames of one sample (non-overlapping windows
+    over multi-frame samples) and returns a dict:
+        frames:    Tensor[N, 3, S, S] float in [0, 1] (RGB, resized to S = cfg.frame_size)
+        audio:     Tensor[N, 1, 96, n_mels], the patch of the clip of cfg.clip_seconds centred on each frame
+        proposals: list of N Tensor[P_n, 4], cached Selective Search boxes rescaled to the S x S frame
+                   (absolute pixels xyxy; the `max_proposals` largest when there are more; empty when
+                   `with_proposals` is False)
+        index, keys (one prediction key per frame), sample_id, video_id
+    Decoded frames and audio patches are kept in memory after their first use (`cache=True`).
+    """
+
+    def __init__(
+        self,
+        root: str | os.PathLike,
+        split: str | None = "train",
+        cfg: DataConfig = DataConfig(),
+        with_proposals: bool = True,
+        max_proposals: int | None = None,
+        proposal_cache: ProposalCache | None = None,
+        max_samples: int | None = None,
+        cache: bool = True,
+    ):
+        self.root = Path(root)
+        self.cfg = cfg
+        self.samples = read_manifest(self.root, split)
+        if max_samples is not None:
+            self.samples = self.samples[:max_samples]
+        if not self.samples:
+            raise SSLPropError(f"{self.root}: no samples in split {split!r}")
+        n = cfg.num_frames
+        self.items: list[Item] = []
+        for si, s in enumerate(self.samples):
+            if len(s.frames) < n:
+                raise SSLPropError(f"{self.root}: sample {s.id} has {len(s.frames)} frames, fewer than num_frames={n}")
+            for start in range(0, len(s.frames) - n + 1, n):
+                self.items.append(Item(si, tuple(range(start, start + n))))
+        self.with_proposals = with_proposals
+        self.max_proposals = max_proposals
+        self.proposals = proposal_cache or ProposalCache(self.root)
+        if with_proposals:
+            missing = [f.path for s in self.samples for f in s.frames if not self.proposals.has(f.path)]
+            if missing:
+                raise SSLPropError(
+                    f"{self.root / missing[0]}: no cached proposals for {len(missing)} frame(s) (run `{self.proposals.command()}`)"
+                )
+        self.cache = cache
+        self._frames: dict[str, Tensor] = {}
+        self._audio: dict[tuple[int, int], Tensor] = {}
+        self._waves: dict[int, Tensor] = {}
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def item_keys(self, index: int) -> list[str]:
+        item = self.items[index]
+        return item.keys(self.samples[item.sample])
+
+    def _frame(self, rel: str) -> Tensor:
+        if rel in self._frames:
+            return self._frames[rel]
+        s = self.cfg.frame_size
+        rgb = read_frame(self.root / rel, self.cfg.min_frame_size)
+        rgb = cv2.resize(rgb, (s, s), interpolation=cv2.INTER_AREA)
+        t = torch.from_numpy(np.ascontiguousarray(rgb)).permute(2, 0, 1).contiguous()  # (3, S, S) uint8
+        if self.cache:
+            self._frames[rel] = t
+        return t
+
+    def _patch(self, si: int, fi: int) -> Tensor:
+        if (si, fi) in self._audio:
+            return self._audio[(si, fi)]
+        sample = self.samples[si]
+        wave = self._waves.get(si)
+        if wave is None:
+            wave = load_audio(self.root / sample.audio, self.cfg.sample_rate)
+            if self.cache and len(sample.frames) > 1:
+                self._waves[si] = wave
+        clip = clip_at(wave, self.cfg.sample_rate, sample.frames[fi].time, self.cfg.clip_seconds)
+        patch = audio_patch(clip, self.cfg.sample_rate, self.cfg.audio_features, self.cfg.n_mels)
+        if self.cache:
+            self._audio[(si, fi)] = patch
+            if all((si, j) in self._audio for j in range(len(sample.frames))):
+                self._waves.pop(si, None)
+        return patch
+
+    def _proposals(self, si: int, fi: int) -> Tensor:
+        frame = self.samples[si].frames[fi]
+        boxes = torch.from_numpy(self.proposals.get(frame.path))  # (P, 4) stored-frame pixels
+        if self.max_proposals is not None:
+            boxes = cap_proposals(boxes, self.max_proposals)
+        s = self.cfg.frame_size
+        return rescale_boxes(boxes, (frame.height, frame.width), (s, s))
+
+    def __getitem__(self, index: int) -> dict[str, Any]:
+        item = self.items[index]
+        sample = self.samples[item.sample]
+        frames = torch.stack([self._frame(sample.frames[f].path) for f in item.frames]).float() / 255.0  # (N, 3, S, S)
+        audio = torch.stack([self._patch(item.sample, f) for f in item.frames])  # (N, 1, 96, n_mels)
+        proposals = [self._proposals(item.sample, f) if self.with_proposals else torch.zeros(0, 4) for f in item.frames]
+        return {
+            "frames": frames,
+            "audio": audio,
+            "proposals": proposals,
+            "index": index,
+            "keys": item.keys(sample),
+            "sample_id": sample.id,
+            "video_id": sample.video_id,
+        }
+
+
+def collate(batch: list[dict[str, Any]]) -> dict[str, Any]:
+    """Stack items into a batch: frames Tensor[B, N, 3, S, S], audio Tensor[B, N, 1, 96, M],
+    proposals and keys flat lists of B*N (item-major), index Tensor[B], and lists of sample_id
+    and video_id."""
+    return {
+        "frames": torch.stack([b["frames"] for b in batch]),
+        "audio": torch.stack([b["audio"] for b in batch]),
+        "proposals": [p for b in batch for p in b["proposals"]],
+        "index": torch.tensor([b["index"] for b in batch], dtype=torch.long),
+        "keys": [k for b in batch for k in b["keys"]],
+        "sample_id": [b["sample_id"] for b in batch],
+        "video_id": [b["video_id"] for b in batch],
+    }

@@ -1,0 +1,117 @@
+"""Methods the trainer knows: how each builds its model, computes its loss and reads out predictions.
+
+A method is an object with
+    name: str
+    needs_proposals: bool                      whether its data needs the proposal cache
+    build(cfg, visual_weights, audio_weights, log) -> nn.Module
+    loss(model, batch, generator, cfg) -> (loss Tensor[], parts dict[str, float])
+    infer(model, batch, cfg) -> Inference      per-frame read-out, no gradient
+Only the localisation principle and the loss differ between methods; the encoders, data,
+trainer, checkpoints and `predict` are shared. Register a method in `METHODS`.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Any, Callable, Protocol
+
+import torch
+import torch.nn as nn
+from torch import Tensor
+
+from sslprop.config import Config
+from sslprop.errors import SSLPropError
+from sslprop.losses import negative_indices, proposal_loss
+from sslprop.model import ProposalModel
+
+
+@dataclass
+class Inference:
+    """What a method reads out for the F = B*N frames of a batch (frame-major, like batch["keys"]).
+
+    maps:     Tensor[F, S, S]  localisation map on the model's input grid (higher = more likely the source)
+    boxes:    Tensor[F, K, 4]  candidate boxes, absolute pixels of the S x S input, xyxy (K may be 0)
+    scores:   Tensor[F, K]     their confidence (proposal methods: d_k), -inf or masked where `mask` is False
+    mask:     Tensor[F, K]     bool, True where a box exists
+    f_v, f_s: Tensor[F, d]     visual and audio features in the common space (for the m_on distance), or None
+    d_on:     Tensor[F]        on-screen activation (proposal methods: max_k d_k), or None
+    """
+
+    maps: Tensor
+    boxes: Tensor
+    scores: Tensor
+    mask: Tensor
+    f_v: Tensor | None = None
+    f_s: Tensor | None = None
+    d_on: Tensor | None = None
+
+
+class Method(Protocol):
+    name: str
+    needs_proposals: bool
+
+    def build(self, cfg: Config, visual_weights: str | os.PathLike | None, audio_weights: str | os.PathLike | None,
+              log: Callable[[str], None]) -> nn.Module: ...
+
+    def loss(self, model: nn.Module, batch: dict[str, Any], generator: torch.Generator,
+             cfg: Config) -> tuple[Tensor, dict[str, float]]: ...
+
+    def infer(self, model: nn.Module, batch: dict[str, Any], cfg: Config) -> Inference: ...
+
+
+def _inputs(batch: dict[str, Any], device: torch.device) -> tuple[Tensor, Tensor, list[Tensor]]:
+    frames = batch["frames"].to(device, non_blocking=True)  # (B, N, 3, S, S)
+    audio = batch["audio"].to(device, non_blocking=True)  # (B, N, 1, 96, n_mels)
+    proposals = [p.to(device) for p in batch["proposals"]]  # B*N x (P_i, 4)
+    return frames, audio, proposals
+
+
+def _device(model: nn.Module) -> torch.device:
+    return next(model.parameters()).device
+
+
+class Ours:
+    """The proposal-based model (paper section 3): distance-ratio loss + lambda * Euclidean term.
+
+    With `model.select_proposals = False` (Table 3 row 4) every proposal enters the bag and the
+    loss is the distance-ratio term alone.
+    """
+
+    name = "ours"
+    needs_proposals = True
+
+    def build(self, cfg, visual_weights=None, audio_weights=None, log=print) -> nn.Module:
+        return ProposalModel(cfg, visual_weights=visual_weights, audio_weights=audio_weights, log=log)
+
+    def loss(self, model, batch, generator, cfg):
+        out = model(*_inputs(batch, _device(model)))
+        neg = negative_indices(batch["video_id"], generator).to(out.f_s.device)  # (B,)
+        select = cfg.model.select_proposals
+        loss, parts = proposal_loss(out, out.f_s[neg], lam=cfg.train.lam if select else 0.0, use_euclidean=select)
+        return loss, {k: float(v) for k, v in parts.items()}
+
+    @torch.no_grad()
+    def infer(self, model, batch, cfg) -> Inference:
+        out = model(*_inputs(batch, _device(model)))
+        flat = lambda x: x.flatten(0, 1)  # (B, N, ...) -> (B*N, ...)
+        return Inference(
+            maps=flat(out.location_map),
+            boxes=flat(out.boxes),
+            scores=flat(out.d),
+            mask=flat(out.mask),
+            f_v=flat(out.f_v),
+            f_s=flat(out.f_s),
+            d_on=flat(out.d_on),
+        )
+
+
+METHODS: dict[str, Method] = {"ours": Ours()}
+
+
+def get_method(name: str) -> Method:
+    """The registered method `name`; a clear error listing the known ones otherwise."""
+    try:
+        return METHODS[name]
+    except KeyError:
+        raise SSLPropError(f"unknown method '{name}' (choose from {', '.join(METHODS)})") from None
