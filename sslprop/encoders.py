@@ -212,7 +212,9 @@ class SPP(nn.Module):
 
     forward(fmap Tensor[B, C, h, w], boxes list of B Tensor[K_i, 4] in absolute pixels of
     the input frame, (x1, y1, x2, y2)) -> Tensor[sum K_i, C * sum(l * l)], rows in the order
-    of the boxes, frame by frame.
+    of the boxes, frame by frame. roi_pool's bins follow Fast R-CNN: a box covers the
+    feature cells round(x1 / stride) .. round(x2 / stride), both included. Half and
+    bfloat16 maps are pooled, exactly, in float32 (the output is float32).
     """
 
     def __init__(self, levels: tuple[int, ...] = (1, 2), stride: int = 8) -> None:
@@ -229,6 +231,8 @@ class SPP(nn.Module):
     def forward(self, fmap: torch.Tensor, boxes: list[torch.Tensor]) -> torch.Tensor:
         if len(boxes) != fmap.shape[0]:
             raise ValueError(f"SPP: {len(boxes)} box tensors for a batch of {fmap.shape[0]} feature maps")
+        if fmap.dtype in (torch.float16, torch.bfloat16):  # roi_pool has no bfloat16 CPU kernel; max is exact in float32
+            fmap = fmap.float()
         boxes = [b.to(dtype=fmap.dtype) for b in boxes]
         pooled = [
             roi_pool(fmap, boxes, output_size=l, spatial_scale=1.0 / self.stride).flatten(1)  # (R, C * l * l)

@@ -186,6 +186,13 @@ def test_spp_hand_computed_bins():
     assert spp(fmap, [torch.zeros(0, 4), torch.zeros(0, 4)]).shape == (0, 15)
 
 
+def test_spp_pools_bfloat16_maps_exactly():
+    fmap = torch.randn(1, 2, 6, 6, generator=torch.Generator().manual_seed(1)).bfloat16()
+    out = SPP((1,), stride=8)(fmap, [torch.tensor([[0.0, 0.0, 48.0, 48.0]])])
+    assert out.dtype == torch.float32
+    assert torch.equal(out[0], fmap[0].float().amax(dim=(1, 2)))
+
+
 def test_spp_gradient_reaches_the_maxima():
     fmap = torch.zeros(1, 1, 4, 4)
     fmap[0, 0, 1, 2] = 5.0
