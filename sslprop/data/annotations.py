@@ -131,7 +131,7 @@ def _number(value: Any, where: str) -> float:
     return float(value)
 
 
-def _load_json(path: str | os.PathLike) -> Any:
+def load_json(path: str | os.PathLike) -> Any:
     path = Path(path)
     if not path.is_file():
         raise SSLPropError(f"{path}: no such annotation file")
@@ -222,7 +222,7 @@ def read_vggss(path: str | os.PathLike) -> tuple[dict[str, VggssAnn], list[Probl
     ``clip(v, 0, 1)``, which in the real file turns each garbage x2 or y2 into 0 and so
     empties that box. A repeated file id keeps its last entry (the reference builds a dict).
     """
-    data = _load_json(path)
+    data = load_json(path)
     name = Path(path).name
     if not isinstance(data, list):
         raise SSLPropError(f"{path}: expected a JSON list of {{file, class, bbox}} entries, got {type(data).__name__}")
@@ -260,7 +260,7 @@ def read_vggss(path: str | os.PathLike) -> tuple[dict[str, VggssAnn], list[Probl
 
 
 def _read_dict_json(path: str | os.PathLike, what: str) -> dict[str, Any]:
-    data = _load_json(path)
+    data = load_json(path)
     if not isinstance(data, dict):
         raise SSLPropError(f"{path}: expected a JSON object {{key: {what}}}, got {type(data).__name__}")
     return data
