@@ -60,7 +60,9 @@ class ModelOutput:
     location_map:   Tensor[B, N, H, W]  m_n, w_n upsampled (bilinear) to the frame
     grm:            Tensor[B, N, H, W]  g_n = (m_n - min m_n) / max m_n
     box_scores:     Tensor[B, N, K]     GRM confidence of the kept proposals (no gradient), 0 where missing
-    proposal_index: Tensor[B, N, K]     long, position of each kept proposal in its frame's list, -1 where missing
+    proposal_index: Tensor[B, N, K]     long, position of each kept proposal in its frame's list after the
+                                        largest-first cap to max_proposals (= the input list when it is
+                                        no longer than that), -1 where missing
     d_on:           Tensor[B, N]        max_k d_k, the on-screen activation of Sec. 4.2
     """
 
@@ -214,8 +216,8 @@ class ProposalModel(nn.Module):
         g = grm(m)  # (B*N, H, W)
 
         # proposal selection: score every proposal on the GRM, keep the top K (discrete: no gradient)
-        props = [cap_proposals(p.reshape(-1, 4).to(device=frames.device, dtype=frames.dtype), mc.max_proposals)
-                 for p in proposals]
+        props = [p.reshape(-1, 4).to(device=frames.device, dtype=frames.dtype) for p in proposals]
+        props = [cap_proposals(p, mc.max_proposals) for p in props]  # the largest max_proposals, input order
         with torch.no_grad():
             scores = score_boxes(g.detach(), props, mc.scorer)  # B*N x (P_i,)
             if mc.select_proposals:
