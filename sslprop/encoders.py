@@ -207,7 +207,7 @@ class SPP(nn.Module):
 
     At each grid size l in `levels` the part of the feature map under a box is max-pooled
     into l x l bins with `torchvision.ops.roi_pool` (max pooling over quantised bins, as in
-    SPP-net), and the flattened grids are concatenated, coarsest level first; within a
+    SPP-net), and the flattened grids are concatenated in the order of `levels`; within a
     level the order is (channel, row, column).
 
     forward(fmap Tensor[B, C, h, w], boxes list of B Tensor[K_i, 4] in absolute pixels of
