@@ -8,7 +8,6 @@ import json
 import av
 import cv2
 import numpy as np
-import pytest
 import soundfile as sf
 
 from sslprop.cli import main as cli_main
@@ -248,8 +247,9 @@ def test_flickr_resizes_to_256_and_keeps_three_annotators(tmp_path):
     ann = src / "Annotations"
     ann.mkdir(parents=True)
     three = [[10, 20, 100, 200], [12, 22, 110, 190], [0, 0, 256, 256]]
-    for sid in ("1001", "1002", "1003", "1004", "1005"):
+    for sid in ("1001", "1003", "1004", "1005"):
         (ann / f"{sid}.xml").write_text(flickr_xml(three))
+    (ann / "1002.xml").write_text(flickr_xml(three + [[200, 10, 150, 20]]))  # a fourth, inverted box
     (ann / "1006.xml").write_text("<annotation><object><bbox>")  # does not parse
     write_image(src / "frames" / "1001.jpg", 128, 128)  # LVS layout, stored enlarged to 256x256
     write_tone(src / "audio" / "1001.wav", 20.0)
@@ -265,14 +265,18 @@ def test_flickr_resizes_to_256_and_keeps_three_annotators(tmp_path):
     report = import_dataset("flickr", src, out, progress=False)
     assert (report.planned, report.written) == (6, 2)
     s1, s2 = read_manifest(out)
+    expected = [[[10.0, 20.0, 100.0, 200.0]], [[12.0, 22.0, 110.0, 190.0]], [[0.0, 0.0, 256.0, 256.0]]]
     for s in (s1, s2):
         f = s.frames[0]
         assert (f.width, f.height, s.split, f.onscreen) == (256, 256, "test", True)
-        assert f.annotators == [[[10.0, 20.0, 100.0, 200.0]], [[12.0, 22.0, 110.0, 190.0]], [[0.0, 0.0, 256.0, 256.0]]]
         assert cv2.imread(str(out / f.path)).shape == (256, 256, 3)
+    assert s1.frames[0].annotators == expected
+    assert s2.frames[0].annotators == expected + [[]]  # the inverted box is dropped, its annotator kept
     assert (s1.frames[0].time, wav_seconds(out, s1)) == (10.0, 20.0)  # middle of the whole 20 s track
     assert (s2.frames[0].time, wav_seconds(out, s2)) == (2.0, 4.0)
-    reasons = {s["id"]: s["reason"] for s in read_report(out)["skipped"]}
+    d = read_report(out)
+    assert any(w.endswith("1002.xml: box [200, 10, 150, 20] is inverted (empty in the reference's slicing); dropped") for w in d["warnings"])
+    reasons = {s["id"]: s["reason"] for s in d["skipped"]}
     assert reasons == {"1003": "missing media", "1004": "silent audio", "1005": "frame too small", "1006": "annotation problem"}
 
 

@@ -19,15 +19,13 @@ the manifest is written last.
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import functools
 import hashlib
 import json
 import os
 import re
-import sys
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator
 
@@ -270,6 +268,15 @@ def _find_dir(src: Path, name: str) -> Path | None:
     return next((p for p in sorted(src.iterdir()) if p.is_dir() and p.name.lower() == name.lower()), None)
 
 
+def _clamp_box(box: tuple[float, ...]) -> tuple[float, float, float, float] | None:
+    """Clamp a fractional box to [0, 1] (the frame; VGG-SS's reference takes max(v, 0)); None when it is left inverted.
+
+    An inverted box (x2 < x1 or y2 < y1) is empty in the references' ``map[y1:y2, x1:x2] = 1``.
+    """
+    x1, y1, x2, y2 = (min(max(v, 0.0), 1.0) for v in box)
+    return (x1, y1, x2, y2) if x2 >= x1 and y2 >= y1 else None
+
+
 def _problem_lines(problems: Iterable[Any]) -> list[str]:
     return [str(p) for p in problems]
 
@@ -307,8 +314,13 @@ def plan_flickr(src: Path, opts: ImportOptions, report: ImportReport, out: Path)
             continue
         report.warnings.extend(_problem_lines(problems))
         groups: dict[int, list[NormBox]] = {}
-        for g, (x1, y1, x2, y2) in zip(ann.groups, ann.boxes):
-            groups.setdefault(g, []).append((x1 / size, y1 / size, x2 / size, y2 / size))
+        for g, box in zip(ann.groups, ann.boxes):
+            c = _clamp_box(tuple(v / size for v in box))
+            groups.setdefault(g, [])
+            if c is None:
+                report.warnings.append(f"{f}: box {list(box)} is inverted (empty in the reference's slicing); dropped")
+            else:
+                groups[g].append(c)
         annotators = [groups[g] for g in sorted(groups)] or [[]]
         job.annotations = [FrameAnn(annotators=annotators, onscreen=True if ann.boxes else None)]
         image = index.find("images", sid)
@@ -328,12 +340,6 @@ def vggsound_clip_name(file: str) -> str | None:
         return None
     start = int(m.group(2))
     return f"{m.group(1)}_{start * 1000}_{(start + 10) * 1000}"
-
-
-def _clamp_box(box: tuple[float, ...]) -> tuple[float, float, float, float] | None:
-    """Clamp a normalised box to [0, 1] (the reference's max(v, 0)); None when it is left inverted (empty)."""
-    x1, y1, x2, y2 = (min(max(v, 0.0), 1.0) for v in box)
-    return (x1, y1, x2, y2) if x2 >= x1 and y2 >= y1 else None
 
 
 def plan_vggss(src: Path, opts: ImportOptions, report: ImportReport, out: Path) -> list[Job]:
@@ -641,9 +647,10 @@ def to_pixels(box: NormBox, width: int, height: int) -> list[float]:
     return [x1 * width, y1 * height, x2 * width, y2 * height]
 
 
-@functools.lru_cache(maxsize=4)
+@functools.lru_cache(maxsize=1)
 def _decoded_audio(path: str, stamp: tuple[int, int], sample_rate: int, from_video: bool) -> torch.Tensor:
-    """Decode once per file (MUSIC has hundreds of samples per video); `stamp` invalidates on change."""
+    """Decode a file's audio; the last file stays cached for the next job (MUSIC has hundreds of
+    samples per video, planned in a row). `stamp` (size, mtime) invalidates the cache on change."""
     if not from_video:
         return load_audio(path, sample_rate)
     from sslprop.data import video as V
@@ -814,8 +821,11 @@ def _run_job(job: Job, out: Path, opts: ImportOptions) -> tuple[Sample | None, S
         return sample, None, True
     try:
         sample = build_sample(job, out, opts)
+        sample = sample_from_dict(json.loads(sample.to_json()), f"sample {job.id}")  # a row write_manifest accepts
     except SkipSample as e:
         return None, Skipped(job.id, e.reason, e.detail), False
+    except SSLPropError as e:  # an annotation the format rejects (e.g. an inverted box)
+        return None, Skipped(job.id, ANNOTATION, str(e)), False
     atomic_write_json(_record_path(out, job), {"signature": signature, "sample": json.loads(sample.to_json())})
     return sample, None, False
 
@@ -875,7 +885,7 @@ def import_dataset(kind: str, src: str | os.PathLike, out: str | os.PathLike, op
     opts = opts or ImportOptions()
     _check_options(kind, opts)
     if opts.audio_seconds is None:
-        opts = dataclasses.replace(opts, audio_seconds=DEFAULT_AUDIO_SECONDS[kind])
+        opts = replace(opts, audio_seconds=DEFAULT_AUDIO_SECONDS[kind])
     out_p = Path(out)
     src_p = Path(src)
     report = ImportReport(kind=kind, source=str(src_p.resolve()), out=str(out_p))
@@ -942,5 +952,4 @@ def main(args: argparse.Namespace) -> int:
     )
     report = import_dataset(args.kind, args.src, args.out, opts, progress=True)
     print(report.summary())
-    sys.stdout.flush()
     return 0 if report.written else 1
