@@ -291,7 +291,7 @@ def test_folder_of_videos_and_resume(tmp_path, capsys):
     write_garbage(src / "c.mp4")
     (src / "notes.txt").write_text("not a video")
     out = tmp_path / "out"
-    opts = ImportOptions(fps=2.0)
+    opts = ImportOptions(fps=2.0, workers=2)
 
     first = import_dataset("folder", src, out, opts, progress=False)
     assert (first.planned, first.written, first.reused) == (3, 2, 0)

@@ -716,6 +716,8 @@ def _frame_anns(job: Job, times: list[float]) -> list[FrameAnn]:
         return [FrameAnn() for _ in times]
     if len(job.annotations) == 1:
         return [job.annotations[0]] * len(times)
+    if len(job.annotations) != len(times):
+        raise SSLPropError(f"sample {job.id}: {len(job.annotations)} frame annotations for {len(times)} frames")
     return job.annotations
 
 
@@ -736,9 +738,10 @@ def build_sample(job: Job, out: Path, opts: ImportOptions) -> Sample:
         if min(h, w) < opts.min_frame_size:
             where = job.images[0] if job.images else job.video
             raise SkipSample(TOO_SMALL, f"{where}: frame at {t:.2f} s is {w}x{h}, smaller than the minimum {opts.min_frame_size} px")
-    half = opts.audio_seconds / 2.0 if opts.audio_seconds > 0 else float("inf")
-    lo = max(0, int(round((min(times) - half) * sr))) if half != float("inf") else 0
-    hi = min(wave.shape[0], int(round((max(times) + half) * sr))) if half != float("inf") else wave.shape[0]
+    lo, hi = 0, wave.shape[0]  # samples of the source audio kept
+    if opts.audio_seconds:
+        half = opts.audio_seconds / 2.0
+        lo, hi = max(lo, int(round((min(times) - half) * sr))), min(hi, int(round((max(times) + half) * sr)))
     if hi <= lo:
         raise SkipSample(CORRUPT, f"{audio_src}: audio ends at {wave.shape[0] / sr:.2f} s, before the frame at {min(times):.2f} s")
     clip = wave[lo:hi]
