@@ -609,22 +609,25 @@ def build_sequences(rng: np.random.Generator, bank: Bank, sample_id: str, size: 
         ground, horizon = rng.uniform(0.8, 0.98) * size, rng.uniform(0.45, 0.6) * size
         hidden = path_kind == "away_and_back" and bool(rng.random() < 0.4)
         far_frames = set(np.nonzero(hf <= np.sort(hf)[1])[0].tolist()) if hidden else set()
-        distractor = None
-        if rng.random() < 0.5:
-            distractor = place(rng, _pick_stamp(rng, bank, labels[1]), size, (0.2, 0.35), [], False)
+        moving: list[Placed | None] = []
         for n in range(N):
-            placed = [distractor] if distractor is not None else []
-            if n not in far_frames:
-                height = fit_height(stamp, hf[n] * size, 0.95 * size)
-                patch = resize_stamp(stamp.image, height, flip)
-                h, w = patch.shape[:2]
-                bottom = horizon + (ground - horizon) * hf[n] / near
-                y = int(np.clip(round(bottom - h), 0, size - h))
-                x = int(round(_interp(x_from, x_to, t[n]) * (size - w)))
-                placed.append(Placed(stamp, patch, x, y, flip, True))
-            else:
+            if n in far_frames:
                 onscreen[n] = False
-            frames_placed.append(placed)
+                moving.append(None)
+                continue
+            height = fit_height(stamp, hf[n] * size, 0.95 * size)
+            patch = resize_stamp(stamp.image, height, flip)
+            h, w = patch.shape[:2]
+            bottom = horizon + (ground - horizon) * hf[n] / near
+            y = int(np.clip(round(bottom - h), 0, size - h))
+            x = int(round(_interp(x_from, x_to, t[n]) * (size - w)))
+            moving.append(Placed(stamp, patch, x, y, flip, True))
+        distractor = None
+        if rng.random() < 0.5:  # a silent object out of the moving one's way (none if there is no room)
+            path_boxes = [[m.x, m.y, m.x + m.patch.shape[1], m.y + m.patch.shape[0]] for m in moving if m is not None]
+            distractor = place(rng, _pick_stamp(rng, bank, labels[1]), size, (0.2, 0.35), path_boxes, False)
+        for m in moving:
+            frames_placed.append([p for p in (distractor, m) if p is not None])
         gains = hf / near  # amplitude proportional to apparent height (1 / distance)
         loud = loop_to(stamp.sound, total, rng)[:total]
         envelope = np.interp(np.arange(total) / sr, times, gains).astype(np.float32)
