@@ -644,7 +644,7 @@ def resize_frame(frame: np.ndarray, size: tuple[int, int]) -> np.ndarray:
 def to_pixels(box: NormBox, width: int, height: int) -> list[float]:
     """A fractional box (x1, y1, x2, y2) -> absolute pixels of a width x height frame, [x1, y1, x2, y2]."""
     x1, y1, x2, y2 = box
-    return [x1 * width, y1 * height, x2 * width, y2 * height]
+    return [round(v, 6) for v in (x1 * width, y1 * height, x2 * width, y2 * height)]
 
 
 @functools.lru_cache(maxsize=1)
