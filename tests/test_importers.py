@@ -271,7 +271,8 @@ def test_flickr_resizes_to_256_and_keeps_three_annotators(tmp_path):
         assert (f.width, f.height, s.split, f.onscreen) == (256, 256, "test", True)
         assert cv2.imread(str(out / f.path)).shape == (256, 256, 3)
     assert s1.frames[0].annotators == expected
-    assert s2.frames[0].annotators == expected + [[]]  # the inverted box is dropped, its annotator kept
+    assert s2.frames[0].annotators == expected  # one annotator per box; the inverted box is dropped
+    assert s2.meta["box_groups"] == [0, 1, 2, 3]
     assert (s1.frames[0].time, wav_seconds(out, s1)) == (10.0, 20.0)  # middle of the whole 20 s track
     assert (s2.frames[0].time, wav_seconds(out, s2)) == (2.0, 4.0)
     d = read_report(out)

@@ -289,7 +289,9 @@ def plan_flickr(src: Path, opts: ImportOptions, report: ImportReport, out: Path)
     ``frames/<id>.jpg`` + ``audio/<id>.wav`` and the original ``Data/.../<id>.jpg`` +
     ``<id>.wav`` (or .mp3). The frame is stored resized to 256 x 256 so that the XML's pixels
     (of a 256 x 256 frame) are pixels of the stored frame; its time is the middle of the
-    stored audio. Each root child of the XML that holds boxes is one annotator.
+    stored audio. Each box is stored as one annotator: the XML does not name its annotators
+    (the index of the root child holding each box is kept in meta["box_groups"]), and the
+    reference consensus sums every box, halves and clips at 1 whatever the grouping.
     """
     from sslprop.data.annotations import read_flickr_xml
 
@@ -313,16 +315,17 @@ def plan_flickr(src: Path, opts: ImportOptions, report: ImportReport, out: Path)
             jobs.append(job)
             continue
         report.warnings.extend(_problem_lines(problems))
-        groups: dict[int, list[NormBox]] = {}
-        for g, box in zip(ann.groups, ann.boxes):
+        annotators: list[list[NormBox]] = []
+        for box in ann.boxes:
             c = _clamp_box(tuple(v / size for v in box))
-            groups.setdefault(g, [])
             if c is None:
                 report.warnings.append(f"{f}: box {list(box)} is inverted (empty in the reference's slicing); dropped")
             else:
-                groups[g].append(c)
-        annotators = [groups[g] for g in sorted(groups)] or [[]]
-        job.annotations = [FrameAnn(annotators=annotators, onscreen=True if ann.boxes else None)]
+                annotators.append([c])
+        if not annotators:
+            report.warnings.append(f"{f}: no usable box; kept with one annotator and no box (the reference scores it 0)")
+        job.annotations = [FrameAnn(annotators=annotators or [[]], onscreen=True)]
+        job.meta["box_groups"] = list(ann.groups)
         image = index.find("images", sid)
         job.images = [image or index.root / "frames" / f"{sid}.jpg"]
         job.audio = index.find("audio", sid) or index.root / "audio" / f"{sid}.wav"
