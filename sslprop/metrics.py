@@ -11,7 +11,7 @@ protocol       predicted map -> mask                      ground truth          
 ``lvs``        cv2 INTER_LINEAR to size, min-max (of the  Flickr: every box                 hche11/Localizing-
                negated map, then 1 - it), positive where  ``int(224*v/256)``, masks summed,  Visual-Sounds-the-
                STRICTLY above the element at index N//2   /2, clipped to 1; VGG-SS:          Hard-Way test.py,
-               of the sorted values                       ``int(224*max(v,0))``, union      utils.py
+               of the sorted values, or equal to the max  ``int(224*max(v,0))``, union      utils.py
 ``ezvsl``      torch bilinear, align_corners=True,        as lvs (VGG-SS:                   stoneMo/EZ-VSL
                min-max, positive where >= that element    ``int(224*clip(v,0,1))``)         test.py, datasets.py
 ``sspl``       cv2 INTER_LINEAR, (m - min) / ptp,         as lvs                            zjsong/SSPL
@@ -104,8 +104,10 @@ def lvs_mask(heatmap: np.ndarray, size: int = GRID) -> np.ndarray:
     ``h = cv2.resize(m)``; ``n = normalize_img(-h)``; ``pred = 1 - n``;
     ``thr = sorted(pred)[N//2]``; ``pred[pred > thr] = 1``; ``pred[pred < 1] = 0``; then
     ``cal_CIOU(pred, gt, 0.5)`` keeps ``pred >= 0.5``. For a non-constant map that is
-    "strictly above the upper median"; a constant map c is left unnormalised, so it is all
-    positive when c >= 0 and all negative when c < 0.
+    "strictly above the upper median element, or equal to the maximum": a tie at the
+    threshold is dropped unless the tied value is the maximum (1 after normalisation), which
+    ``pred[pred < 1] = 0`` leaves in place (a half-0, half-1 map keeps its 1s). A constant map
+    c is left unnormalised (pred = 1 + c), so it is all positive when c >= 0, else all negative.
     """
     h = resize_linear(heatmap, size)
     pred = 1 - normalize_guarded(-h)

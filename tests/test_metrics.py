@@ -22,6 +22,14 @@ def test_lvs_is_strictly_above_the_median_element():
     assert mask[3].all() and not mask[:3].any()
 
 
+def test_lvs_keeps_a_tie_at_the_maximum():
+    # half 0s, half 1s: sorted[N//2] is 1 (the max); nothing is > 1, but pred[pred < 1] = 0 leaves the 1s
+    half = np.array([[1, 1], [0, 0]], dtype=np.float32)
+    assert metrics.lvs_mask(half, size=2).tolist() == [[True, True], [False, False]]
+    # the same tie below the maximum is dropped: 0, 1, 1, 2 -> sorted[2] = 1 -> only the 2
+    assert metrics.lvs_mask(np.array([[0, 1], [1, 2]], dtype=np.float32), size=2).tolist() == [[False, False], [False, True]]
+
+
 def test_ezvsl_is_at_or_above_the_median_element():
     # EZ-VSL: pred >= sorted[8] -> the eight 1s and the four 2s
     mask = metrics.ezvsl_mask(TIED, size=4)
