@@ -54,6 +54,7 @@ from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
+from tqdm import tqdm
 
 from sslprop import metrics
 from sslprop.data.annotations import Problem, read_annotations, summarise_problems
@@ -96,15 +97,16 @@ class Rasteriser:
 
 @dataclass
 class EvalItem:
-    """One scored frame.
+    """One scored frame; its ground-truth maps are drawn on demand from small box lists.
 
-    key:      the prediction key (see the module docstring)
+    key:          the prediction key (see the module docstring)
     width, height: the frame's pixel size, the space of box predictions and `gt_boxes`
-    gt:       (size, size) ground-truth map of a single-source protocol
-    sources:  per-source (size, size) 0/1 maps of a multi-source protocol
-    silent:   (size, size) 0/1 maps of visible objects that do not sound (multi-source)
-    gt_boxes: (N, 4) xyxy ground-truth boxes in frame pixels, every annotator's
-    raster:   how a predicted box is drawn on the grid
+    raster:       how a predicted box is drawn on the grid
+    gt_boxes:     (N, 4) xyxy ground-truth boxes in frame pixels, every annotator's
+    gt_rule:      single-source ground truth: "consensus" or "union" of `gt_spec` grid boxes
+                  (int xyxy), or "dsol" (union of `gt_spec` normalised x, y, w, h boxes)
+    source_specs: multi-source: the normalised x, y, w, h boxes of each sounding source
+    silent_specs: multi-source: the normalised x, y, w, h box of each silent object
     """
 
     key: str
@@ -112,9 +114,32 @@ class EvalItem:
     height: float
     raster: Rasteriser
     gt_boxes: np.ndarray
-    gt: np.ndarray | None = None
-    sources: list[np.ndarray] = field(default_factory=list)
-    silent: list[np.ndarray] = field(default_factory=list)
+    gt_rule: str = ""
+    gt_spec: list[tuple[float, ...]] = field(default_factory=list)
+    source_specs: list[list[tuple[float, ...]]] = field(default_factory=list)
+    silent_specs: list[tuple[float, ...]] = field(default_factory=list)
+    size: int = metrics.GRID
+
+    @property
+    def gt(self) -> np.ndarray:
+        """(size, size) ground-truth map of a single-source protocol."""
+        if self.gt_rule == "consensus":
+            return metrics.consensus_map(self.gt_spec, self.size)
+        if self.gt_rule == "union":
+            return metrics.union_map(self.gt_spec, self.size)
+        if self.gt_rule == "dsol":
+            return metrics.dsol_gt_map(self.gt_spec, self.size)
+        raise SSLPropError(f"{self.key}: no single-source ground truth (rule {self.gt_rule!r})")
+
+    @property
+    def sources(self) -> list[np.ndarray]:
+        """Per-source (size, size) 0/1 maps of a multi-source protocol."""
+        return [metrics.dsol_gt_map(nbs, self.size) for nbs in self.source_specs]
+
+    @property
+    def silent(self) -> list[np.ndarray]:
+        """(size, size) 0/1 maps of the visible objects that do not sound."""
+        return [metrics.dsol_box_mask(nb, self.size) for nb in self.silent_specs]
 
 
 @dataclass
@@ -135,12 +160,12 @@ def _check_protocol_format(protocol: metrics.Protocol, fmt: str) -> None:
         )
 
 
-def _group_sources(boxes: Sequence[Any], category: Callable[[Any], Any], normbox: Callable[[Any], Sequence[float]], size: int) -> list[np.ndarray]:
-    """One DSOL ground-truth map per category, in order of first appearance."""
-    groups: dict[Any, list[Sequence[float]]] = {}
+def _group_sources(boxes: Sequence[Any], category: Callable[[Any], Any], normbox: Callable[[Any], Sequence[float]]) -> list[list[tuple[float, ...]]]:
+    """The normalised boxes of each category, categories in order of first appearance."""
+    groups: dict[Any, list[tuple[float, ...]]] = {}
     for b in boxes:
-        groups.setdefault(category(b), []).append(normbox(b))
-    return [metrics.dsol_gt_map(nbs, size) for nbs in groups.values()]
+        groups.setdefault(category(b), []).append(tuple(normbox(b)))
+    return list(groups.values())
 
 
 def items_from_native(anns: Mapping[str, Any], fmt: str, protocol: metrics.Protocol, frame_size: tuple[float, float], size: int = metrics.GRID) -> tuple[list[EvalItem], dict[str, list[str]]]:
@@ -156,23 +181,22 @@ def items_from_native(anns: Mapping[str, Any], fmt: str, protocol: metrics.Proto
         if fmt == "flickr":
             grid = metrics.flickr_grid_boxes(a.boxes, size, a.width)
             items.append(EvalItem(key, a.width, a.height, Rasteriser("scale", a.width, a.height, size),
-                                  np.array(a.boxes, dtype=np.float64).reshape(-1, 4), gt=metrics.consensus_map(grid, size)))
+                                  np.array(a.boxes, dtype=np.float64).reshape(-1, 4), "consensus", grid, size=size))
         elif fmt == "vggss":
             w, h = frame_size
             clip_top = protocol.gt_rule == "ezvsl"
             grid = [metrics.vggss_grid_box(b, size, clip_top=clip_top) for b in a.boxes]
             px = np.clip(np.array(a.boxes, dtype=np.float64).reshape(-1, 4), 0, 1) * np.array([w, h, w, h])
-            items.append(EvalItem(key, w, h, Rasteriser("vggss-clip" if clip_top else "vggss", w, h, size), px,
-                                  gt=metrics.union_map(grid, size)))
+            items.append(EvalItem(key, w, h, Rasteriser("vggss-clip" if clip_top else "vggss", w, h, size), px, "union", grid, size=size))
         else:  # music, audioset-instrument: DSOL rule
             w, h = (a.width, a.height) if fmt == "music" else frame_size
             nbs = [b.normbox for b in a.boxes]
             px = np.array([[x * w, y * h, (x + bw) * w, (y + bh) * h] for x, y, bw, bh in nbs], dtype=np.float64)
-            item = EvalItem(key, w, h, Rasteriser("dsol", w, h, size), px)
+            item = EvalItem(key, w, h, Rasteriser("dsol", w, h, size), px, size=size)
             if protocol.multi:
-                item.sources = _group_sources(a.boxes, lambda b: b.category, lambda b: b.normbox, size)
+                item.source_specs = _group_sources(a.boxes, lambda b: b.category, lambda b: b.normbox)
             else:
-                item.gt = metrics.dsol_gt_map(nbs, size)
+                item.gt_rule, item.gt_spec = "dsol", [tuple(nb) for nb in nbs]
             items.append(item)
     return items, excluded
 
@@ -214,21 +238,21 @@ def items_from_sslprop(root: str | os.PathLike, split: str, protocol: metrics.Pr
             if protocol.gt_rule in ("lvs", "ezvsl"):
                 grid = [metrics.scale_box(b, w, h, size) for b in boxes]
                 annotators = sum(1 for ann in fr.annotators if ann)
-                gt = metrics.consensus_map(grid, size) if annotators > 1 else metrics.union_map(grid, size)
-                items.append(EvalItem(key, w, h, Rasteriser("scale", w, h, size), px, gt=gt))
+                rule = "consensus" if annotators > 1 else "union"
+                items.append(EvalItem(key, w, h, Rasteriser("scale", w, h, size), px, rule, grid, size=size))
                 continue
-            item = EvalItem(key, w, h, Rasteriser("dsol", w, h, size), px)
+            item = EvalItem(key, w, h, Rasteriser("dsol", w, h, size), px, size=size)
             if protocol.multi:
                 sounding = [o for o in fr.objects if o.sounding]
                 if sounding:
-                    item.sources = _group_sources(
+                    item.source_specs = _group_sources(
                         list(enumerate(sounding)), lambda io: io[1].label or f"#{io[0]}",
-                        lambda io: metrics.xyxy_to_normxywh(io[1].box, w, h), size)
+                        lambda io: metrics.xyxy_to_normxywh(io[1].box, w, h))
                 else:
-                    item.sources = [metrics.dsol_box_mask(metrics.xyxy_to_normxywh(b, w, h), size) for b in fr.annotators[0] or boxes]
-                item.silent = [metrics.dsol_box_mask(metrics.xyxy_to_normxywh(o.box, w, h), size) for o in fr.objects if not o.sounding]
+                    item.source_specs = [[metrics.xyxy_to_normxywh(b, w, h)] for b in fr.annotators[0] or boxes]
+                item.silent_specs = [metrics.xyxy_to_normxywh(o.box, w, h) for o in fr.objects if not o.sounding]
             else:
-                item.gt = metrics.dsol_gt_map([metrics.xyxy_to_normxywh(b, w, h) for b in boxes], size)
+                item.gt_rule, item.gt_spec = "dsol", [metrics.xyxy_to_normxywh(b, w, h) for b in boxes]
             items.append(item)
     return items, excluded
 
@@ -379,7 +403,7 @@ def score(annotated: Annotated, predictions: Predictions, protocol: metrics.Prot
     hits: list[bool] = []
     silents: list[float] = []
     empty_preds: list[str] = []
-    for it in items:
+    for it in tqdm(items, desc=f"eval {protocol.name}", unit="frame", leave=False, disable=None):
         pred = predictions.data.get(it.key)
         if pred is None:
             if missing == "fail":
@@ -398,7 +422,7 @@ def score(annotated: Annotated, predictions: Predictions, protocol: metrics.Prot
             masks = [protocol.mask(m, size) for m in maps]
         if protocol.multi:
             cious.append(metrics.dsol_multi_image(masks, it.sources).ciou)
-            if it.silent:
+            if it.silent_specs:
                 positive = np.zeros((size, size), dtype=bool)
                 for m in masks:
                     positive |= m
