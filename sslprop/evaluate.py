@@ -36,11 +36,17 @@ as x, y, w, h) and scored by the cIoU formula directly. Box outputs also get the
 ``box_iou@0.5``: the top box's IoU (torchvision.ops.box_iou) with ANY annotated box, of any
 annotator, in frame pixels, at least 0.5.
 
+``--ids FILE`` restricts scoring to a benchmark's test list (the Flickr-SoundNet
+annotation folder holds 5,000 files, the test set 249 or 250; SSPL scores 4,692 of the
+5,158 VGG-SS entries): listed ids without annotation are excluded as ``no_annotation``,
+annotated ids not listed are counted as ``outside_ids``.
+
 Nothing is dropped silently: ids that the predictions lack are counted (``--missing fail``,
 the default, scores them as cIoU 0 so that n stays the benchmark's size; ``skip`` leaves
-them out of n), ids that the annotations lack are counted and ignored, frames without
-ground truth or off-screen are counted as excluded, and annotation problems (the garbage
-coordinates of vggss.json, MUSIC entries without boxes) are reported by kind.
+them out of n, as DSOL's loop over its predictions does), ids that the annotations lack are
+counted and ignored, frames without ground truth or off-screen are counted as excluded,
+and annotation problems (the garbage coordinates of vggss.json, MUSIC entries without
+boxes) are reported by kind.
 """
 
 from __future__ import annotations
@@ -147,9 +153,10 @@ class Annotated:
     """Annotations turned into scored items, plus what was left out and why."""
 
     items: list[EvalItem]
-    excluded: dict[str, list[str]]  # reason -> keys left out of scoring (no_boxes, offscreen)
+    excluded: dict[str, list[str]]  # reason -> keys left out of scoring (no_boxes, offscreen, no_annotation)
     problems: list[Problem]
     source: str  # what was read, for the report
+    outside: list[str] = field(default_factory=list)  # annotated keys left out because --ids does not list them
 
 
 def _check_protocol_format(protocol: metrics.Protocol, fmt: str) -> None:
@@ -296,6 +303,45 @@ def load_annotated(path: str | os.PathLike, fmt: str | None, protocol: metrics.P
     return Annotated(items, excluded, problems, f"{path} ({fmt})")
 
 
+MEDIA_SUFFIXES = (".png", ".jpg", ".jpeg", ".mp4", ".wav", ".xml", ".npy")
+
+
+def read_id_list(path: str | os.PathLike) -> list[str]:
+    """A test list -> ids: one per line, its first comma-separated field, a media suffix dropped.
+
+    Reads LVS / EZ-VSL's ``flickr_test.csv`` (``id,int``), Senocak's ``test_list.txt``
+    (``2432219254.png``), SSPL's ``vggss_test_4692.csv`` and plain id lists alike.
+    """
+    p = Path(path)
+    if not p.is_file():
+        raise SSLPropError(f"{p}: no such id list")
+    ids = []
+    for line in p.read_text(encoding="utf-8").splitlines():
+        token = line.split(",")[0].strip()
+        if not token:
+            continue
+        for suffix in MEDIA_SUFFIXES:
+            if token.lower().endswith(suffix):
+                token = token[: -len(suffix)]
+                break
+        ids.append(token)
+    if not ids:
+        raise SSLPropError(f"{p}: the id list is empty")
+    return ids
+
+
+def restrict_to_ids(annotated: Annotated, ids: Sequence[str], source: str) -> Annotated:
+    """Keep only the listed keys (a benchmark's test list); listed ids without annotation are
+    excluded as ``no_annotation``, annotated keys not listed are counted in `outside`."""
+    keep = set(ids)
+    known = {it.key for it in annotated.items} | {k for ks in annotated.excluded.values() for k in ks}
+    excluded = {reason: [k for k in ks if k in keep] for reason, ks in annotated.excluded.items()}
+    excluded["no_annotation"] = sorted(set(ids) - known)
+    outside = sorted(k for k in known if k not in keep)
+    items = [it for it in annotated.items if it.key in keep]
+    return Annotated(items, excluded, annotated.problems, f"{annotated.source}, ids from {source}", outside)
+
+
 # --------------------------------------------------------------------------- predictions
 
 
@@ -397,8 +443,9 @@ def score(annotated: Annotated, predictions: Predictions, protocol: metrics.Prot
     items = annotated.items
     keys = {it.key for it in items}
     excluded_keys = {k for ks in annotated.excluded.values() for k in ks}
+    outside = set(annotated.outside)
     missing_keys = [it.key for it in items if it.key not in predictions.data]
-    unannotated = sorted(k for k in predictions.data if k not in keys and k not in excluded_keys)
+    unannotated = sorted(k for k in predictions.data if k not in keys and k not in excluded_keys and k not in outside)
     cious: list[float] = []
     hits: list[bool] = []
     silents: list[float] = []
@@ -457,6 +504,7 @@ def score(annotated: Annotated, predictions: Predictions, protocol: metrics.Prot
         "n_annotated": len(items) + len(excluded_keys),
         "excluded": {reason: len(ks) for reason, ks in annotated.excluded.items()},
         "excluded_examples": {reason: _examples(ks) for reason, ks in annotated.excluded.items() if ks},
+        "outside_ids": len(outside),
         "missing_predictions": len(missing_keys),
         "missing_examples": _examples(missing_keys),
         "missing_scored_as": "cIoU 0" if missing == "fail" else "left out of n",
@@ -472,12 +520,15 @@ def score(annotated: Annotated, predictions: Predictions, protocol: metrics.Prot
 
 def evaluate(annotations: str | os.PathLike, protocol: str, predictions: str | os.PathLike | None = None, method: str | None = None,
              fmt: str | None = None, split: str = "test", frame_size: tuple[float, float] = (metrics.GRID, metrics.GRID),
-             seed: int = 0, missing: str = "fail", size: int = metrics.GRID) -> dict[str, Any]:
-    """The whole of `eval` as a function: read annotations, load predictions or make a floor, score."""
+             seed: int = 0, missing: str = "fail", ids: str | os.PathLike | None = None, size: int = metrics.GRID) -> dict[str, Any]:
+    """The whole of `eval` as a function: read annotations (optionally only the ids listed in
+    `ids`), load predictions or make a floor, score."""
     if (predictions is None) == (method is None):
         raise SSLPropError("give exactly one of --predictions PATH or --method {" + ",".join(FLOORS) + "}")
     proto = metrics.get_protocol(protocol)
     annotated = load_annotated(annotations, fmt, proto, split, frame_size, size)
+    if ids is not None:
+        annotated = restrict_to_ids(annotated, read_id_list(ids), str(ids))
     if method is not None:
         frames = {it.key: (it.width, it.height) for it in annotated.items}
         preds = Predictions("boxes", floor_predictions(method, frames, seed), f"floor:{method}" + (f" (seed {seed})" if method == "random-box" else ""))
@@ -505,6 +556,8 @@ def format_report(report: Mapping[str, Any]) -> str:
     lines.append(f"missing      {report['missing_predictions']} (scored as {report['missing_scored_as']})"
                  + (f", e.g. {', '.join(report['missing_examples'])}" if report["missing_examples"] else ""))
     lines.append(f"unannotated  {report['unannotated_predictions']} prediction ids with no annotation (ignored)")
+    if report["outside_ids"]:
+        lines.append(f"outside      {report['outside_ids']} annotated ids not in --ids (ignored)")
     if report["empty_predictions"]:
         lines.append(f"empty        {report['empty_predictions']} predictions with no box")
     if report["nan_ciou"]:
@@ -566,6 +619,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--frame-size", nargs=2, type=float, default=[metrics.GRID, metrics.GRID], metavar=("W", "H"),
                         help="pixel size of the frames of box predictions on VGG-SS / AudioSet-instrument (default 224 224)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the random-box floor (default 0)")
+    parser.add_argument("--ids", metavar="FILE", help="score only the ids listed in FILE (a test list such as flickr_test.csv); others are counted as outside")
     parser.add_argument("--missing", choices=["fail", "skip"], default="fail", help="ids without a prediction: score as cIoU 0 (default) or leave out of n")
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of the table")
     parser.add_argument("--output", metavar="FILE", help="also write the JSON report to FILE")
@@ -577,7 +631,7 @@ def main(args: argparse.Namespace) -> int:
     if w <= 0 or h <= 0:
         raise SSLPropError(f"--frame-size {w} {h}: must be positive")
     report = evaluate(args.annotations, args.protocol, predictions=args.predictions, method=args.method, fmt=args.format,
-                      split=args.split, frame_size=(w, h), seed=args.seed, missing=args.missing)
+                      split=args.split, frame_size=(w, h), seed=args.seed, missing=args.missing, ids=args.ids)
     if args.output:
         from sslprop.utils import atomic_write_json
 

@@ -268,3 +268,17 @@ def test_results_table_puts_methods_by_protocols():
     ])
     header, rows = evaluate.results_rows(results, columns=[("lvs", "auc")], scale=1.0)
     assert header == ["method", "lvs auc"] and rows == [["full-frame", "0.3"], ["ours", "0.5"]]
+
+
+def test_ids_list_restricts_and_reports(capsys, tmp_path, flickr_dir):
+    ids = tmp_path / "flickr_test.csv"
+    ids.write_text("100,0\n999,3\n")  # 999 has no annotation; 200 is annotated but not listed
+    r = run_eval(capsys, "--method", "full-frame", "--annotations", flickr_dir, "--protocol", "lvs", "--ids", ids)
+    assert r["n"] == 1 and r["ciou@0.5"] == 1.0 and r["mean_ciou"] == 0.5
+    assert r["excluded"]["no_annotation"] == 1 and r["excluded_examples"]["no_annotation"] == ["999"]
+    assert r["outside_ids"] == 1
+    senocak = tmp_path / "test_list.txt"
+    senocak.write_text("100.png\n200.png\n")
+    assert evaluate.read_id_list(senocak) == ["100", "200"]
+    r = run_eval(capsys, "--method", "full-frame", "--annotations", flickr_dir, "--protocol", "lvs", "--ids", senocak)
+    assert r["n"] == 2 and r["outside_ids"] == 0 and r["excluded"]["no_annotation"] == 0
