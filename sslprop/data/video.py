@@ -133,16 +133,15 @@ def read_frames(path: str | os.PathLike, times: list[float]) -> list[np.ndarray]
         stream.thread_type = "AUTO"
         start = _stream_start(stream)
         pending = list(order)  # indices still to resolve, in time order
+        frames = container.decode(stream)
         prev, prev_t = None, -math.inf
-        restart = True
+        may_seek = True  # at most one seek per resolved time (a seek past the end lands before it)
         while pending:
-            if restart:
-                target = times[pending[0]]
-                if target - max(prev_t, 0.0) > SEEK_GAP_SECONDS:
-                    container.seek(int((target + start) / stream.time_base), stream=stream, backward=True)
-                    prev, prev_t = None, -math.inf
+            target = times[pending[0]]
+            if may_seek and target - max(prev_t, 0.0) > SEEK_GAP_SECONDS:
+                container.seek(int((target + start) / stream.time_base), stream=stream, backward=True)
                 frames = container.decode(stream)
-                restart = False
+                prev, prev_t, may_seek = None, -math.inf, False
             frame = next(frames, None)
             if frame is None:  # end of stream: the last frame serves every remaining time
                 if prev is None:
@@ -153,9 +152,8 @@ def read_frames(path: str | os.PathLike, times: list[float]) -> list[np.ndarray]
             while pending and times[pending[0]] <= t:
                 i = pending.pop(0)
                 picked[i] = prev if prev is not None and times[i] - prev_t <= t - times[i] else frame
+                may_seek = True
             prev, prev_t = frame, t
-            if pending and times[pending[0]] - t > SEEK_GAP_SECONDS:
-                restart = True
     except SSLPropError:
         raise
     except Exception as e:
