@@ -216,7 +216,15 @@ def test_load_audio_wav_is_exact(tmp_path):
     assert torch.allclose(y, torch.from_numpy(x), atol=1.0 / 32767)
 
 
-@pytest.mark.parametrize("suffix,codec,fmt,video", [("mp3", "libmp3lame", "mp3", False), ("mp4", "aac", "mp4", True), ("webm", "libopus", "webm", True)])
+@pytest.mark.parametrize(
+    "suffix,codec,fmt,video",
+    [
+        ("mp3", "libmp3lame", "mp3", False),
+        ("mp4", "aac", "mp4", True),
+        ("webm", "libopus", "webm", True),
+        ("avi", "libmp3lame", "avi", True),
+    ],
+)
 def test_load_audio_pyav_formats(tmp_path, suffix, codec, fmt, video):
     sr = 48000 if codec == "libopus" else 44100
     path = tmp_path / f"tone.{suffix}"

@@ -173,7 +173,6 @@ def check_not_silent(waveform: torch.Tensor | np.ndarray, path: str | os.PathLik
 # ----------------------------------------------------------------------------- VGGish front end
 
 
-@functools.lru_cache(maxsize=8)
 def vggish_mel_matrix(
     num_bands: int = VGGISH_NUM_BANDS,
     num_spectrogram_bins: int = 257,
@@ -188,6 +187,12 @@ def vggish_mel_matrix(
     mel between `lower_hz` and `upper_hz`, triangles max(0, min(rising, falling)) evaluated
     in mel, unnormalised, and the DC bin's row zeroed.
     """
+    return _vggish_mel_matrix(num_bands, num_spectrogram_bins, sample_rate, float(lower_hz), float(upper_hz)).clone()
+
+
+@functools.lru_cache(maxsize=8)
+def _vggish_mel_matrix(num_bands: int, num_spectrogram_bins: int, sample_rate: int, lower_hz: float, upper_hz: float) -> torch.Tensor:
+    """Cached `vggish_mel_matrix` (read-only: callers must not modify it in place)."""
     if not 0.0 <= lower_hz < upper_hz <= sample_rate / 2.0:
         raise SSLPropError(f"mel range {lower_hz}-{upper_hz} Hz: must satisfy 0 <= low < high <= Nyquist")
 
@@ -219,7 +224,8 @@ def vggish_log_mel(waveform: torch.Tensor | np.ndarray, sample_rate: int) -> tor
     frames = x.unfold(0, win, hop)  # (F, 400)
     window = torch.hann_window(win, periodic=True, dtype=torch.float64, device=x.device)
     magnitude = torch.fft.rfft(frames * window, n=n_fft).abs()  # (F, 257)
-    mel = magnitude @ vggish_mel_matrix(num_spectrogram_bins=n_fft // 2 + 1).to(x.device)  # (F, 64)
+    weights = _vggish_mel_matrix(VGGISH_NUM_BANDS, n_fft // 2 + 1, VGGISH_SAMPLE_RATE, VGGISH_MEL_MIN_HZ, VGGISH_MEL_MAX_HZ)
+    mel = magnitude @ weights.to(x.device)  # (F, 257) @ (257, 64) -> (F, 64)
     return torch.log(mel + VGGISH_LOG_OFFSET)
 
 
@@ -241,7 +247,8 @@ def vggish_examples(waveform: torch.Tensor | np.ndarray, sample_rate: int) -> to
 
 
 @functools.lru_cache(maxsize=8)
-def _mel_transform(sample_rate: int, n_mels: int) -> torch.nn.Module:
+def _mel_transform(sample_rate: int, n_mels: int, device: str) -> torch.nn.Module:
+    """The torchaudio MelSpectrogram of `logmel_patch`, built once per (rate, bands, device)."""
     import torchaudio
 
     win = int(round(sample_rate * VGGISH_WINDOW_SECONDS))
@@ -255,7 +262,7 @@ def _mel_transform(sample_rate: int, n_mels: int) -> torch.nn.Module:
         n_mels=n_mels,
         power=1.0,  # magnitude, as VGGish
         center=True,
-    )
+    ).to(device)
 
 
 def logmel_patch(clip: torch.Tensor, sample_rate: int, n_mels: int = 64, n_frames: int = 96) -> torch.Tensor:
@@ -266,7 +273,7 @@ def logmel_patch(clip: torch.Tensor, sample_rate: int, n_mels: int = 64, n_frame
     zero-padded at its end to at least (n_frames - 1) hops and the frames cropped to n_frames.
     """
     x = _as_1d_tensor(clip, torch.float32)
-    transform = _mel_transform(int(sample_rate), int(n_mels)).to(x.device)
+    transform = _mel_transform(int(sample_rate), int(n_mels), str(x.device))
     hop = transform.hop_length
     if x.shape[0] < (n_frames - 1) * hop + 1:
         x = torch.nn.functional.pad(x, (0, (n_frames - 1) * hop + 1 - x.shape[0]))
