@@ -1,0 +1,220 @@
+"""`python -m sslprop bench WHAT`: throughput of the pipeline's stages on this machine, as a table or JSON."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+from sslprop.errors import SSLPropError
+
+
+@dataclass
+class Row:
+    """One measured stage: `count` items of `unit` took `seconds` (wall time)."""
+
+    step: str
+    count: int
+    unit: str
+    seconds: float
+
+    @property
+    def per_second(self) -> float:
+        return self.count / self.seconds if self.seconds > 0 else float("inf")
+
+    @property
+    def ms_per_item(self) -> float:
+        return 1000.0 * self.seconds / self.count if self.count else 0.0
+
+
+@dataclass
+class Benchmark:
+    """A benchmark `python -m sslprop bench NAME` can run.
+
+    add_arguments: adds its own options to its subparser
+    run:           measures; returns (header facts, rows keyed by a stable name)
+    """
+
+    help: str
+    add_arguments: Callable[[argparse.ArgumentParser], None]
+    run: Callable[[argparse.Namespace], tuple[dict[str, Any], dict[str, Row]]]
+
+
+def machine_facts() -> dict[str, Any]:
+    """Cores of the machine, cores this process may use, and torch's intra-op threads."""
+    import torch
+
+    from sslprop.proposals import available_cores
+
+    return {"cores": os.cpu_count() or 1, "available_cores": available_cores(), "torch_threads": torch.get_num_threads()}
+
+
+def _timed(fn: Callable[[], Any]) -> tuple[Any, float]:
+    start = time.perf_counter()
+    out = fn()
+    return out, time.perf_counter() - start
+
+
+# ---------------------------------------------------------------------------------------------
+# bench data: generation, decoding + audio features, proposals
+# ---------------------------------------------------------------------------------------------
+
+
+def _data_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--n", type=int, default=50, help="samples to generate and read (default 50)")
+    parser.add_argument("--size", type=int, default=None, help="frame side in pixels (default: the preset's)")
+    parser.add_argument("--workers", type=int, default=None, help="Selective Search processes (default: all cores)")
+    parser.add_argument("--preset", default="scenes", help="embedded-benchmark preset to generate (default scenes)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the generated set (default 0)")
+    parser.add_argument("--out", type=Path, default=None, help="keep the generated set here (default: a temporary folder, removed)")
+
+
+def decode_and_features(root: Path, sample_rate: int = 16000, clip_seconds: float = 0.96) -> dict[str, Row]:
+    """Time each stage of reading a data set's samples: audio decoding, the clip's log-mel and
+    VGGish patches, frame decoding (cv2.imread), and all of them per sample."""
+    import cv2
+
+    from sslprop.data.audio import audio_patch, clip_at, load_audio
+    from sslprop.data.format import read_manifest
+
+    samples = read_manifest(root)
+    warm = clip_at(load_audio(root / samples[0].audio, sample_rate), sample_rate, samples[0].frames[0].time, clip_seconds)
+    for kind in ("logmel", "vggish"):  # imports and filter banks are built once, outside the timing
+        audio_patch(warm, sample_rate, kind)
+    spent = {"audio": 0.0, "logmel": 0.0, "vggish": 0.0, "frames": 0.0}
+    clips = frames = 0
+    for sample in samples:
+        wav, dt = _timed(lambda: load_audio(root / sample.audio, sample_rate))
+        spent["audio"] += dt
+        for frame in sample.frames:
+            clip = clip_at(wav, sample_rate, frame.time, clip_seconds)
+            for kind in ("logmel", "vggish"):
+                _, dt = _timed(lambda: audio_patch(clip, sample_rate, kind))
+                spent[kind] += dt
+            image, dt = _timed(lambda: cv2.imread(str(root / frame.path), cv2.IMREAD_COLOR))
+            if image is None:
+                raise SSLPropError(f"{root / frame.path}: cannot decode the image")
+            spent["frames"] += dt
+            clips += 1
+            frames += 1
+    return {
+        "audio_decode": Row("decode audio (load_audio)", len(samples), "sample", spent["audio"]),
+        "logmel": Row("log-mel patch (audio_patch logmel)", clips, "clip", spent["logmel"]),
+        "vggish": Row("VGGish patch (audio_patch vggish)", clips, "clip", spent["vggish"]),
+        "frame_decode": Row("decode frame (cv2.imread)", frames, "frame", spent["frames"]),
+        "decode_features": Row("decode + both patches, per sample", len(samples), "sample", sum(spent.values())),
+    }
+
+
+def proposals_one_core(root: Path, max_frames: int = 20) -> Row:
+    """Selective Search (fast) in this process, one OpenCV thread, on up to `max_frames` frames."""
+    import cv2
+
+    from sslprop.data.format import read_manifest
+    from sslprop.proposals import selective_search
+
+    paths = [root / f.path for s in read_manifest(root) for f in s.frames][:max_frames]
+    images = [cv2.imread(str(p), cv2.IMREAD_COLOR)[:, :, ::-1].copy() for p in paths]
+    threads = cv2.getNumThreads()
+    cv2.setNumThreads(1)
+    try:
+        _, seconds = _timed(lambda: [selective_search(im) for im in images])
+    finally:
+        cv2.setNumThreads(threads)
+    return Row("Selective Search fast, 1 process, 1 thread", len(images), "frame", seconds)
+
+
+def run_data(args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, Row]]:
+    """Generate a set with `sslprop.data.synth.generate`, read it back, run Selective Search on it."""
+    from sslprop.data.synth import generate, load_bank
+    from sslprop.proposals import available_cores, extract_dataset
+
+    if args.n < 1:
+        raise SSLPropError(f"--n {args.n}: must be at least 1")
+    if args.workers is not None and args.workers < 1:
+        raise SSLPropError(f"--workers {args.workers}: must be at least 1")
+    with tempfile.TemporaryDirectory(prefix="sslprop-bench-") as tmp:
+        root = args.out if args.out is not None else Path(tmp) / "set"
+        bank, seconds = _timed(load_bank)
+        rows = {"load_bank": Row("load stamps and backgrounds (synth.load_bank, once)", 1, "bank", seconds)}
+        _, seconds = _timed(lambda: generate(args.preset, args.n, args.seed, root, size=args.size, progress=False, bank=bank))
+        rows["generate"] = Row(f"generate {args.preset} (synth.generate)", args.n, "sample", seconds)
+        rows.update(decode_and_features(root))
+        rows["proposals_1core"] = proposals_one_core(root)
+        stats = extract_dataset(root, workers=args.workers, progress=False)
+        if stats.failed:
+            raise SSLPropError(f"{root}: Selective Search failed on {len(stats.failed)} frames, e.g. {next(iter(stats.failed.values()))}")
+        # includes starting the worker processes (spawn), which a small --n does not amortise
+        rows["proposals_pool"] = Row(f"Selective Search fast, {stats.workers} processes (extract_dataset)", stats.done, "frame", stats.seconds)
+        frames = sum(1 for _ in stats.counts)
+        facts = {
+            "preset": args.preset,
+            "n": args.n,
+            "size": args.size,
+            "frames": frames,
+            "workers": args.workers or available_cores(),
+            "proposals_per_frame": round(stats.mean_proposals, 1),
+        }
+    return facts, rows
+
+
+# name -> benchmark; `python -m sslprop bench NAME` (add one here to extend the command)
+BENCHMARKS: dict[str, Benchmark] = {
+    "data": Benchmark(
+        help="benchmark generation, decoding + audio features, and Selective Search throughput",
+        add_arguments=_data_arguments,
+        run=run_data,
+    ),
+}
+
+
+# ---------------------------------------------------------------------------------------------
+# output and CLI
+# ---------------------------------------------------------------------------------------------
+
+
+def format_table(what: str, facts: dict[str, Any], rows: dict[str, Row]) -> str:
+    """An aligned text table, headed by the facts (machine, sizes)."""
+    head = f"sslprop bench {what}: " + ", ".join(f"{k} {v}" for k, v in facts.items())
+    cells = [("step", "items", "seconds", "items/s", "ms/item")]
+    for row in rows.values():
+        cells.append((row.step, f"{row.count} {row.unit}s", f"{row.seconds:.3f}", f"{row.per_second:.1f}", f"{row.ms_per_item:.2f}"))
+    widths = [max(len(c[i]) for c in cells) for i in range(5)]
+    lines = [head]
+    for i, c in enumerate(cells):
+        lines.append("  ".join([c[0].ljust(widths[0])] + [v.rjust(w) for v, w in zip(c[1:], widths[1:])]))
+        if i == 0:
+            lines.append("  ".join("-" * w for w in widths))
+    return "\n".join(lines)
+
+
+def to_json(what: str, facts: dict[str, Any], rows: dict[str, Row]) -> dict[str, Any]:
+    """{"bench": what, facts..., "results": {name: {step, count, unit, seconds, per_second, ms_per_item}}}."""
+    results = {k: {**asdict(r), "per_second": r.per_second, "ms_per_item": r.ms_per_item} for k, r in rows.items()}
+    return {"bench": what, **facts, "results": results}
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    sub = parser.add_subparsers(dest="what", metavar="WHAT", required=True)
+    for name, bench in BENCHMARKS.items():
+        p = sub.add_parser(name, help=bench.help, description=bench.help)
+        bench.add_arguments(p)
+        p.add_argument("--json", action="store_true", help="print JSON instead of a table")
+
+
+def main(args: argparse.Namespace) -> int:
+    bench = BENCHMARKS[args.what]
+    facts, rows = bench.run(args)
+    facts = {**machine_facts(), **facts}
+    if args.json:
+        print(json.dumps(to_json(args.what, facts, rows), indent=2))
+    else:
+        print(format_table(args.what, facts, rows))
+    sys.stdout.flush()
+    return 0

@@ -1,0 +1,56 @@
+"""Tests of sslprop.bench: `python -m sslprop bench data` runs end to end and reports every stage."""
+
+from __future__ import annotations
+
+import json
+
+from sslprop import cli
+from sslprop.bench import BENCHMARKS, Row, format_table, to_json
+
+DATA_KEYS = {
+    "load_bank",
+    "generate",
+    "audio_decode",
+    "logmel",
+    "vggish",
+    "frame_decode",
+    "decode_features",
+    "proposals_1core",
+    "proposals_pool",
+}
+
+
+def test_row_rates():
+    row = Row("x", 4, "frame", 0.5)
+    assert (row.per_second, row.ms_per_item) == (8.0, 125.0)
+
+
+def test_table_is_aligned_and_json_holds_rates():
+    rows = {"a": Row("short", 2, "frame", 1.0), "b": Row("a longer step", 30, "sample", 0.5)}
+    lines = format_table("data", {"cores": 2}, rows).splitlines()
+    assert lines[0] == "sslprop bench data: cores 2"
+    assert len({len(line) for line in lines[1:]}) == 1  # header, rule and rows have one width
+    assert lines[3].split() == ["short", "2", "frames", "1.000", "2.0", "500.00"]
+    js = to_json("data", {"cores": 2}, rows)
+    assert js["results"]["b"]["per_second"] == 60.0 and js["cores"] == 2
+
+
+def test_bench_data_runs_and_reports_every_stage(tmp_path, capsys):
+    assert set(BENCHMARKS) >= {"data"}
+    out_dir = tmp_path / "set"
+    code = cli.main(["bench", "data", "--n", "2", "--workers", "1", "--out", str(out_dir), "--json"])
+    assert code == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["bench"] == "data" and report["n"] == 2 and report["frames"] == 2
+    assert {"cores", "available_cores", "torch_threads", "workers", "proposals_per_frame"} <= set(report)
+    assert set(report["results"]) == DATA_KEYS
+    counts = {k: v["count"] for k, v in report["results"].items()}
+    assert counts == {"load_bank": 1, "generate": 2, "audio_decode": 2, "logmel": 2, "vggish": 2, "frame_decode": 2,
+                      "decode_features": 2, "proposals_1core": 2, "proposals_pool": 2}
+    assert all(v["seconds"] > 0 for v in report["results"].values())
+    assert (out_dir / "manifest.jsonl").is_file() and (out_dir / "proposals").is_dir()
+
+
+def test_bench_rejects_bad_n(capsys):
+    assert cli.main(["bench", "data", "--n", "0"]) == 2
+    assert "--n 0: must be at least 1" in capsys.readouterr().err
