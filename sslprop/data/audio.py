@@ -92,11 +92,7 @@ def load_audio(path: str | os.PathLike, sample_rate: int = SAMPLE_RATE) -> torch
     if not np.isfinite(wav).all():
         raise SSLPropError(f"{path}: audio holds NaN or infinite samples")
     out = torch.from_numpy(np.ascontiguousarray(wav, dtype=np.float32))
-    if sr != sample_rate:
-        import torchaudio.functional as AF
-
-        out = AF.resample(out, sr, sample_rate)
-    return out
+    return resample(out, sr, sample_rate)
 
 
 def write_wav(path: str | os.PathLike, waveform: torch.Tensor | np.ndarray, sample_rate: int = SAMPLE_RATE) -> None:
@@ -125,13 +121,23 @@ def _as_1d_tensor(waveform: torch.Tensor | np.ndarray, dtype: torch.dtype | None
     return x.to(dtype) if dtype is not None else x
 
 
+@functools.lru_cache(maxsize=16)
+def _resampler(orig_rate: int, new_rate: int, dtype: torch.dtype) -> torch.nn.Module:
+    """One torchaudio Resample per rate pair: its sinc kernel is built once, not per file."""
+    import torchaudio.transforms as AT
+
+    return AT.Resample(orig_rate, new_rate, dtype=dtype)
+
+
 def resample(waveform: torch.Tensor, orig_rate: int, new_rate: int) -> torch.Tensor:
-    """Tensor[T] at `orig_rate` -> Tensor[T'] at `new_rate` (torchaudio, band-limited sinc; no-op when equal)."""
+    """Tensor[T] at `orig_rate` -> Tensor[T'] at `new_rate` (torchaudio, band-limited sinc; no-op when equal).
+
+    The same result as torchaudio.functional.resample with its defaults; the kernel is cached per rate pair.
+    """
     if int(orig_rate) == int(new_rate):
         return waveform
-    import torchaudio.functional as AF
-
-    return AF.resample(waveform, int(orig_rate), int(new_rate))
+    with torch.no_grad():
+        return _resampler(int(orig_rate), int(new_rate), waveform.dtype).to(waveform.device)(waveform)
 
 
 def clip_at(waveform: torch.Tensor, sample_rate: int, centre: float, seconds: float) -> torch.Tensor:
