@@ -44,7 +44,8 @@ def grm(location_map: Tensor) -> Tensor:
         Tensor[B, H, W]. A frame whose maximum is 0 (an all-zero map) gives zeros instead of
         a division by zero. The formula divides by max m, not by max m - min m, so g lies in
         [0, 1 - min m / max m] for a non-negative map; a positive scale of g changes neither
-        the `sum` nor the `mean` ranking of proposals.
+        the `sum` nor the `mean` ranking of proposals. (A map whose maximum is negative would
+        flip the sign, as the printed formula does; softmax-weighted maps never are.)
     """
     import torch
 
@@ -342,6 +343,8 @@ class ProposalCache:
     def __init__(self, root: str | os.PathLike, mode: str = "fast", max_side: int | None = None, min_size: int = 4):
         if mode not in SS_MODES:
             raise SSLPropError(f"unknown Selective Search mode {mode!r} (choose from {', '.join(SS_MODES)})")
+        if max_side is not None and max_side < 8:
+            raise SSLPropError(f"--max-side {max_side}: must be at least 8 pixels")
         self.root = Path(root)
         self.mode = mode
         self.max_side = max_side

@@ -222,6 +222,8 @@ def test_cache_roundtrip_and_keys(tmp_path):
     other = ProposalCache(tmp_path, mode="quality", max_side=500)
     assert other.key == "ss-quality-500-min4-v1" and not other.has("frames/a/0.png")
     assert "--mode quality --max-side 500" in other.command()
+    with pytest.raises(SSLPropError, match="--max-side 4: must be at least 8"):
+        ProposalCache(tmp_path, max_side=4)
     with pytest.raises(SSLPropError, match="without '..'"):
         cache.path("../escape.png")
     with pytest.raises(SSLPropError, match=r"\(P, 4\)"):
