@@ -106,7 +106,13 @@ class Ours:
         )
 
 
-METHODS: dict[str, Method] = {"ours": Ours()}
+def _registry() -> dict[str, Method]:
+    from sslprop.baselines import baselines
+
+    return {"ours": Ours(), **baselines()}
+
+
+METHODS: dict[str, Method] = _registry()
 
 
 def get_method(name: str) -> Method:
