@@ -1,0 +1,92 @@
+"""Shared pieces of the map-based baselines: inputs, encoders per frame, negatives per frame, map read-out.
+
+A map-based method localises with a map on the visual encoder's grid; `predict` turns the
+upsampled map into a box by thresholding it (`--map-threshold`) when the method's `Inference`
+holds no box (K = 0, see `map_inference`). Everything here is a pure function of its arguments.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+from torch import Tensor
+
+from sslprop.errors import SSLPropError
+from sslprop.losses import negative_indices
+
+if TYPE_CHECKING:
+    from sslprop.methods import Inference
+
+
+def model_device(model: nn.Module) -> torch.device:
+    """The device of a model's parameters (works through DistributedDataParallel too)."""
+    return next(model.parameters()).device
+
+
+def batch_inputs(batch: dict[str, Any], device: torch.device) -> tuple[Tensor, Tensor]:
+    """(frames Tensor[B, N, 3, S, S] in [0, 1], audio Tensor[B, N, 1, T, n_mels]) of a collated batch, on `device`."""
+    frames = batch["frames"].to(device, non_blocking=True)  # (B, N, 3, S, S)
+    audio = batch["audio"].to(device, non_blocking=True)  # (B, N, 1, T, n_mels)
+    return frames, audio
+
+
+def check_inputs(frames: Tensor, audio: Tensor) -> None:
+    """SSLPropError unless frames is Tensor[B, N, 3, H, W] and audio Tensor[B, N, 1, T, n_mels] with the same B, N."""
+    if frames.dim() != 5 or frames.shape[2] != 3 or audio.dim() != 5 or audio.shape[2] != 1 \
+            or frames.shape[:2] != audio.shape[:2]:
+        raise SSLPropError(
+            f"frames of shape {tuple(frames.shape)} with audio of shape {tuple(audio.shape)}: "
+            "expected frames Tensor[B, N, 3, H, W] and audio Tensor[B, N, 1, T, n_mels] with the same B, N"
+        )
+
+
+def encode(visual: nn.Module, audio_encoder: nn.Module, frames: Tensor, audio: Tensor) -> tuple[Tensor, Tensor]:
+    """Run the shared encoders on every frame: F = B*N frames, frame-major (index b * N + n).
+
+    frames: Tensor[B, N, 3, S, S], audio: Tensor[B, N, 1, T, n_mels]
+    Returns (fmap Tensor[F, C, h, w], s Tensor[F, D]).
+    """
+    check_inputs(frames, audio)
+    fmap = visual(frames.flatten(0, 1))  # (B*N, C, h, w)
+    s = audio_encoder(audio.flatten(0, 1))  # (B*N, D)
+    return fmap, s
+
+
+def upsample_map(m: Tensor, size: int | tuple[int, int]) -> Tensor:
+    """A map on the feature grid brought to the frame, bilinear: Tensor[F, h, w] -> Tensor[F, H, W]."""
+    return F.interpolate(m[:, None], size=size, mode="bilinear", align_corners=False)[:, 0]
+
+
+def frame_negatives(video_ids: list[str], generator: torch.Generator, num_frames: int) -> Tensor:
+    """For every frame of a batch, the frame at the same position n of another video's clip.
+
+    One negative clip j per clip b (`negative_indices`, drawn with `generator` only), then frame
+    b * N + n is paired with frame j * N + n, as the proposal model pairs f_s[neg].
+    Returns Tensor[B*N] long (CPU).
+    """
+    neg = negative_indices(video_ids, generator)  # (B,)
+    n = torch.arange(num_frames)
+    return (neg[:, None] * num_frames + n[None, :]).reshape(-1)  # (B, N) -> (B*N,)
+
+
+def map_inference(maps: Tensor, f_v: Tensor | None = None, f_s: Tensor | None = None) -> "Inference":
+    """The read-out of a map-based method: its maps and no boxes (predict thresholds the map for one).
+
+    maps: Tensor[F, S, S] (higher = more likely the source); f_v, f_s: Tensor[F, d] or None.
+    Returns Inference with boxes Tensor[F, 0, 4], scores Tensor[F, 0], mask Tensor[F, 0] (bool), d_on None.
+    """
+    from sslprop.methods import Inference  # here: sslprop.methods imports the baselines at its own import
+
+    n = maps.shape[0]
+    return Inference(
+        maps=maps.float(),
+        boxes=maps.new_zeros(n, 0, 4, dtype=torch.float32),
+        scores=maps.new_zeros(n, 0, dtype=torch.float32),
+        mask=torch.zeros(n, 0, dtype=torch.bool, device=maps.device),
+        f_v=None if f_v is None else f_v.float(),
+        f_s=None if f_s is None else f_s.float(),
+        d_on=None,
+    )
