@@ -77,7 +77,22 @@ def _data_arguments(parser: argparse.ArgumentParser) -> None:
 
 def decode_and_features(root: Path, sample_rate: int = 16000, clip_seconds: float = 0.96) -> dict[str, Row]:
     """Time each stage of reading a data set's samples: audio decoding, the clip's log-mel and
-    VGGish patches, frame decoding (cv2.imread), and all of them per sample."""
+    VGGish patches, frame decoding (cv2.imread), and all of them per sample.
+
+    Runs with one torch thread, as in a DataLoader worker (small tensors gain nothing from
+    more, and lose much when the cores are busy).
+    """
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        return _decode_and_features(root, sample_rate, clip_seconds)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _decode_and_features(root: Path, sample_rate: int, clip_seconds: float) -> dict[str, Row]:
     import cv2
 
     from sslprop.data.audio import audio_patch, clip_at, load_audio
@@ -105,8 +120,8 @@ def decode_and_features(root: Path, sample_rate: int = 16000, clip_seconds: floa
             frames += 1
     return {
         "audio_decode": Row("decode audio (load_audio)", len(samples), "sample", spent["audio"]),
-        "logmel": Row("log-mel patch (audio_patch logmel)", clips, "clip", spent["logmel"]),
-        "vggish": Row("VGGish patch (audio_patch vggish)", clips, "clip", spent["vggish"]),
+        "logmel": Row("log-mel patch (audio_patch logmel, 1 thread)", clips, "clip", spent["logmel"]),
+        "vggish": Row("VGGish patch (audio_patch vggish, 1 thread)", clips, "clip", spent["vggish"]),
         "frame_decode": Row("decode frame (cv2.imread)", frames, "frame", spent["frames"]),
         "decode_features": Row("decode + both patches, per sample", len(samples), "sample", sum(spent.values())),
     }
