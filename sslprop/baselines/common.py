@@ -90,3 +90,13 @@ def map_inference(maps: Tensor, f_v: Tensor | None = None, f_s: Tensor | None = 
         f_s=None if f_s is None else f_s.float(),
         d_on=None,
     )
+
+
+def location_head(in_channels: int, dim: int) -> nn.Sequential:
+    """Two 1x1 convolutions (ReLU between) that embed every location of a feature map: [F, C, h, w] -> [F, dim, h, w]."""
+    return nn.Sequential(nn.Conv2d(in_channels, dim, 1), nn.ReLU(inplace=True), nn.Conv2d(dim, dim, 1))
+
+
+def location_similarity(f_v: Tensor, f_s: Tensor) -> Tensor:
+    """Inner product of each location's embedding with the audio embedding: [F, d, h, w], [F, d] -> [F, h, w]."""
+    return torch.einsum("fdhw,fd->fhw", f_v, f_s)
