@@ -1,0 +1,286 @@
+"""Figures and tables of the notebooks: drawing frames, boxes, maps and spectrograms, and saving them under figures/.
+
+Drawing functions take an optional matplotlib ``ax``; without one they make a new figure
+(pyplot, so a notebook shows it at the end of the cell) and return it. Boxes are absolute
+pixels ``(x1, y1, x2, y2)`` of the image they are drawn on (`Tensor[N, 4]` or `(N, 4)` arrays).
+
+Outputs are reproducible byte for byte: `save_figure` writes PNG at a fixed dpi without the
+software/time metadata, `save_table` writes Markdown and CSV with a fixed number format.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+
+from sslprop.errors import SSLPropError
+
+DPI = 100  # every saved figure
+SOUNDING = "#2ca02c"  # green: an object that sounds / the annotated source
+SILENT = "#bbbbbb"  # grey: a visible object that does not sound
+ANNOTATOR_STYLES = ("-", "--", ":")  # annotator a draws with ANNOTATOR_STYLES[a % 3]
+PROPOSAL = "#1f77b4"  # blue: proposals
+SELECTED = "#ff7f0e"  # orange: the selected / predicted box
+FLOAT_FORMAT = "{:.3f}"
+
+
+# --------------------------------------------------------------------------------------- saving
+
+
+def save_figure(fig: Any, name: str, figures_dir: str | os.PathLike, dpi: int = DPI) -> Path:
+    """Write `fig` to ``figures_dir/name.png`` (fixed dpi, no timestamp or software metadata); returns the path.
+
+    The same figure gives the same bytes on every run, so regenerated figures diff cleanly.
+    """
+    from sslprop.utils import atomic_write_bytes
+
+    if not name or "/" in name or name.endswith(".png"):
+        raise SSLPropError(f"figure name {name!r}: give a bare name such as '01_samples' (no folder, no .png)")
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=dpi, metadata={"Software": None}, facecolor="white")
+    path = Path(figures_dir) / f"{name}.png"
+    atomic_write_bytes(path, buf.getvalue())
+    return path
+
+
+def _normalise_rows(rows: Any, columns: Sequence[str] | None) -> tuple[list[str], list[list[Any]]]:
+    """rows as a list of dicts, a list of sequences (with `columns`) or a dict of columns -> (columns, cell rows)."""
+    if isinstance(rows, Mapping):  # {column: [values]}
+        cols = list(columns or rows.keys())
+        n = len(next(iter(rows.values()))) if rows else 0
+        if any(len(rows[c]) != n for c in cols):
+            raise SSLPropError("save_table: the columns of a dict table must have equal lengths")
+        return cols, [[rows[c][i] for c in cols] for i in range(n)]
+    rows = list(rows)
+    if rows and isinstance(rows[0], Mapping):
+        cols = list(columns) if columns else list(dict.fromkeys(k for r in rows for k in r))
+        return cols, [[r.get(c, "") for c in cols] for r in rows]
+    if columns is None:
+        raise SSLPropError("save_table: rows given as sequences need `columns`")
+    cols = list(columns)
+    out = [list(r) for r in rows]
+    if any(len(r) != len(cols) for r in out):
+        raise SSLPropError(f"save_table: every row needs {len(cols)} cells ({', '.join(cols)})")
+    return cols, out
+
+
+def format_cell(value: Any, float_format: str = FLOAT_FORMAT) -> str:
+    """A table cell as text: floats with `float_format`, None and NaN as '-', the rest str()."""
+    if value is None:
+        return "-"
+    if isinstance(value, (bool, np.bool_)):
+        return str(bool(value))
+    if isinstance(value, (float, np.floating)):
+        return "-" if np.isnan(value) else float_format.format(float(value))
+    if isinstance(value, np.integer):
+        return str(int(value))
+    return str(value)
+
+
+def format_table(rows: Any, columns: Sequence[str] | None = None, float_format: str = FLOAT_FORMAT) -> str:
+    """A Markdown (pipe) table of `rows` (list of dicts, list of sequences with `columns`, or dict of columns).
+
+    Deterministic text, so a notebook can print it in a cell whose output CI compares.
+    """
+    cols, cells = _normalise_rows(rows, columns)
+    text = [[format_cell(v, float_format).replace("|", "\\|") for v in r] for r in cells]
+    head = "| " + " | ".join(cols) + " |"
+    rule = "|" + "|".join("---" for _ in cols) + "|"
+    return "\n".join([head, rule] + ["| " + " | ".join(r) + " |" for r in text]) + "\n"
+
+
+def save_table(rows: Any, name: str, figures_dir: str | os.PathLike, columns: Sequence[str] | None = None,
+               float_format: str = FLOAT_FORMAT) -> tuple[Path, Path]:
+    """Write ``figures_dir/name.md`` (pipe table) and ``name.csv`` (RFC 4180, '\\n' line ends); returns both paths.
+
+    rows: a list of dicts (columns: `columns` or the keys in first-seen order), a list of sequences
+    with `columns`, or a dict of equal-length columns. Floats are written with `float_format` in both
+    files, so the files are identical on every run with the same numbers.
+    """
+    from sslprop.utils import atomic_write_text
+
+    if not name or "/" in name or "." in name:
+        raise SSLPropError(f"table name {name!r}: give a bare name such as '01_datasets' (no folder, no extension)")
+    cols, cells = _normalise_rows(rows, columns)
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(cols)
+    for r in cells:
+        writer.writerow([format_cell(v, float_format) for v in r])
+    md = Path(figures_dir) / f"{name}.md"
+    csv_path = Path(figures_dir) / f"{name}.csv"
+    atomic_write_text(md, format_table(cells, cols, float_format))
+    atomic_write_text(csv_path, buf.getvalue())
+    return md, csv_path
+
+
+def paper_beside(ours: Sequence[Mapping[str, Any]], paper: Sequence[Mapping[str, Any]], key: str,
+                 columns: Sequence[str], labels: tuple[str, str] = ("ours", "paper")) -> list[dict[str, Any]]:
+    """Rows of our numbers next to the paper's: for each `key` value, ``<column> (ours)`` then ``<column> (paper)``.
+
+    Rows are matched on `key`; a row or value one side lacks shows as None ('-' in tables).
+    Order: our rows first, then the paper's rows that we do not have.
+    """
+    theirs = {r[key]: r for r in paper}
+    mine = {r[key]: r for r in ours}
+    order = list(mine) + [k for k in theirs if k not in mine]
+    out = []
+    for k in order:
+        row: dict[str, Any] = {key: k}
+        for c in columns:
+            row[f"{c} ({labels[0]})"] = mine.get(k, {}).get(c)
+            row[f"{c} ({labels[1]})"] = theirs.get(k, {}).get(c)
+        out.append(row)
+    return out
+
+
+# --------------------------------------------------------------------------------------- drawing
+
+
+def _axes(ax: Any, figsize: tuple[float, float] = (3.2, 3.2)) -> tuple[Any, Any]:
+    """(figure, axes): `ax`'s own, or a new pyplot figure with one axes."""
+    if ax is not None:
+        return ax.figure, ax
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=figsize)
+    return fig, ax
+
+
+def _as_boxes(boxes: Any) -> np.ndarray:
+    """Tensor[N, 4] / array / list of boxes -> float (N, 4) array."""
+    if hasattr(boxes, "detach"):
+        boxes = boxes.detach().cpu().numpy()
+    arr = np.asarray(boxes, dtype=np.float64)
+    return arr.reshape(-1, 4)
+
+
+def show_image(image: np.ndarray, ax: Any = None, title: str | None = None) -> Any:
+    """Draw an RGB uint8 (H, W, 3) image without ticks; returns the figure."""
+    fig, ax = _axes(ax)
+    ax.imshow(image)
+    ax.set_xticks([])
+    ax.set_yticks([])
+    if title:
+        ax.set_title(title, fontsize=8)
+    return fig
+
+
+def show_boxes(image: np.ndarray | None, boxes: Any, ax: Any = None, color: str = PROPOSAL, linewidth: float = 1.0,
+               linestyle: str = "-", labels: Sequence[str] | None = None, title: str | None = None) -> Any:
+    """Draw xyxy `boxes` (pixels of `image`) as rectangles, on `image` when given; returns the figure.
+
+    labels: one short text per box, written at its top-left corner.
+    """
+    from matplotlib.patches import Rectangle
+
+    fig, ax = _axes(ax)
+    if image is not None:
+        show_image(image, ax, title)
+    elif title:
+        ax.set_title(title, fontsize=8)
+    for i, (x1, y1, x2, y2) in enumerate(_as_boxes(boxes)):
+        # pixel-edge boxes: pixel j covers [j - 0.5, j + 0.5] in imshow's coordinates
+        ax.add_patch(Rectangle((x1 - 0.5, y1 - 0.5), x2 - x1, y2 - y1, fill=False, edgecolor=color,
+                               linewidth=linewidth, linestyle=linestyle))
+        if labels is not None and i < len(labels) and labels[i]:
+            ax.text(x1 - 0.5, y1 - 1.0, labels[i], color=color, fontsize=6, va="bottom")
+    return fig
+
+
+def load_frame(root: str | os.PathLike, frame: Any) -> np.ndarray:
+    """The stored frame of a `Frame` of the data set at `root` as RGB uint8 (H, W, 3)."""
+    from sslprop.data.dataset import read_frame
+
+    return read_frame(Path(root) / frame.path)
+
+
+def sample_title(sample: Any, frame_index: int = 0) -> str:
+    """'<id> <classes> on-screen/off-screen' for a sample's frame."""
+    on = sample.frames[frame_index].onscreen
+    state = {True: "on-screen", False: "off-screen", None: "on/off unknown"}[on]
+    return f"{sample.id}: {', '.join(sample.classes) or '?'} ({state})"
+
+
+def show_sample(root: str | os.PathLike, sample: Any, frame_index: int = 0, ax: Any = None, objects: bool = True,
+                annotators: bool = True, title: str | None = None) -> Any:
+    """A sample's frame with its annotation: every annotator's boxes and the objects, sounding or silent.
+
+    Objects: sounding in green, silent in grey (dashed), each labelled with its class. Annotators'
+    boxes in green, annotator a with line style ANNOTATOR_STYLES[a % 3]. Returns the figure.
+    """
+    f = sample.frames[frame_index]
+    fig, ax = _axes(ax)
+    show_image(load_frame(root, f), ax, title if title is not None else sample_title(sample, frame_index))
+    if objects:
+        for o in f.objects:
+            show_boxes(None, [o.box], ax, SOUNDING if o.sounding else SILENT, 0.8, "-" if o.sounding else "--",
+                       [o.label + ("" if o.sounding else " (silent)")])
+    if annotators:
+        for a, boxes in enumerate(f.annotators):
+            show_boxes(None, boxes, ax, SOUNDING, 1.5, ANNOTATOR_STYLES[a % len(ANNOTATOR_STYLES)])
+    return fig
+
+
+def show_spectrogram(patch: Any, ax: Any = None, title: str | None = None, hop_seconds: float = 0.010) -> Any:
+    """A log-mel patch, Tensor[1, T, n_mels] or (T, n_mels) (e.g. `sslprop.data.audio.logmel_patch`), time on x.
+
+    Returns the figure. The y axis is the mel band index (low bands at the bottom).
+    """
+    x = patch.detach().cpu().numpy() if hasattr(patch, "detach") else np.asarray(patch)
+    x = x.reshape(-1, x.shape[-1])  # (T, n_mels)
+    fig, ax = _axes(ax, (4.0, 2.4))
+    ax.imshow(x.T, origin="lower", aspect="auto", cmap="magma", extent=(0, x.shape[0] * hop_seconds, 0, x.shape[1]))
+    ax.set_xlabel("time (s)", fontsize=8)
+    ax.set_ylabel("mel band", fontsize=8)
+    ax.tick_params(labelsize=7)
+    if title:
+        ax.set_title(title, fontsize=8)
+    return fig
+
+
+def show_map(image: np.ndarray | None, score_map: Any, ax: Any = None, alpha: float = 0.55, cmap: str = "jet",
+             title: str | None = None, colorbar: bool = False) -> Any:
+    """A map (H', W') drawn over `image` (H, W, 3), stretched to the image (nearest pixels, no resampling).
+
+    score_map: Tensor or array; shown as is (its own min to max). Without an image the map
+    is drawn alone. Returns the figure.
+    """
+    m = score_map.detach().float().cpu().numpy() if hasattr(score_map, "detach") else np.asarray(score_map, dtype=np.float64)
+    fig, ax = _axes(ax)
+    if image is not None:
+        show_image(image, ax, title)
+        h, w = image.shape[:2]
+        im = ax.imshow(m, cmap=cmap, alpha=alpha, extent=(-0.5, w - 0.5, h - 0.5, -0.5), interpolation="nearest")
+    else:
+        im = ax.imshow(m, cmap=cmap, interpolation="nearest")
+        ax.set_xticks([])
+        ax.set_yticks([])
+        if title:
+            ax.set_title(title, fontsize=8)
+    if colorbar:
+        fig.colorbar(im, ax=ax, fraction=0.046, pad=0.04)
+    return fig
+
+
+def grid(rows: int, cols: int, size: float = 2.4) -> tuple[Any, np.ndarray]:
+    """A new pyplot figure with a rows x cols array of axes (always 2-D), `size` inches per panel."""
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(rows, cols, figsize=(cols * size, rows * size), squeeze=False)
+    return fig, axes
+
+
+def audio_player(root: str | os.PathLike, sample: Any) -> Any:
+    """An IPython audio player of a sample's audio file (its WAV bytes embedded, so the notebook keeps it)."""
+    from IPython.display import Audio
+
+    path = Path(root) / sample.audio
+    if not path.is_file():
+        raise SSLPropError(f"{path}: audio file not found")
+    return Audio(filename=str(path))
