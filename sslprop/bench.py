@@ -179,12 +179,143 @@ def run_data(args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, Row]]:
     return facts, rows
 
 
+# ---------------------------------------------------------------------------------------------
+# bench train: training and inference throughput, peak memory, share of proposal selection
+# ---------------------------------------------------------------------------------------------
+
+
+def _train_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--profile", choices=["cpu", "paper", "both"], default="both", help="profile(s) to measure (default both)")
+    parser.add_argument("--batch-size", type=int, help="clips per step (default: 64 for cpu, 2 for paper on a CPU, the profile's on CUDA)")
+    parser.add_argument("--steps", type=int, default=3, help="timed optimiser steps after one warm-up step (default 3)")
+    parser.add_argument("--proposals", type=int, default=100, help="proposals per frame (default 100)")
+    parser.add_argument("--device", default="auto", help="cpu, cuda or auto (default)")
+    parser.add_argument("--seed", type=int, default=0)
+
+
+def _peak_memory_mb(device: "torch.device") -> float:  # noqa: F821
+    import resource
+
+    import torch
+
+    if device.type == "cuda":
+        return torch.cuda.max_memory_allocated(device) / 2**20
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KiB -> MiB (process peak)
+
+
+def _random_proposals(n_frames: int, per_frame: int, size: int, gen: "torch.Generator") -> list:  # noqa: F821
+    import torch
+
+    xy = torch.rand(n_frames, per_frame, 2, generator=gen) * (size * 0.8)
+    wh = 4 + torch.rand(n_frames, per_frame, 2, generator=gen) * (size * 0.6)
+    boxes = torch.cat([xy, (xy + wh).clamp(max=size)], dim=2)  # (F, P, 4) xyxy pixels
+    return list(boxes)
+
+
+def measure_training(profile: str, batch_size: int | None, steps: int, proposals: int, device_name: str,
+                     seed: int = 0) -> tuple[dict[str, Any], dict[str, Row]]:
+    """Time `steps` optimiser steps and inference of the `ours` model on random inputs of the profile's sizes."""
+    import torch
+
+    from sslprop.config import get_profile
+    from sslprop.losses import negative_indices, proposal_loss
+    from sslprop.model import ProposalModel
+    from sslprop.proposals import cap_proposals, grm, score_boxes, select_topk
+    from sslprop.utils import resolve_device, seed_everything
+
+    device = resolve_device(device_name)
+    cfg = get_profile(profile)
+    if batch_size is None:
+        batch_size = cfg.train.batch_size if device.type == "cuda" else (64 if profile == "cpu" else 2)
+    if batch_size < 2 or steps < 1 or proposals < 1:
+        raise SSLPropError(f"--batch-size {batch_size}, --steps {steps}, --proposals {proposals}: need at least 2, 1 and 1")
+    seed_everything(seed)
+    gen = torch.Generator().manual_seed(seed)
+    B, N, S = batch_size, cfg.data.num_frames, cfg.data.frame_size
+    model = ProposalModel(cfg, log=lambda msg: None).to(device)
+    optimizer = torch.optim.Adam(model.parameters(), lr=cfg.train.lr)
+    frames = torch.rand(B, N, 3, S, S, generator=gen).to(device)
+    audio = torch.randn(B, N, 1, 96, cfg.data.n_mels, generator=gen).to(device)
+    props = [p.to(device) for p in _random_proposals(B * N, proposals, S, gen)]
+    videos = [str(i) for i in range(B)]
+    use_amp = cfg.train.amp and device.type == "cuda"
+
+    def sync() -> None:
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
+
+    def repeat(fn: Callable[[], Any]) -> None:
+        for _ in range(steps):
+            fn()
+        sync()
+
+    def step() -> None:
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_amp):
+            out = model(frames, audio, props)
+            neg = negative_indices(videos, gen).to(device)
+            loss, _ = proposal_loss(out, out.f_s[neg], cfg.train.lam, normalize=cfg.train.normalize)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+
+    if device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats(device)
+    model.train()
+    step()  # warm-up
+    sync()
+    _, train_s = _timed(lambda: repeat(step))
+
+    # the proposal selection alone, on the same shapes (cap, GRM, scoring, top K)
+    with torch.no_grad():
+        m = torch.rand(B * N, S, S, generator=gen).to(device)
+
+        def select() -> None:
+            capped = [cap_proposals(p, cfg.model.max_proposals) for p in props]
+            select_topk(capped, score_boxes(grm(m), capped, cfg.model.scorer), cfg.model.k)
+
+        select()
+        sync()
+        _, select_s = _timed(lambda: repeat(select))
+
+        model.eval()
+        model(frames, audio, props)
+        sync()
+        _, infer_s = _timed(lambda: repeat(lambda: model(frames, audio, props)))
+
+    facts = {"profile": profile, "device": str(device), "batch": B, "frames_per_clip": N, "frame_size": S,
+             "proposals_per_frame": proposals, "k": cfg.model.k,
+             "selection_share_of_step": round(select_s / train_s, 4), "peak_memory_mb": round(_peak_memory_mb(device), 1)}
+    rows = {
+        f"{profile}_train": Row(f"{profile}: train step (forward + backward + Adam)", steps * B, "clip", train_s),
+        f"{profile}_selection": Row(f"{profile}: proposal selection alone (cap, GRM, score, top K)", steps * B * N, "frame", select_s),
+        f"{profile}_inference": Row(f"{profile}: inference (forward, no grad)", steps * B * N, "frame", infer_s),
+    }
+    return facts, rows
+
+
+def run_train(args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, Row]]:
+    """`bench train`: both profiles (or one), facts prefixed by profile when both run."""
+    profiles = ["cpu", "paper"] if args.profile == "both" else [args.profile]
+    facts: dict[str, Any] = {}
+    rows: dict[str, Row] = {}
+    for profile in profiles:
+        f, r = measure_training(profile, args.batch_size, args.steps, args.proposals, args.device, args.seed)
+        facts.update({f"{profile}_{k}" if len(profiles) > 1 and k not in ("device",) else k: v for k, v in f.items() if k != "profile"})
+        rows.update(r)
+    return facts, rows
+
+
 # name -> benchmark; `python -m sslprop bench NAME` (add one here to extend the command)
 BENCHMARKS: dict[str, Benchmark] = {
     "data": Benchmark(
         help="benchmark generation, decoding + audio features, and Selective Search throughput",
         add_arguments=_data_arguments,
         run=run_data,
+    ),
+    "train": Benchmark(
+        help="benchmark training and inference of the model (cpu and paper profiles), peak memory, proposal selection share",
+        add_arguments=_train_arguments,
+        run=run_train,
     ),
 }
 

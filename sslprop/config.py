@@ -18,6 +18,8 @@ class DataConfig:
     n_mels: int = 64  # mel bands of the (B, 1, 96, n_mels) audio patch
     num_frames: int = 1  # N, frames per clip fed to the modality LSTMs (1 = single frames)
     min_frame_size: int = 32  # frames smaller than this (either side) are rejected with a clear error
+    proposal_mode: str = "fast"  # Selective Search mode of the proposal cache read ("fast" or "quality")
+    proposal_max_side: int | None = None  # the cache made with frames downscaled to this side (None: full size)
 
 
 @dataclass(frozen=True)
@@ -42,6 +44,7 @@ class TrainConfig:
     batch_size: int = 64  # clips per optimiser step (per process under torchrun)
     lr: float = 1e-3  # Adam learning rate (Adam otherwise at its defaults, as in the paper)
     lam: float = 0.5  # lambda, weight of the Euclidean term |f_v - f_att|^2
+    normalize: bool = True  # L2-normalise features before the losses (ours: unnormalised features collapse to 0)
     seed: int = 0  # seeds data order, negatives and initial weights
     device: str = "auto"  # "cpu", "cuda", "cuda:N" or "auto"
     amp: bool = True  # mixed precision on CUDA (ignored on CPU)

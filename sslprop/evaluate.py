@@ -218,7 +218,8 @@ def items_from_sslprop(root: str | os.PathLike, split: str, protocol: metrics.Pr
 
     lvs / ezvsl / sspl: every annotator's boxes scaled ``int(224*v/W)`` per axis; the Flickr
     consensus (box masks summed, /2, clipped to 1) when the frame has several annotators,
-    their union when it has one. dsol-solo: the union of every box by DSOL's rule on the
+    their union when it has one, unless dataset.json fixes "gt_rule" ("consensus" for imported
+    Flickr-SoundNet, "union" for VGG-SS, as their reference code does). dsol-solo: the union of every box by DSOL's rule on the
     normalised (x/W, y/H, w/W, h/H). dsol-multi / dsol-duet: one source per sounding object
     label of `Frame.objects` (the first annotator's boxes, one source each, when no object
     is listed as sounding); silent objects are the objects listed with sounding False.
@@ -227,7 +228,12 @@ def items_from_sslprop(root: str | os.PathLike, split: str, protocol: metrics.Pr
     """
     from sslprop.data.format import read_manifest
 
+    from sslprop.data.format import read_info
+
     _check_protocol_format(protocol, "sslprop")
+    gt_rule = read_info(root).get("gt_rule")  # set by importers whose reference fixes the rule (flickr, vggss)
+    if gt_rule not in (None, "consensus", "union"):
+        raise SSLPropError(f"{root}/dataset.json: gt_rule {gt_rule!r} must be 'consensus' or 'union'")
     items: list[EvalItem] = []
     excluded: dict[str, list[str]] = {"no_boxes": [], "offscreen": []}
     for s in read_manifest(root, split):
@@ -245,7 +251,7 @@ def items_from_sslprop(root: str | os.PathLike, split: str, protocol: metrics.Pr
             if protocol.gt_rule in ("lvs", "ezvsl"):
                 grid = [metrics.scale_box(b, w, h, size) for b in boxes]
                 annotators = sum(1 for ann in fr.annotators if ann)
-                rule = "consensus" if annotators > 1 else "union"
+                rule = gt_rule or ("consensus" if annotators > 1 else "union")
                 items.append(EvalItem(key, w, h, Rasteriser("scale", w, h, size), px, rule, grid, size=size))
                 continue
             item = EvalItem(key, w, h, Rasteriser("dsol", w, h, size), px, size=size)

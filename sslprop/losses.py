@@ -80,7 +80,7 @@ def _first_id(video_ids: Sequence[str] | Tensor) -> str:
 
 
 def proposal_loss(
-    out: "ModelOutput", neg_f_s: Tensor, lam: float = 0.5, use_euclidean: bool = True
+    out: "ModelOutput", neg_f_s: Tensor, lam: float = 0.5, use_euclidean: bool = True, normalize: bool = False
 ) -> tuple[Tensor, dict[str, Tensor]]:
     """The model's training loss L = sum_n (L_tri_n + lam * L_edu_n), averaged over the B videos.
 
@@ -89,6 +89,9 @@ def proposal_loss(
     L_edu_n = |f_v_n - f_att_n|^2 ties the proposal stream to the frame stream; `use_euclidean=False`
     drops it (Table 3 row 4: every proposal in the bag, distance ratio loss only).
     A frame without any proposal (mask e all False, so f_v = 0) has no bag: its terms are left out.
+    normalize: L2-normalise f_v, f_s, f_s- and f_att first (distances between unit vectors, in [0, 2]).
+    Without it, shrinking every feature to 0 makes d+ = d- and L_edu = 0, a point the loss
+    (0.5 from the distance ratio) cannot leave: trained from scratch the features collapse there.
 
     out:     the model's output, f_v, f_s, f_att: Tensor[B, N, d], mask: Tensor[B, N, K]
     neg_f_s: Tensor[B, N, d], audio features of the negatives
@@ -97,10 +100,13 @@ def proposal_loss(
     """
     if neg_f_s.shape != out.f_s.shape:
         raise SSLPropError(f"neg_f_s has shape {tuple(neg_f_s.shape)}, expected {tuple(out.f_s.shape)} like f_s")
-    has_bag = out.mask.any(dim=-1).to(out.f_v.dtype)  # (B, N)
-    tri = (distance_ratio_loss(out.f_v, out.f_s, neg_f_s, reduction="none") * has_bag).sum(dim=1).mean()
+    f_v, f_s, f_att = out.f_v, out.f_s, out.f_att
+    if normalize:
+        f_v, f_s, neg_f_s, f_att = (F.normalize(x, dim=-1) for x in (f_v, f_s, neg_f_s, f_att))
+    has_bag = out.mask.any(dim=-1).to(f_v.dtype)  # (B, N)
+    tri = (distance_ratio_loss(f_v, f_s, neg_f_s, reduction="none") * has_bag).sum(dim=1).mean()
     if use_euclidean:
-        edu = (euclidean_loss(out.f_v, out.f_att, reduction="none") * has_bag).sum(dim=1).mean()
+        edu = (euclidean_loss(f_v, f_att, reduction="none") * has_bag).sum(dim=1).mean()
     else:
         edu = torch.zeros((), dtype=tri.dtype, device=tri.device)
     loss = tri + lam * edu

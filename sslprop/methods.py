@@ -88,7 +88,8 @@ class Ours:
         out = model(*_inputs(batch, _device(model)))
         neg = negative_indices(batch["video_id"], generator).to(out.f_s.device)  # (B,)
         select = cfg.model.select_proposals
-        loss, parts = proposal_loss(out, out.f_s[neg], lam=cfg.train.lam if select else 0.0, use_euclidean=select)
+        loss, parts = proposal_loss(out, out.f_s[neg], lam=cfg.train.lam if select else 0.0, use_euclidean=select,
+                                    normalize=cfg.train.normalize)
         return loss, {k: float(v) for k, v in parts.items()}
 
     @torch.no_grad()

@@ -54,3 +54,19 @@ def test_bench_data_runs_and_reports_every_stage(tmp_path, capsys):
 def test_bench_rejects_bad_n(capsys):
     assert cli.main(["bench", "data", "--n", "0"]) == 2
     assert "--n 0: must be at least 1" in capsys.readouterr().err
+
+
+def test_bench_train_reports_throughput_memory_and_selection_share(capsys):
+    code = cli.main(["bench", "train", "--profile", "cpu", "--batch-size", "2", "--steps", "1", "--proposals", "8",
+                     "--device", "cpu", "--json"])
+    assert code == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["bench"] == "train" and report["batch"] == 2 and report["proposals_per_frame"] == 8
+    assert set(report["results"]) == {"cpu_train", "cpu_selection", "cpu_inference"}
+    assert report["results"]["cpu_train"]["count"] == 2 and report["results"]["cpu_inference"]["count"] == 2
+    assert 0 < report["selection_share_of_step"] < 1 and report["peak_memory_mb"] > 0
+
+
+def test_bench_train_rejects_a_batch_of_one(capsys):
+    assert cli.main(["bench", "train", "--profile", "cpu", "--batch-size", "1", "--device", "cpu"]) == 2
+    assert "need at least 2" in capsys.readouterr().err

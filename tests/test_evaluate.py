@@ -282,3 +282,15 @@ def test_ids_list_restricts_and_reports(capsys, tmp_path, flickr_dir):
     assert evaluate.read_id_list(senocak) == ["100", "200"]
     r = run_eval(capsys, "--method", "full-frame", "--annotations", flickr_dir, "--protocol", "lvs", "--ids", senocak)
     assert r["n"] == 2 and r["outside_ids"] == 0 and r["excluded"]["no_annotation"] == 0
+
+
+def test_dataset_gt_rule_overrides_the_annotator_count(capsys, tmp_path):
+    # One annotator box covering the left half of a 256 x 256 frame; a full-frame box predicted.
+    frame = Frame("f.png", 0.5, 256, 256, [[[0.0, 0.0, 128.0, 256.0]]], onscreen=True)
+    write_manifest(tmp_path, [Sample("a", "a", "test", "a.wav", [frame])], {"name": "t"})
+    union = run_eval(capsys, "--method", "full-frame", "--annotations", str(tmp_path), "--protocol", "lvs", "--json")
+    assert union["mean_ciou"] == pytest.approx(112 / 224)  # union: G = the half, P = everything
+    write_manifest(tmp_path, [Sample("a", "a", "test", "a.wav", [frame])], {"name": "t", "gt_rule": "consensus"})
+    cons = run_eval(capsys, "--method", "full-frame", "--annotations", str(tmp_path), "--protocol", "lvs", "--json")
+    # consensus: G = min(1, mask / 2) = 0.5 on the half -> sum(P*G) / (sum(G) + sum(P*[G==0])) = 0.5h / (0.5h + h)
+    assert cons["mean_ciou"] == pytest.approx(1 / 3)

@@ -106,3 +106,17 @@ def test_negative_indices_one_video_is_an_error():
         negative_indices(["v1", "v1", "v1"])
     with pytest.raises(SSLPropError, match="one video only"):
         negative_indices(["v1"])
+
+
+def test_proposal_loss_normalize_uses_unit_vectors_and_cannot_collapse():
+    # Scaled copies give the same normalised loss; all-zero features (the collapse point) give 0.5 raw.
+    f_v, f_s, neg = t([[3.0, 4.0]]), t([[6.0, 8.0]]), t([[0.0, -2.0]])
+    out = SimpleNamespace(f_v=f_v[None], f_s=f_s[None], f_att=f_v[None], mask=torch.tensor([[[True]]]))
+    loss, parts = proposal_loss(out, neg[None], lam=0.5, normalize=True)
+    d_neg = math.dist([0.6, 0.8], [0.0, -1.0])  # |(0.6, 0.8) - (0, -1)| = sqrt(0.36 + 3.24)
+    assert parts["tri"].item() == pytest.approx(2 * (1 / (1 + math.exp(d_neg))) ** 2, abs=1e-12)  # d+ = 0
+    assert parts["edu"].item() == pytest.approx(0.0, abs=1e-12)
+    scaled = SimpleNamespace(f_v=10 * f_v[None], f_s=f_s[None], f_att=f_v[None], mask=out.mask)
+    assert proposal_loss(scaled, 0.1 * neg[None], normalize=True)[0].item() == pytest.approx(loss.item(), abs=1e-12)
+    zero = SimpleNamespace(f_v=0 * f_v[None], f_s=0 * f_s[None], f_att=0 * f_v[None], mask=out.mask)
+    assert proposal_loss(zero, 0 * neg[None], lam=0.5)[0].item() == pytest.approx(0.5, abs=1e-12)

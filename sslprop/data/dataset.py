@@ -93,7 +93,7 @@ class SSLDataset(Dataset):
                 self.items.append(Item(si, tuple(range(start, start + n))))
         self.with_proposals = with_proposals
         self.max_proposals = max_proposals
-        self.proposals = proposal_cache or ProposalCache(self.root)
+        self.proposals = proposal_cache or ProposalCache(self.root, cfg.proposal_mode, cfg.proposal_max_side)
         if with_proposals:
             missing = [f.path for s in self.samples for f in s.frames if not self.proposals.has(f.path)]
             if missing:
@@ -133,7 +133,12 @@ class SSLDataset(Dataset):
             if self.cache and len(sample.frames) > 1:
                 self._waves[si] = wave
         clip = clip_at(wave, self.cfg.sample_rate, sample.frames[fi].time, self.cfg.clip_seconds)
-        patch = audio_patch(clip, self.cfg.sample_rate, self.cfg.audio_features, self.cfg.n_mels)
+        threads = torch.get_num_threads()
+        torch.set_num_threads(1)  # one small STFT: extra threads only contend (many times slower on 2 busy cores)
+        try:
+            patch = audio_patch(clip, self.cfg.sample_rate, self.cfg.audio_features, self.cfg.n_mels)
+        finally:
+            torch.set_num_threads(threads)
         if self.cache:
             self._audio[(si, fi)] = patch
             if all((si, j) in self._audio for j in range(len(sample.frames))):

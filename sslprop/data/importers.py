@@ -35,6 +35,11 @@ import torch
 from sslprop.config import DataConfig
 from sslprop.data.audio import check_not_silent, load_audio, write_wav
 from sslprop.data.format import Frame, ObjectAnn, Sample, sample_from_dict, write_manifest
+
+# How `sslprop eval` (lvs / ezvsl) turns the annotator boxes of an imported set into ground
+# truth, as the reference code does: Flickr sums every box's mask (/2, clipped to 1) even when
+# a file holds one box; VGG-SS takes the union. Recorded in dataset.json as "gt_rule".
+GT_RULES = {"flickr": "consensus", "vggss": "union"}
 from sslprop.errors import SSLPropError
 from sslprop.utils import atomic_write_bytes, atomic_write_json
 
@@ -917,6 +922,8 @@ def import_dataset(kind: str, src: str | os.PathLike, out: str | os.PathLike, op
         "options": {k: v for k, v in asdict(opts).items() if k != "workers"},
         "notes": f"imported by `python -m sslprop import {kind}`; {len(report.skipped)} samples skipped (see {REPORT})",
     }
+    if kind in GT_RULES:
+        info["gt_rule"] = GT_RULES[kind]
     write_manifest(out_p, samples, info)
     return report
 
