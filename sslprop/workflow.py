@@ -408,6 +408,92 @@ def part_map(mask: np.ndarray, share: float = 0.3, blur: float = 2.0) -> np.ndar
     return m / max(float(m.max()), 1e-12)
 
 
+def blurred_map(masks: Sequence[np.ndarray], weights: Sequence[float], blur: float = 4.0) -> np.ndarray:
+    """A smooth location map like those of map-based methods: sum_j weights[j] * Gaussian-blurred masks[j].
+
+    masks: bool (H, W) object masks; weights: one per mask (e.g. 1 for the sounding object, 0.5 for a
+    co-occurring silent one); each blurred mask is scaled to peak 1 before weighting, so a small object
+    is not drowned by a large one. blur: the Gaussian's standard deviation in pixels. Returns float32 (H, W), peak 1.
+    """
+    import cv2
+
+    if not masks or len(masks) != len(weights):
+        raise SSLPropError(f"blurred_map: {len(masks)} masks for {len(weights)} weights (need equal, at least one)")
+    parts = [cv2.GaussianBlur(mk.astype(np.float32), (0, 0), blur) for mk in masks]
+    m = sum(w * p / max(float(p.max()), 1e-12) for p, w in zip(parts, weights))
+    return (m / max(float(m.max()), 1e-12)).astype(np.float32)
+
+
+@dataclass
+class PartCase:
+    """Fig. 1's first weakness on one real cut-out: a map peaked on a part, its box, and the proposals' best.
+
+    image:         RGB uint8 (H, W, 3), the stored frame
+    part_map:      float32 (H, W), peaked on the top of the sounding object (`part_map`)
+    object_box:    the sounding object's exact box, xyxy pixels
+    map_box:       the box a map-based method reads from `part_map` at `threshold` (`sslprop.predict.map_box`)
+    map_iou:       IoU(map_box, object_box)
+    proposals:     (K', 4) the top-K Selective Search proposals ranked on `part_map` by `scorer`
+    proposal_box:  the one of them with the highest IoU with the object
+    proposal_iou:  that IoU
+    """
+
+    sample_id: str
+    label: str
+    image: np.ndarray
+    part_map: np.ndarray
+    object_box: list[float]
+    map_box: list[float]
+    map_iou: float
+    proposals: np.ndarray
+    proposal_box: list[float]
+    proposal_iou: float
+
+
+def discriminative_part_case(root: str | os.PathLike, sample_id: str, k: int = 20, scorer: str = "mean",
+                             threshold: float = 0.5, share: float = 0.3) -> PartCase:
+    """Build a `PartCase` for the first sounding object of a generated single-frame sample (cached proposals)."""
+    import torch
+    from torchvision.ops import box_iou
+
+    from sslprop.data.dataset import read_frame
+    from sslprop.data.format import read_manifest
+    from sslprop.predict import map_box
+    from sslprop.proposals import ProposalCache, score_boxes, select_topk
+
+    root = Path(root)
+    sample = {s.id: s for s in read_manifest(root)}[sample_id]
+    frame = sample.frames[0]
+    j = next((i for i, o in enumerate(frame.objects) if o.sounding), None)
+    if j is None:
+        raise SSLPropError(f"{root}: sample {sample_id} has no sounding object in view")
+    pm = part_map(sample_masks(root, sample_id)[0][j], share)
+    obj = list(frame.objects[j].box)
+    mbox = map_box(torch.from_numpy(pm), threshold).tolist()
+    props = torch.from_numpy(ProposalCache(root).get(frame.path))  # (P, 4) stored-frame pixels
+    top = select_topk([props], score_boxes(torch.from_numpy(pm)[None], [props], scorer), k)
+    kept = top.boxes[0][top.mask[0]]  # (K', 4)
+    ious = box_iou(kept, torch.tensor([obj]))[:, 0]  # (K',)
+    best = int(torch.argmax(ious))
+    return PartCase(sample_id, frame.objects[j].label, read_frame(root / frame.path), pm, obj, mbox,
+                    box_iou_np(mbox, obj), kept.numpy(), kept[best].tolist(), float(ious[best]))
+
+
+def mass_ratio(score_map: Any, box: Sequence[float]) -> float:
+    """Mean of a map inside a box divided by its mean over the frame (1: no preference; > 1: the box is favoured).
+
+    score_map: (H, W) Tensor or array, non-negative; box: xyxy pixels (covering at least one cell).
+    """
+    import torch
+
+    from sslprop.proposals import box_cells
+
+    m = torch.as_tensor(np.asarray(score_map, dtype=np.float64))
+    x1, y1, x2, y2 = box_cells(torch.tensor([[float(v) for v in box]]), m.shape[0], m.shape[1])[0].tolist()
+    total = float(m.mean())
+    return float(m[y1:y2, x1:x2].mean()) / total if total > 0 else float("nan")
+
+
 def topk_recall(
     grms: Sequence[Any],
     proposals: Sequence[Any],
@@ -454,6 +540,22 @@ def topk_recall(
     return result
 
 
+def top1_area(grms: Sequence[Any], proposals: Sequence[Any], scorer: str) -> list[float]:
+    """Area of each frame's best proposal under `scorer`, as a share of the frame (1.0: the whole frame).
+
+    grms: per frame Tensor[H, W]; proposals: per frame Tensor[P_i, 4] xyxy pixels of that grid (P_i >= 1).
+    """
+    import torch
+
+    from sslprop.proposals import score_boxes, select_topk
+
+    g = torch.stack([torch.as_tensor(m).float() for m in grms])  # (F, H, W)
+    props = [torch.as_tensor(p).float().reshape(-1, 4) for p in proposals]
+    top = select_topk(props, score_boxes(g, props, scorer), 1).boxes[:, 0]  # (F, 4)
+    area = ((top[:, 2] - top[:, 0]) * (top[:, 3] - top[:, 1])) / (g.shape[1] * g.shape[2])  # (F,)
+    return [float(a) for a in area]
+
+
 def box_iou_np(a: Sequence[float], b: Sequence[float]) -> float:
     """IoU of two xyxy boxes (torchvision.ops.box_iou on one pair)."""
     import torch
@@ -463,7 +565,7 @@ def box_iou_np(a: Sequence[float], b: Sequence[float]) -> float:
     return float(box_iou(pair[:1], pair[1:])[0, 0])
 
 
-def cooccurrence_stats(root: str | os.PathLike) -> dict[str, float]:
+def cooccurrence_stats(root: str | os.PathLike) -> dict[str, Any]:
     """The recorded co-occurrence bias of a `scenes` set, measured on its on-screen samples.
 
     Returns shares: habitat (the background is the sounding class's preferred one), companion
@@ -481,7 +583,7 @@ def cooccurrence_stats(root: str | os.PathLike) -> dict[str, float]:
         raise SSLPropError(f"{root}: no on-screen sample")
     comp = [any(o.label == bias["companion"][s.classes[0]] and not o.sounding for o in s.frames[0].objects) for s in on]
     return {
-        "samples": float(len(on)),
+        "samples": len(on),
         "habitat": sum(s.meta.get("background", {}).get("name") == bias["habitat"][s.classes[0]] for s in on) / len(on),
         "companion": sum(comp) / len(on),
         "any_silent": sum(any(not o.sounding for o in s.frames[0].objects) for s in on) / len(on),
