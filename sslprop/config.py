@@ -44,6 +44,7 @@ class TrainConfig:
     batch_size: int = 64  # clips per optimiser step (per process under torchrun)
     lr: float = 1e-3  # Adam learning rate (Adam otherwise at its defaults, as in the paper)
     lam: float = 0.5  # lambda, weight of the Euclidean term |f_v - f_att|^2
+    negatives: str = "one"  # "one": one random clip of another video (paper); "all": every other video of the batch
     normalize: bool = True  # L2-normalise features before the losses (ours: unnormalised features collapse to 0)
     seed: int = 0  # seeds data order, negatives and initial weights
     device: str = "auto"  # "cpu", "cuda", "cuda:N" or "auto"

@@ -59,11 +59,7 @@ def negative_indices(video_ids: Sequence[str] | Tensor, generator: torch.Generat
     Returns Tensor[B] long (on the CPU), index j of the negative of item i with video_ids[j] != video_ids[i].
     Raises SSLPropError when the batch holds clips of one video only (no negative exists).
     """
-    if isinstance(video_ids, Tensor):
-        codes = video_ids.detach().to("cpu").reshape(-1)
-    else:
-        lookup: dict[str, int] = {}
-        codes = torch.tensor([lookup.setdefault(v, len(lookup)) for v in video_ids], dtype=torch.long)
+    codes = _video_codes(video_ids)
     if codes.numel() == 0:
         raise SSLPropError("negative_indices: empty batch")
     other = codes[:, None] != codes[None, :]  # (B, B): True where j is from another video than i
@@ -79,8 +75,34 @@ def _first_id(video_ids: Sequence[str] | Tensor) -> str:
     return str(video_ids[0].item() if isinstance(video_ids, Tensor) else video_ids[0])
 
 
+def all_pairs_distance_ratio_loss(f_v: Tensor, f_s: Tensor, video_ids: Sequence[str] | Tensor) -> Tensor:
+    """The distance ratio loss averaged over every negative of the batch, not one drawn at random.
+
+    For clip b, frame n: the mean over clips j of other videos of
+    distance_ratio_loss(f_v[b, n], f_s[b, n], f_s[j, n]). Each pair's loss is the paper's; using
+    all B - 1 negatives instead of one gives the same expected loss with less variance per step.
+    f_v, f_s: Tensor[B, N, d]. Returns Tensor[B, N].
+    """
+    codes = _video_codes(video_ids).to(f_v.device)
+    other = (codes[:, None] != codes[None, :]).to(f_v.dtype)  # (B, B): 1 where j is another video
+    if not bool((other.sum(dim=1) > 0).all()):
+        raise SSLPropError(f"batch of {codes.numel()} clips holds one video only: negatives need another video")
+    d_pos = torch.linalg.vector_norm(f_v - f_s, dim=-1)  # (B, N)
+    d_all = torch.linalg.vector_norm(f_v[:, None] - f_s[None, :], dim=-1)  # (B, B, N): f_v of b vs f_s of j
+    per_pair = 2 * torch.sigmoid(d_pos[:, None] - d_all) ** 2  # (B, B, N): 2 (p+)^2 with p+ = softmax([d+, d-])[0]
+    return (per_pair * other[..., None]).sum(dim=1) / other.sum(dim=1)[:, None]  # (B, N)
+
+
+def _video_codes(video_ids: Sequence[str] | Tensor) -> Tensor:
+    if isinstance(video_ids, Tensor):
+        return video_ids.detach().to("cpu").reshape(-1)
+    lookup: dict[str, int] = {}
+    return torch.tensor([lookup.setdefault(v, len(lookup)) for v in video_ids], dtype=torch.long)
+
+
 def proposal_loss(
-    out: "ModelOutput", neg_f_s: Tensor, lam: float = 0.5, use_euclidean: bool = True, normalize: bool = False
+    out: "ModelOutput", neg_f_s: Tensor | None, lam: float = 0.5, use_euclidean: bool = True, normalize: bool = False,
+    video_ids: Sequence[str] | Tensor | None = None,
 ) -> tuple[Tensor, dict[str, Tensor]]:
     """The model's training loss L = sum_n (L_tri_n + lam * L_edu_n), averaged over the B videos.
 
@@ -89,6 +111,8 @@ def proposal_loss(
     L_edu_n = |f_v_n - f_att_n|^2 ties the proposal stream to the frame stream; `use_euclidean=False`
     drops it (Table 3 row 4: every proposal in the bag, distance ratio loss only).
     A frame without any proposal (mask e all False, so f_v = 0) has no bag: its terms are left out.
+    neg_f_s=None with `video_ids`: every clip of another video of the batch is a negative
+    (`all_pairs_distance_ratio_loss`) instead of the one given.
     normalize: L2-normalise f_v, f_s, f_s- and f_att first (distances between unit vectors, in [0, 2]).
     Without it, shrinking every feature to 0 makes d+ = d- and L_edu = 0, a point the loss
     (0.5 from the distance ratio) cannot leave: trained from scratch the features collapse there.
@@ -98,13 +122,20 @@ def proposal_loss(
     Returns (loss Tensor[], parts) with parts "tri", "edu" (both summed over N, mean over B) and
     "loss", detached.
     """
-    if neg_f_s.shape != out.f_s.shape:
+    if neg_f_s is None and video_ids is None:
+        raise SSLPropError("proposal_loss needs neg_f_s or the batch's video_ids")
+    if neg_f_s is not None and neg_f_s.shape != out.f_s.shape:
         raise SSLPropError(f"neg_f_s has shape {tuple(neg_f_s.shape)}, expected {tuple(out.f_s.shape)} like f_s")
     f_v, f_s, f_att = out.f_v, out.f_s, out.f_att
     if normalize:
-        f_v, f_s, neg_f_s, f_att = (F.normalize(x, dim=-1) for x in (f_v, f_s, neg_f_s, f_att))
+        f_v, f_s, f_att = (F.normalize(x, dim=-1) for x in (f_v, f_s, f_att))
+        neg_f_s = None if neg_f_s is None else F.normalize(neg_f_s, dim=-1)
     has_bag = out.mask.any(dim=-1).to(f_v.dtype)  # (B, N)
-    tri = (distance_ratio_loss(f_v, f_s, neg_f_s, reduction="none") * has_bag).sum(dim=1).mean()
+    if neg_f_s is None:
+        per_frame = all_pairs_distance_ratio_loss(f_v, f_s, video_ids)  # (B, N)
+    else:
+        per_frame = distance_ratio_loss(f_v, f_s, neg_f_s, reduction="none")  # (B, N)
+    tri = (per_frame * has_bag).sum(dim=1).mean()
     if use_euclidean:
         edu = (euclidean_loss(f_v, f_att, reduction="none") * has_bag).sum(dim=1).mean()
     else:

@@ -86,10 +86,15 @@ class Ours:
 
     def loss(self, model, batch, generator, cfg):
         out = model(*_inputs(batch, _device(model)))
-        neg = negative_indices(batch["video_id"], generator).to(out.f_s.device)  # (B,)
+        if cfg.train.negatives == "all":
+            neg_f_s = None
+        elif cfg.train.negatives == "one":
+            neg_f_s = out.f_s[negative_indices(batch["video_id"], generator).to(out.f_s.device)]  # (B, N, d)
+        else:
+            raise SSLPropError(f"train.negatives '{cfg.train.negatives}': choose 'one' or 'all'")
         select = cfg.model.select_proposals
-        loss, parts = proposal_loss(out, out.f_s[neg], lam=cfg.train.lam if select else 0.0, use_euclidean=select,
-                                    normalize=cfg.train.normalize)
+        loss, parts = proposal_loss(out, neg_f_s, lam=cfg.train.lam if select else 0.0, use_euclidean=select,
+                                    normalize=cfg.train.normalize, video_ids=batch["video_id"])
         return loss, {k: float(v) for k, v in parts.items()}
 
     @torch.no_grad()

@@ -120,3 +120,18 @@ def test_proposal_loss_normalize_uses_unit_vectors_and_cannot_collapse():
     assert proposal_loss(scaled, 0.1 * neg[None], normalize=True)[0].item() == pytest.approx(loss.item(), abs=1e-12)
     zero = SimpleNamespace(f_v=0 * f_v[None], f_s=0 * f_s[None], f_att=0 * f_v[None], mask=out.mask)
     assert proposal_loss(zero, 0 * neg[None], lam=0.5)[0].item() == pytest.approx(0.5, abs=1e-12)
+
+
+def test_all_pairs_distance_ratio_averages_the_pair_loss_over_other_videos():
+    from sslprop.losses import all_pairs_distance_ratio_loss
+
+    # three clips, N = 1; clips 0 and 1 come from the same video, so clip 0's only negative is clip 2
+    f_v = t([[0.0, 0.0]], [[0.0, 0.0]], [[0.0, 0.0]])
+    f_s = t([[3.0, 4.0]], [[0.0, 1.0]], [[0.0, 0.0]])
+    per = all_pairs_distance_ratio_loss(f_v, f_s, ["a", "a", "b"])  # (3, 1)
+    assert per[0, 0].item() == pytest.approx(LOSS_D5_D0, abs=1e-12)  # d+ = 5, d- = 0
+    assert per[1, 0].item() == pytest.approx(2 * (1 / (1 + math.exp(-1))) ** 2, abs=1e-12)  # d+ = 1, d- = 0
+    # clip 2 (d+ = 0) against clips 0 (d- = 5) and 1 (d- = 1): the mean of the two pair losses
+    assert per[2, 0].item() == pytest.approx((LOSS_D0_D5 + LOSS_D0_D1) / 2, abs=1e-12)
+    with pytest.raises(SSLPropError, match="one video only"):
+        all_pairs_distance_ratio_loss(f_v, f_s, ["a", "a", "a"])
