@@ -125,8 +125,8 @@ def test_avol_map_is_the_sigmoid_of_the_calibrated_similarity():
     with torch.no_grad():
         out = model(b["frames"], b["audio"], torch.tensor([1, 0, 3, 2]))
         sim = torch.einsum("fdhw,fd->fhw", out.f_v, out.f_s)
-        assert torch.allclose(out.logits, sim)  # a = 1, b = 0 at the start
-        assert torch.allclose(out.neg_logits[0], torch.einsum("dhw,d->hw", out.f_v[0], out.f_s[1]))
+        assert torch.allclose(out.logits, 5 * sim)  # a = 5, b = 0 at the start
+        assert torch.allclose(out.neg_logits[0], 5 * torch.einsum("dhw,d->hw", out.f_v[0], out.f_s[1]))
         assert torch.allclose(out.f_v.norm(dim=1), torch.ones(4, 4, 4), atol=1e-5)
         inf = avol.METHOD.infer(model, b, cfg)
     best = out.logits.flatten(1).argmax(dim=1)

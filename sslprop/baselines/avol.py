@@ -14,9 +14,11 @@ What differs from the original, and why:
 - Encoders: the shared ones of this package, trained with the rest (the paper trains its own
   VGG-like networks from scratch on AudioSet; here the embedding size d is `model.dim`, 128
   in the paper).
-- a and b start at 1 and 0 (the paper gives no initial values). The maximum is taken on the
-  logits (sigmoid is increasing, so max_i p_i = sigmoid(max_i logit_i)) and the loss uses the
-  numerically stable BCE-with-logits.
+- a and b start at 5 and 0 (`AVOLNet(scale=...)`; the paper gives no initial values). With
+  a = 1 the sigmoid of a cosine stays within [0.27, 0.73], and Adam, whose steps are about lr
+  in size, needs thousands of steps to widen it: a 3-epoch CPU run at a = 1 barely leaves
+  the chance loss ln 2. The maximum is taken on the logits (sigmoid is increasing, so
+  max_i p_i = sigmoid(max_i logit_i)) and the loss uses the numerically stable BCE-with-logits.
 - The paper draws negatives from anywhere in the data set; here they are frames of other
   videos in the same batch (as every method of this package).
 """
@@ -60,13 +62,13 @@ class AVOLOutput:
 class AVOLNet(nn.Module):
     """forward(frames Tensor[B, N, 3, S, S], audio Tensor[B, N, 1, T, n_mels], neg Tensor[F] | None) -> AVOLOutput."""
 
-    def __init__(self, visual: nn.Module, audio: nn.Module, dim: int) -> None:
+    def __init__(self, visual: nn.Module, audio: nn.Module, dim: int, scale: float = 5.0) -> None:
         super().__init__()
         self.visual = visual
         self.audio = audio
         self.visual_head = location_head(visual.out_channels, dim)
         self.audio_head = mlp(audio.out_dim, dim)
-        self.scale = nn.Parameter(torch.tensor(1.0))  # calibration a
+        self.scale = nn.Parameter(torch.tensor(float(scale)))  # calibration a
         self.bias = nn.Parameter(torch.tensor(0.0))  # calibration b
 
     def forward(self, frames: Tensor, audio: Tensor, neg: Tensor | None = None) -> AVOLOutput:
