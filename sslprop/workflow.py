@@ -253,12 +253,13 @@ def ensure_run(
     b = get_budget(budget)
     folder = Path(runs_root) / (name or f"{method}-{data.name}-{b.name}-{_digest([method, cfg.to_dict(), data.name])}")
     done = folder / ".finished.json"
-    if _read_json(done) == {"method": method, "config": cfg.to_dict()} and (folder / CHECKPOINT).is_file():
+    marker = json.loads(json.dumps({"method": method, "config": cfg.to_dict()}))  # as read back (tuples -> lists)
+    if _read_json(done) == marker and (folder / CHECKPOINT).is_file():
         return folder
     train(cfg, data, folder, method=method, resume=(folder / CHECKPOINT).exists(), progress=False, log=log)
     from sslprop.utils import atomic_write_json
 
-    atomic_write_json(done, {"method": method, "config": cfg.to_dict()})
+    atomic_write_json(done, marker)
     return folder
 
 
@@ -551,7 +552,7 @@ def top1_area(grms: Sequence[Any], proposals: Sequence[Any], scorer: str) -> lis
 
     g = torch.stack([torch.as_tensor(m).float() for m in grms])  # (F, H, W)
     props = [torch.as_tensor(p).float().reshape(-1, 4) for p in proposals]
-    top = select_topk(props, score_boxes(g, props, scorer), 1).boxes[:, 0]  # (F, 4)
+    top = select_topk(props, score_boxes(g, props, scorer), 1).boxes[:, 0].double()  # (F, 4)
     area = ((top[:, 2] - top[:, 0]) * (top[:, 3] - top[:, 1])) / (g.shape[1] * g.shape[2])  # (F,)
     return [float(a) for a in area]
 
