@@ -46,7 +46,8 @@ def _build(name: str, cfg):
 
 
 def test_registered_as_map_methods():
-    for name in NAMES:
+    for name, module in zip(NAMES, (attention, avol, dmc)):
+        assert METHODS[name] is module.METHOD
         assert METHODS[name].name == name and METHODS[name].needs_proposals is False
 
 
