@@ -11,7 +11,7 @@ from sslprop.data.format import read_manifest
 from sslprop.evaluate import evaluate
 from sslprop.methods import get_method
 from sslprop.predict import predict
-from sslprop.train import _step_generator, train
+from sslprop.train import _step_generator, load_checkpoint, train
 
 METHODS = ("dsol", "lvs", "pixelplayer")
 S = 48
@@ -247,3 +247,16 @@ def test_dsol_stage_two_step_lowers_the_loss_and_a_foreign_generator_keeps_the_s
     assert int(model.stage) == 2
     before, after = _step_lowers_loss(method, model, _batch(), cfg)
     assert after < before and int(model.stage) == 2
+
+
+def test_dsol_resumed_run_equals_an_uninterrupted_one(solo, tmp_path):
+    cfg = _cfg(**{"train.epochs": 3})  # stage one location-only, stage one classifying, stage two
+    quiet = lambda msg: None
+    full = train(cfg, solo, tmp_path / "full", method="dsol", progress=False, log=quiet)
+    assert [r["stage"] for r in full] == [1.0, 1.0, 2.0] and full[1]["classify"] > 0 and full[2]["category"] > 0
+    train(cfg, solo, tmp_path / "cut", method="dsol", max_steps=3, progress=False, log=quiet)  # stops inside epoch 2
+    resumed = train(cfg, solo, tmp_path / "cut", method="dsol", resume=True, progress=False, log=quiet)
+    assert resumed[2]["loss"] == full[2]["loss"]  # epoch 2's record averages only the steps after the cut
+    a = load_checkpoint(tmp_path / "full" / "latest.pth")["model"]
+    b = load_checkpoint(tmp_path / "cut" / "latest.pth")["model"]
+    assert all(torch.equal(a[k], b[k]) for k in a)
