@@ -17,7 +17,7 @@ audio. Loss = KL + 0.5 * location loss.
 
 Written from the paper and the public code (DTaoo/Discriminative-Sounding-Objects-Localization,
 `music-exp/model/location_model.py`, `training_stage_one.py`, `training_stage_two.py`,
-`test.py`). Where we differ, and why:
+`test_stage_two.py`). Where we differ, and why:
 - One trainer, one loss, no stages in it. The stage follows the epoch, which DSOL reads back
   from the generator the trainer hands each step (`sslprop.train` derives it from (seed,
   epoch, step); `trainer_position` inverts that and checks the round trip). Epochs
