@@ -20,12 +20,12 @@ Written from the paper and the public code (DTaoo/Discriminative-Sounding-Object
 `test_stage_two.py`). Where we differ, and why:
 - One trainer, one loss, no stages in it. The stage follows the epoch, which DSOL reads back
   from the generator the trainer hands each step (`sslprop.train` derives it from (seed,
-  epoch, step); `trainer_position` inverts that and checks the round trip). Epochs
-  [0, E/2) are stage one, the first `LOCATION_ONLY_EPOCHS` of them location-only (the code's
-  `init_num`), later ones re-cluster at their first step; epochs [E/2, E) are stage two,
-  entered by a last clustering (r_k) and a frozen copy of the audio encoder and classifier.
+  epoch, step); `trainer_position` inverts that and checks the round trip). Of E =
+  cfg.train.epochs, epochs [0, ceil(E/2)) are stage one (all E when E = 1), the first
+  `LOCATION_ONLY_EPOCHS` of them location-only (the code's `init_num`), later ones
+  re-cluster at their first step; epochs [ceil(E/2), E) are stage two, entered by a last clustering (r_k) and a frozen copy of the audio encoder and classifier.
   Stages only move forward. A generator made by hand (a notebook calling `loss`) is read the
-  same way: with seed s it reads as epoch s // 1000003 of the run's seed-0 schedule, so small
+  same way: with seed s it reads as epoch s // 1000003 of a seed-0 run's schedule, so small
   seeds read as epoch 0 and change nothing, and one whose seed cannot come from the trainer
   changes nothing either; `DSOLNet.set_stage` sets the stage by hand. A resumed run finds its
   stage in the checkpoint's buffers.
