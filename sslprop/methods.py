@@ -6,7 +6,8 @@ A method is an object with
     build(cfg, visual_weights, audio_weights, log) -> nn.Module
     loss(model, batch, generator, cfg) -> (loss Tensor[], parts dict[str, float])
     infer(model, batch, cfg) -> Inference      per-frame read-out, no gradient
-Only the localisation principle and the loss differ between methods; the encoders, data,
+The trainer adds its position to each batch (`batch["epoch"]`, `batch["step"]`) for methods
+whose loss follows a schedule. Only the localisation principle and the loss differ between methods; the encoders, data,
 trainer, checkpoints and `predict` are shared. Register a method in `METHODS`.
 """
 

@@ -197,6 +197,7 @@ def train(
             dist.barrier()
 
     steps_this_call = 0
+    restore = _stop_on_sigterm()
     try:
         while epoch < tc.epochs:
             sampler.set_epoch(epoch)
@@ -208,6 +209,7 @@ def train(
             bar = tqdm(loader, total=len(batches), initial=step, desc=f"{method} epoch {epoch + 1}/{tc.epochs}",
                        disable=not (progress and main_process), leave=False)
             for batch in bar:
+                batch["epoch"], batch["step"] = epoch, step  # for methods whose behaviour follows the schedule
                 autocast = torch.autocast(device.type, dtype=amp_dtype) if use_amp else nullcontext()
                 with autocast:
                     loss, parts = m.loss(net, batch, _step_generator(tc.seed, epoch, step), cfg)
@@ -248,7 +250,27 @@ def train(
     except KeyboardInterrupt:
         checkpoint()
         raise
+    finally:
+        restore()
     return history
+
+
+def _stop_on_sigterm() -> Callable[[], None]:
+    """Treat SIGTERM (a `timeout`, a job scheduler) like Ctrl-C, so the run checkpoints before it stops.
+
+    Returns a function that puts the previous handler back. Only in the main thread.
+    """
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        return lambda: None
+
+    def handler(signum, frame):  # noqa: ARG001
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, handler)
+    return lambda: signal.signal(signal.SIGTERM, previous)
 
 
 # --------------------------------------------------------------------------------------- CLI

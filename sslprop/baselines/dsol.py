@@ -301,7 +301,8 @@ class DSOL:
 
     def loss(self, model, batch, generator, cfg):
         net = _unwrap(model)
-        position = trainer_position(generator, cfg.train.seed)
+        # the trainer puts its position in the batch; a hand-made call is read from its generator
+        position = (batch["epoch"], batch["step"]) if "epoch" in batch else trainer_position(generator, cfg.train.seed)
         if position is not None:
             net.advance(position[0], cfg.train.epochs, generator)
         frames, audio = batch_inputs(batch, model_device(model))
