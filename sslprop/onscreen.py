@@ -269,6 +269,7 @@ class SequenceTrack:
     labels:    the objects' class names, in order of first appearance
     object_conf: (J, N) per object, the highest d_k of a kept proposal with IoU >= `iou` with the
                object's box in that frame; NaN where the object is not in view or no proposal matches
+    object_box: (J, N, 4) that proposal (NaN rows where `object_conf` is NaN)
     sounding:  (J, N) bool, the object sounds in that frame (False where not in view)
     gains:     (N,) the sounding object's loudness gain per frame (distance mode), else None
     """
@@ -281,6 +282,7 @@ class SequenceTrack:
     top_box: np.ndarray
     labels: list[str]
     object_conf: np.ndarray
+    object_box: np.ndarray
     sounding: np.ndarray
     gains: np.ndarray | None
 
@@ -313,6 +315,7 @@ def sequence_track(sample: Any, boxes: Mapping[str, Sequence[Sequence[float]]], 
         raise SSLPropError(f"boxes.json: no prediction for {missing[0]!r}")
     labels = list(dict.fromkeys(o.label for f in sample.frames for o in f.objects))
     conf = np.full((len(labels), N), np.nan)
+    obj_box = np.full((len(labels), N, 4), np.nan)
     sounding = np.zeros((len(labels), N), dtype=bool)
     d_on = np.zeros(N)
     top = np.full((N, 4), np.nan)
@@ -327,10 +330,11 @@ def sequence_track(sample: Any, boxes: Mapping[str, Sequence[Sequence[float]]], 
             if len(b):
                 hit = box_iou(torch.from_numpy(b), torch.tensor([o.box], dtype=torch.float64))[:, 0].numpy() >= iou  # (K,)
                 if hit.any():
-                    conf[j, n] = float(s[hit].max())
+                    best = int(np.flatnonzero(hit)[np.argmax(s[hit])])  # the first of the largest d_k among the matches
+                    conf[j, n], obj_box[j, n] = float(s[best]), b[best]
     gains = sample.meta.get("gains") if sample.meta.get("mode") == "distance" else None
     return SequenceTrack(sample.id, str(sample.meta.get("mode", "")), np.array([f.time for f in sample.frames]),
-                         np.array([f.onscreen is True for f in sample.frames]), d_on, top, labels, conf, sounding,
+                         np.array([f.onscreen is True for f in sample.frames]), d_on, top, labels, conf, obj_box, sounding,
                          None if gains is None else np.asarray(gains, dtype=np.float64))
 
 

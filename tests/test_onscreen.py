@@ -115,11 +115,13 @@ def test_sequence_track_by_hand():
     np.testing.assert_allclose(t.top_box[:2], [[0, 0, 10, 10], [20, 0, 30, 10]])
     assert np.isnan(t.top_box[2]).all()
     np.testing.assert_allclose(t.object_conf, [[0.5, np.nan, np.nan], [0.4, 0.2, np.nan]])
+    np.testing.assert_allclose(t.object_box[:, :2], [[[0, 0, 10, 10], [np.nan] * 4], [[20, 0, 30, 10], [20, 0, 30, 10]]])
     np.testing.assert_array_equal(t.sounding, [[True, False, False], [False, True, False]])
     np.testing.assert_allclose(t.gains, [1.0, 0.5, 0.25])
     # a looser match takes the third box for both objects in frame 0, but the best d_k still wins
     loose = on.sequence_track(_sequence(), boxes, None, iou=0.3)
     np.testing.assert_allclose(loose.object_conf[:, 0], [0.5, 0.4])
+    np.testing.assert_allclose(loose.object_box[:, 0], [[0, 0, 10, 10], [20, 0, 30, 10]])
     np.testing.assert_allclose(loose.d_on, [0.5, 0.2, 0.0])  # without records: the best box's score
     with pytest.raises(SSLPropError, match="no prediction for 'q/2'"):
         on.sequence_track(_sequence(), {"q/0": [], "q/1": []})
@@ -129,7 +131,7 @@ def _track(mode, d_on, conf=None, sounding=None, gains=None, onscreen=None):
     n = len(d_on)
     conf = np.zeros((2, n)) if conf is None else np.asarray(conf, dtype=float)
     return on.SequenceTrack("x", mode, np.arange(n) + 0.5, np.ones(n, bool) if onscreen is None else np.asarray(onscreen),
-                            np.asarray(d_on, dtype=float), np.zeros((n, 4)), ["A", "B"], conf,
+                            np.asarray(d_on, dtype=float), np.zeros((n, 4)), ["A", "B"], conf, np.zeros((2, n, 4)),
                             np.zeros((2, n), bool) if sounding is None else np.asarray(sounding), gains if gains is None else np.asarray(gains, dtype=float))
 
 
