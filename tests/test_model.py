@@ -20,6 +20,7 @@ TINY = {
     "model.audio_width": 4,
     "model.dim": 8,
     "model.attn_dim": 8,
+    "model.use_lstm": True,  # the LSTM path is part of the model under test (the cpu profile leaves it out)
     "model.k": 5,
     "model.max_proposals": 40,
     "model.spp_levels": (1, 2),
