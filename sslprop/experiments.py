@@ -214,7 +214,7 @@ def row_label(method: str, view: str) -> str:
     if view == "floor":
         return FLOOR_LABELS[method]
     label = METHOD_LABELS.get(method, method)
-    return label + (", box from the map (T = 0.5)" if view == "map box" else "")
+    return label + (", map box (T = 0.5)" if view == "map box" else "")
 
 
 def table2_rows(records: Sequence[Mapping[str, Any]], scale: float = 100.0) -> list[dict[str, Any]]:

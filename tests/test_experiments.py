@@ -90,7 +90,7 @@ def test_table2_rows_pivot_and_order():
         rec("ours", "boxes", "scenes", "ciou@0.5", 1.0, 0.875),
     ]
     rows = ex.table2_rows(records)
-    assert [r["method"] for r in rows] == ["Attention", "Attention, box from the map (T = 0.5)", "Ours", "floor: centre box"]
+    assert [r["method"] for r in rows] == ["Attention", "Attention, map box (T = 0.5)", "Ours", "floor: centre box"]
     assert rows[0] == {"method": "Attention", "solo IoU@0.5": None, "solo AUC": None, "mosaic IoU@0.5": None,
                        "mosaic AUC": None, "scenes cIoU@0.5": 75.0, "scenes AUC": 62.5}
     assert (rows[2]["solo IoU@0.5"], rows[2]["solo AUC"], rows[2]["scenes cIoU@0.5"]) == (50.0, 37.5, 100.0)
