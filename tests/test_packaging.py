@@ -49,12 +49,12 @@ def test_help_lists_subcommands():
 
     out = _run("--help")
     assert out.returncode == 0, out.stderr
-    for name in ("synth", "import", "proposals", "eval", "bench"):
+    for name in ("synth", "import", "proposals", "eval", "train", "predict", "bench"):
         assert name in available_commands(), f"subcommand {name} missing"
         assert name in out.stdout
 
 
-@pytest.mark.parametrize("name", ["synth", "import", "proposals", "eval", "bench"])
+@pytest.mark.parametrize("name", ["synth", "import", "proposals", "eval", "train", "predict", "bench"])
 def test_each_subcommand_has_help(name):
     out = _run(name, "--help")
     assert out.returncode == 0, out.stderr
