@@ -386,6 +386,76 @@ def turns_summary(tracks: Sequence[SequenceTrack]) -> dict[str, Any]:
             "frames with both matched": frames / total if total else float("nan")}
 
 
+def pick_clips(samples: Sequence[Any], mode: str, count: int) -> list[Any]:
+    """Up to `count` samples of a `sequences` mode, one per path kind first (distance: recede, approach, away and back)."""
+    of_mode = [s for s in samples if s.meta.get("mode") == mode]
+    first: dict[Any, Any] = {}
+    for s in of_mode:
+        first.setdefault(s.meta.get("path"), s)
+    chosen = list(first.values())[:count]
+    return chosen + [s for s in of_mode if s not in chosen][: count - len(chosen)]
+
+
+TRACK_COLOURS = ("#ff7f0e", "#d62728")  # orange: the first object of a clip, red: the second (paper Fig. 4)
+BEST_COLOUR = "#d62728"  # red: the model's answer (paper Fig. 3)
+
+
+def sequence_figure(root: str | os.PathLike, samples: Sequence[Any], tracks: Sequence[SequenceTrack], objects: bool = False) -> Any:
+    """Fig. 3 / Fig. 4: one row per clip, its N frames then the confidence over time.
+
+    objects=False (Fig. 3): each frame with the best proposal (red) and d_on; the curve is d_on (black) with
+    the source's gain (green, right axis); out-of-view frames are greyed.
+    objects=True (Fig. 4): each frame with every object's best matching proposal and its confidence
+    (`SequenceTrack.object_box`, orange then red); the curves are the objects' confidences, with the second
+    half of the clip (after ``meta["switch_time"]``) shaded.
+    Returns the pyplot figure.
+    """
+    import matplotlib.pyplot as plt
+
+    from sslprop import viz
+
+    N = max(len(s.frames) for s in samples)
+    fig, axes = plt.subplots(len(samples), N + 1, figsize=(1.3 * N + 4.0, 1.6 * len(samples)), squeeze=False,
+                             gridspec_kw={"width_ratios": [1] * N + [3]})
+    for row, s, t in zip(axes, samples, tracks):
+        for n, (ax, frame) in enumerate(zip(row[:N], s.frames)):
+            viz.show_image(viz.load_frame(root, frame), ax)
+            if not t.onscreen[n]:
+                ax.imshow(np.full((frame.height, frame.width, 3), 200, np.uint8), alpha=0.5)
+            if objects:
+                for j, colour in zip(range(len(t.labels)), TRACK_COLOURS):
+                    if not np.isnan(t.object_conf[j, n]):
+                        viz.show_boxes(None, [t.object_box[j, n]], ax, colour, 1.2, labels=[f"{t.object_conf[j, n]:.2f}"])
+                ax.set_title(f"{frame.time:.1f} s", fontsize=7)
+            elif not np.isnan(t.top_box[n]).any():
+                viz.show_boxes(None, [t.top_box[n]], ax, BEST_COLOUR, 1.2)
+                ax.set_title(f"{frame.time:.1f} s: {t.d_on[n]:.3f}", fontsize=7)
+        for ax in row[len(s.frames):N]:
+            ax.axis("off")
+        ax = row[N]
+        if objects:
+            ax.axvspan(float(s.meta.get("switch_time", t.times[-1] / 2)), t.times[-1] + 0.5, color="#eeeeee")
+            for j, colour in zip(range(len(t.labels)), TRACK_COLOURS):
+                ax.plot(t.times, t.object_conf[j], "o-", color=colour, markersize=3, label=t.labels[j])
+            ax.set_ylabel("confidence", fontsize=7)
+            ax.set_title(f"{s.id}: {' then '.join(t.labels)}", fontsize=7)
+            ax.legend(fontsize=6)
+        else:
+            ax.plot(t.times, t.d_on, "o-", color="black", markersize=3)
+            ax.set_ylabel("d_on", fontsize=7)
+            ax.set_title(f"{s.id}: {s.classes[0]} ({str(s.meta.get('path', '')).replace('_', ' ')})", fontsize=7)
+            if t.gains is not None:
+                gain_ax = ax.twinx()
+                gain_ax.plot(t.times, t.gains, "--", color=viz.SOUNDING, linewidth=1.0)
+                gain_ax.set_ylabel("gain", fontsize=7, color=viz.SOUNDING)
+                gain_ax.tick_params(labelsize=6)
+        ax.set_xlim(0, t.times[-1] + 0.5)
+        ax.set_xlabel("time (s)", fontsize=7)
+        ax.tick_params(labelsize=6)
+    fig.tight_layout()
+    return fig
+
+
 # --------------------------------------------------------------------------------------- Fig. 5
 
 

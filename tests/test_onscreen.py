@@ -179,3 +179,29 @@ def test_table1_explorer_redraws():
     ex.update(threshold=0.12)
     assert "accuracy m_on 0.80, d_on 0.60, m_on || d_on 0.80" in ex.figure._suptitle.get_text()
     assert ex.png()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_pick_clips_and_sequence_figure(tmp_path):
+    import cv2
+    import matplotlib.pyplot as plt
+
+    def clip(i, mode, path=None):
+        s = _sequence()
+        s.id, s.meta = f"q{i}", {"mode": mode, **({"path": path, "gains": [1.0, 0.5, 0.25]} if path else {"switch_time": 1.0})}
+        return s
+
+    samples = [clip(0, "distance", "recede"), clip(1, "distance", "recede"), clip(2, "turns"), clip(3, "distance", "approach")]
+    assert [s.id for s in on.pick_clips(samples, "distance", 2)] == ["q0", "q3"]  # one per path kind first
+    assert [s.id for s in on.pick_clips(samples, "distance", 3)] == ["q0", "q3", "q1"]
+    assert [s.id for s in on.pick_clips(samples, "turns", 5)] == ["q2"]
+    for n in range(3):
+        (tmp_path / "frames/q").mkdir(parents=True, exist_ok=True)
+        cv2.imwrite(str(tmp_path / f"frames/q/{n}.png"), np.zeros((40, 40, 3), np.uint8))
+    boxes = {f"q{i}/{n}": rows for i in range(3) for n, rows in enumerate([[[0, 0, 10, 10, 0.5]], [[20, 0, 30, 10, 0.2]], []])}
+    tracks = [on.sequence_track(s, boxes) for s in samples[:3]]
+    fig = on.sequence_figure(tmp_path, samples[:2], tracks[:2])
+    assert len(fig.axes) == 2 * (3 + 1) + 2  # per row: 3 frames and the curve, plus the curve's gain axis
+    assert fig.axes[0].get_title() == "0.5 s: 0.500"
+    fig4 = on.sequence_figure(tmp_path, samples[2:3], tracks[2:3], objects=True)
+    assert fig4.axes[3].get_title() == "q2: A then B"
+    plt.close("all")
