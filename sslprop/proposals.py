@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 
+from sslprop.data.images import read_image
 from sslprop.errors import SSLPropError
 
 if TYPE_CHECKING:  # torch is imported inside the functions that use it, so that the Selective
@@ -517,14 +518,7 @@ def _extract_one(job: tuple[str, str, str, int | None, int, int]) -> tuple[str, 
     root, rel, mode, max_side, min_size, min_frame_size = job
     image_path = Path(root) / rel
     try:
-        if not image_path.is_file():
-            raise SSLPropError(f"{image_path}: frame file not found")
-        bgr = cv2.imread(str(image_path), cv2.IMREAD_COLOR)
-        if bgr is None:
-            raise SSLPropError(f"{image_path}: cannot decode the image")
-        h, w = bgr.shape[:2]
-        if min(h, w) < min_frame_size:
-            raise SSLPropError(f"{image_path}: frame of {w}x{h} pixels is smaller than {min_frame_size} pixels on a side")
+        bgr = read_image(image_path, min_frame_size, rgb=False)
         boxes = _selective_search_bgr(bgr, mode, max_side, min_size)
         ProposalCache(root, mode, max_side, min_size).put(rel, boxes)
     except SSLPropError as e:

@@ -285,8 +285,8 @@ def test_extract_dataset_reports_corrupt_and_small_frames(tmp_path, capsys):
     stats = extract_dataset(tmp_path, workers=1, progress=False)
     assert (stats.done, stats.reused) == (2, 0)
     assert set(stats.failed) == {rels[1], rels[2]}
-    assert stats.failed[rels[1]] == f"{tmp_path / rels[1]}: cannot decode the image"
-    assert "smaller than 32 pixels" in stats.failed[rels[2]]
+    assert stats.failed[rels[1]] == f"{tmp_path / rels[1]}: cannot decode image (corrupt or not an image)"
+    assert stats.failed[rels[2]] == f"{tmp_path / rels[2]}: frame is 96x20 px, smaller than the 32 px needed on a side"
     report = json.loads((ProposalCache(tmp_path).dir / "report.json").read_text())
     assert set(report["failed"]) == {rels[1], rels[2]}
 
@@ -294,7 +294,7 @@ def test_extract_dataset_reports_corrupt_and_small_frames(tmp_path, capsys):
     out, err = capsys.readouterr()
     assert code == 1  # failures make the exit status non-zero; the good frames are reused
     assert "0 done, 2 reused, 2 failed" in out
-    assert f"failed: {tmp_path / rels[1]}: cannot decode the image" in err and "report.json" in err
+    assert f"failed: {tmp_path / rels[1]}: cannot decode image (corrupt or not an image)" in err and "report.json" in err
 
 
 def test_cli_proposals_summary_line(tmp_path, capsys):

@@ -16,6 +16,7 @@ from torch.utils.data import Dataset
 from sslprop.config import DataConfig
 from sslprop.data.audio import audio_patch, clip_at, load_audio
 from sslprop.data.format import Sample, read_manifest
+from sslprop.data.images import read_image
 from sslprop.errors import SSLPropError
 from sslprop.proposals import ProposalCache, cap_proposals, rescale_boxes
 
@@ -39,17 +40,8 @@ def frame_key(sample: Sample, frame_index: int) -> str:
 
 
 def read_frame(path: str | os.PathLike, min_size: int = 1) -> np.ndarray:
-    """Read an image file as (H, W, 3) uint8 RGB; unreadable or too small -> one-line SSLPropError."""
-    path = Path(path)
-    if not path.is_file():
-        raise SSLPropError(f"{path}: frame file not found")
-    bgr = cv2.imread(str(path), cv2.IMREAD_COLOR)
-    if bgr is None:
-        raise SSLPropError(f"{path}: cannot decode image (empty or corrupt file)")
-    h, w = bgr.shape[:2]
-    if h < min_size or w < min_size:
-        raise SSLPropError(f"{path}: frame is {w}x{h} px, smaller than the {min_size} px the model needs")
-    return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+    """Read a frame as (H, W, 3) uint8 RGB; unreadable or too small -> one-line SSLPropError."""
+    return read_image(path, min_size)
 
 
 class SSLDataset(Dataset):

@@ -35,6 +35,7 @@ import torch
 from sslprop.config import DataConfig
 from sslprop.data.audio import check_not_silent, load_audio, write_wav
 from sslprop.data.format import Frame, ObjectAnn, Sample, sample_from_dict, write_manifest
+from sslprop.data.images import read_image
 
 # How `sslprop eval` (lvs / ezvsl) turns the annotator boxes of an imported set into ground
 # truth, as the reference code does: Flickr sums every box's mask (/2, clipped to 1) even when
@@ -605,21 +606,6 @@ PLANNERS: dict[str, Callable[[Path, ImportOptions, ImportReport, Path], list[Job
 
 
 # ----------------------------------------------------------------------------- building one sample
-
-
-def read_image(path: Path) -> np.ndarray:
-    """A still image as (H, W, 3) uint8 RGB; a missing, empty or undecodable file raises `SSLPropError`."""
-    import cv2
-
-    if not path.is_file():
-        raise SSLPropError(f"{path}: image file not found")
-    data = path.read_bytes()
-    if not data:
-        raise SSLPropError(f"{path}: image file is empty")
-    img = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
-    if img is None:
-        raise SSLPropError(f"{path}: cannot decode image")
-    return cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
 
 
 def encode_image(frame: np.ndarray, image_format: str) -> bytes:
