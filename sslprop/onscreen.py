@@ -201,6 +201,29 @@ def threshold_sweep(records: Mapping[str, Mapping[str, Any]], labels: Mapping[st
     return {"threshold": ts, **{c: np.array(v) for c, v in out.items()}}
 
 
+def auc(scores: Sequence[float], labels: Sequence[bool]) -> float:
+    """Area under the ROC curve: the chance that a random positive scores above a random negative (ties count half).
+
+    scores, labels: (F,) -> float in [0, 1]; NaN when a class is absent. 0.5: no separation.
+    """
+    v = np.asarray(scores, dtype=np.float64)
+    y = np.asarray(labels, dtype=bool)
+    pos, neg = v[y], v[~y]
+    if not len(pos) or not len(neg):
+        return float("nan")
+    diff = pos[:, None] - neg[None, :]  # (P, Q)
+    return float(((diff > 0).sum() + 0.5 * (diff == 0).sum()) / diff.size)
+
+
+def separability(records: Mapping[str, Mapping[str, Any]], labels: Mapping[str, bool]) -> dict[str, float]:
+    """Threshold-free view of Table 1: ROC AUC of d_on (higher = on-screen) and of m_on's distance (lower = on-screen).
+
+    Returns {"d_on AUC", "m_on AUC"}; 0.5 means the score does not separate on- from off-screen frames at any cut.
+    """
+    _, d_on, dist, y = _aligned(records, labels)
+    return {"d_on AUC": auc(d_on, y), "m_on AUC": auc(-dist, y)}
+
+
 def best_threshold(sweep: Mapping[str, np.ndarray], criterion: str = "on_d") -> tuple[float, float]:
     """(threshold, accuracy) of the sweep's best `criterion` accuracy (the lowest such threshold on ties)."""
     i = int(np.argmax(sweep[criterion]))

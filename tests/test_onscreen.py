@@ -54,6 +54,17 @@ def test_threshold_sweep_and_best():
     assert on.best_threshold(sw, "on_or") == (0.12, pytest.approx(0.8))
 
 
+def test_auc_and_separability_by_hand():
+    # positives 3, 2, 2 vs negatives 2, 1: 4 wins (3>2, 3>1, 2>1, 2>1) and 2 ties (2=2) of 6 pairs
+    assert on.auc([3, 2, 2, 2, 1], [True, True, True, False, False]) == pytest.approx((4 + 0.5 * 2) / 6)
+    assert on.auc([1, 2], [True, True]) != on.auc([1, 2], [True, True])  # NaN: one class only
+    sep = on.separability(RECORDS, LABELS)
+    # d_on: on (.30, .10, .15) vs off (.25, .05): .30 beats both, .10 beats .05, .15 beats .05 -> 4 of 6
+    assert sep["d_on AUC"] == pytest.approx(4 / 6)
+    # distance: on (.40, .50, .95) vs off (.90, .80), lower is on-screen: .40 and .50 beat both, .95 beats none -> 4 of 6
+    assert sep["m_on AUC"] == pytest.approx(4 / 6)
+
+
 def test_describe_table1_reads_the_numbers():
     text = on.describe_table1(on.table1(RECORDS, LABELS), "SSL", "toy")
     assert "the paper's m_on || d_on (78.5%) is 6.7 points above its better single criterion (m_on, 71.8%)" in text
