@@ -7,7 +7,9 @@ manifest, so the notebooks only load, call and draw:
     labels = frame_labels(data, "test")               # {key: True (on-screen) / False (off-screen)}
     table = table1(records, labels)                   # accuracy of on_m, on_d, on_or (paper Table 1)
     sweep = threshold_sweep(records, labels, ts)      # the same as the d_on threshold moves
-    track = sequence_track(sample, boxes, records)    # per-frame confidences of a multi-frame sample
+    track = sequence_track(sample, boxes, records)    # per-frame confidences of a multi-frame sample (Fig. 3/4)
+    shape = map_shape(location_map, source_box)       # how a map covers the source (Fig. 5)
+    hits = ranking_summary(boxes, gt_boxes(data))     # does d_k rank the kept proposals (notebook 04)
 
 Keys are `sslprop.data.dataset.frame_key`: the sample id, or ``<sample id>/<frame index>`` for a
 frame of a multi-frame sample. Boxes are absolute pixels ``(x1, y1, x2, y2)`` of the stored frame.
