@@ -238,14 +238,15 @@ def table2_rows(records: Sequence[Mapping[str, Any]], scale: float = 100.0) -> l
 # --------------------------------------------------------------------------------------- Table 3
 
 
-def table3_rows(setup: Setup, runs: Mapping[str, Mapping[str, Any]] | None = None, scale: float = 100.0,
-                log: Callable[[str], None] = lambda msg: None) -> list[dict[str, Any]]:
+def table3_rows(setup: Setup, runs: Mapping[str, Mapping[str, Any]] | None = None, floors: Sequence[str] = FLOORS,
+                scale: float = 100.0, log: Callable[[str], None] = lambda msg: None) -> list[dict[str, Any]]:
     """Table 3 on `scenes` under lvs: each variant of `ours` scored on its boxes, and the main run's location map m_n.
 
     runs: variant label -> overrides of the main run (default `TABLE3_RUNS`); the variant with no
     overrides is the main run, whose map gives the row "The location map m_n".
+    floors: floors of `sslprop.floors` scored on the same frames, appended as rows "floor: ...".
     Returns rows {variant, cIoU@0.5, AUC, n} in percent (times `scale`), in the order of `runs`,
-    the map row after the variants of K and selection.
+    the map row after the variants of K and selection, then the floors.
     """
     data = setup.data("scenes")
     rows, map_row = [], None
@@ -261,6 +262,9 @@ def table3_rows(setup: Setup, runs: Mapping[str, Mapping[str, Any]] | None = Non
         names = [r["variant"] for r in rows]
         place = names.index("Ours - ProSelectNet") + 1 if "Ours - ProSelectNet" in names else len(rows)
         rows.insert(place, map_row)
+    for floor in floors:
+        f = score_floor(floor, data, "lvs", setup.seed)
+        rows.append({"variant": FLOOR_LABELS[floor], "cIoU@0.5": scale * f["rate"], "AUC": scale * f["auc"], "n": f["n"]})
     return rows
 
 
@@ -481,3 +485,54 @@ def bar_chart(rows: Sequence[Mapping[str, Any]], paper: Sequence[Mapping[str, An
     if title:
         ax.set_title(title, fontsize=9)
     return ax
+
+
+def sizes_plot(rows: Sequence[Mapping[str, Any]], paper: Sequence[Mapping[str, Any]], axes: Sequence[Any],
+               metrics: Sequence[str] = ("cIoU@0.5", "AUC"), methods: Sequence[tuple[str, str]] = (("Ours", "#ff7f0e"), ("Attention", "#1f77b4"))) -> None:
+    """Table 4 as curves, one axes per metric: each method's score against our training samples (solid),
+    and the paper's at its sizes drawn at our sample counts of the same shares (dashed).
+
+    rows: `table4_rows`; paper: `PAPER_TABLE4`; methods: (label, colour) pairs.
+    """
+    count = {r["size"]: r["train samples"] for r in rows}
+    for ax, metric in zip(axes, metrics):
+        for method, colour in methods:
+            col = f"{metric} {method}"
+            ax.plot([r["train samples"] for r in rows], [r[col] for r in rows], marker="o", color=colour, label=f"{method} (here)")
+            ref = [(count[r["size"]], r[col]) for r in paper if r["size"] in count and r.get(col) is not None]
+            ax.plot([x for x, _ in ref], [v for _, v in ref], marker="s", linestyle="--", color=colour, alpha=0.5,
+                    label=f"{method} (paper, at its sizes)")
+        ax.set_xlabel("training samples (here; the paper's 10k ... 144k at the same shares)", fontsize=7)
+        ax.set_title(f"{metric} on scenes (lvs)", fontsize=9)
+        ax.set_ylim(0, 100)
+        ax.tick_params(labelsize=7)
+    axes[0].set_ylabel("percent", fontsize=8)
+    axes[0].legend(fontsize=6)
+
+
+def examples_figure(setup: Setup, preset: str, count: int, methods: Sequence[str] = tuple(METHOD_LABELS)) -> Any:
+    """What each method outputs on the first `count` on-screen test frames of `preset`: one column per method.
+
+    Each panel: the method's map over the frame, the annotators' boxes (green, dashed) and the method's
+    box (orange): a map-based method's box read from its map at T = 0.5, ours' best proposal, or on
+    `mosaic` ours' two best that do not overlap. Runs and predictions come from the cache (or are made).
+    Returns the figure.
+    """
+    from sslprop import viz
+    from sslprop.data.format import read_manifest
+
+    data = setup.data(preset)
+    ids = wf.pick_samples(data, "test", count=count, onscreen=True)
+    samples = {s.id: s for s in read_manifest(data, "test")}
+    fig, axes = viz.grid(len(ids), len(methods), size=1.9)
+    for j, method in enumerate(methods):
+        out = read_outputs(wf.ensure_predictions(setup.run(method, data), data, "test", device=setup.device), ids)
+        for i, key in enumerate(ids):
+            ax, frame = axes[i, j], samples[key].frames[0]
+            viz.show_map(viz.load_frame(data, frame), out[key]["map"], ax, alpha=0.45,
+                         title=METHOD_LABELS.get(method, method) if i == 0 else None)
+            viz.show_boxes(None, [b for a in frame.annotators for b in a], ax, viz.SOUNDING, 1.0, "--")
+            boxes = out[key]["two"] if (method == "ours" and preset == "mosaic") else out[key]["boxes"][:1]
+            viz.show_boxes(None, boxes[:, :4], ax, viz.SELECTED, 1.6)
+    fig.tight_layout()
+    return fig

@@ -175,12 +175,14 @@ def test_table3_and_table4_rows_order_and_runs(monkeypatch, tmp_path):
         return {"rate": v, "auc": v / 2, "n": 4, "kind": kind, "protocol": protocol}
 
     monkeypatch.setattr(ex, "score_run", fake_score)
-    rows = ex.table3_rows(setup)
+    monkeypatch.setattr(ex, "score_floor", lambda floor, data, protocol, seed=0: {"rate": 0.0625, "auc": 0.25, "n": 4})
+    rows = ex.table3_rows(setup, floors=("center",))
     assert [o for _, o in asked] == list(ex.TABLE3_RUNS.values())
     assert [r["variant"] for r in rows] == ["Ours (K=10)", "Ours (K=20)", "Ours (K=30)", "Ours - ProSelectNet",
-                                            "The location map m_n", "Ours (scorer sum)", "Ours (scorer soft_iou)"]
-    # the scores in call order: K=10, K=20 boxes, K=20 map, K=30, no selection, sum, soft_iou
-    assert [r["cIoU@0.5"] for r in rows] == [50.0, 25.0, 75.0, 37.5, 12.5, 62.5, 100.0]
+                                            "The location map m_n", "Ours (scorer sum)", "Ours (scorer soft_iou)",
+                                            "floor: centre box"]
+    # the scores in call order: K=10, K=20 boxes, K=20 map, K=30, no selection, sum, soft_iou; then the floor
+    assert [r["cIoU@0.5"] for r in rows] == [50.0, 25.0, 75.0, 37.5, 12.5, 62.5, 100.0, 6.25]
     assert rows[4] == {"variant": "The location map m_n", "cIoU@0.5": 12.5, "AUC": 6.25, "n": 4}
 
     subsets = []
@@ -205,3 +207,28 @@ def test_read_outputs(tmp_path):
     assert out["a"]["boxes"].shape == (3, 5) and out["a"]["two"][:, 4].tolist() == [0.9, 0.5]
     with pytest.raises(SSLPropError, match="no prediction for 'b'"):
         ex.read_outputs(tmp_path, ["b"])
+
+
+def test_bar_chart_and_sizes_plot_draw_what_they_are_given():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots()
+    rows = [{"m": "Ours", "a": 10.0, "b": None}, {"m": "floor", "a": 5.0, "b": 7.0}]
+    ex.bar_chart(rows, [{"m": "Ours", "a": 72.8, "b": 61.4}], "m", ["a", "b"], ax)
+    a_bars, b_bars = ([p.get_width() for p in c] for c in ax.containers)
+    assert a_bars == [10.0, 5.0] and np.isnan(b_bars[0]) and b_bars[1] == 7.0  # a missing value draws no bar
+    ticks = [c.get_offsets().data.tolist() for c in ax.collections]
+    assert ticks[0][0][0] == 72.8 and ticks[1][0][0] == 61.4  # the paper's values, as ticks at their rows
+    plt.close(fig)
+    fig, axes = plt.subplots(1, 2)
+    rows4 = [{"size": "10k", "train samples": 10, "cIoU@0.5 Ours": 1.0, "cIoU@0.5 Attention": 2.0, "AUC Ours": 3.0, "AUC Attention": 4.0},
+             {"size": "144k", "train samples": 150, "cIoU@0.5 Ours": 5.0, "cIoU@0.5 Attention": 6.0, "AUC Ours": 7.0, "AUC Attention": 8.0}]
+    ex.sizes_plot(rows4, ex.PAPER_TABLE4, axes)
+    lines = {l.get_label(): (list(l.get_xdata()), list(l.get_ydata())) for l in axes[0].lines}
+    assert lines["Ours (here)"] == ([10, 150], [1.0, 5.0])
+    assert lines["Ours (paper, at its sizes)"] == ([10, 150], [45.4, 72.8])  # 50k and 90k are not in rows4
+    assert lines["Attention (paper, at its sizes)"] == ([10, 150], [43.6, 66.0])
+    plt.close(fig)
