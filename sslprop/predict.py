@@ -123,9 +123,10 @@ def predict(
             maps[key] = inf.maps[j].float().cpu().numpy()
             keys.append(key)
             videos.append(vids[j])
-        if inf.f_v is not None:
-            f_v.append(inf.f_v.float().cpu())
-            f_s.append(inf.f_s.float().cpu())
+        if inf.f_v is not None:  # the m_on distance is taken in the space the loss compares
+            norm = (lambda x: torch.nn.functional.normalize(x, dim=-1)) if cfg.train.normalize else (lambda x: x)
+            f_v.append(norm(inf.f_v.float()).cpu())
+            f_s.append(norm(inf.f_s.float()).cpu())
         if inf.d_on is not None:
             d_on.append(inf.d_on.float().cpu())
     seconds = time.perf_counter() - t0
