@@ -186,7 +186,7 @@ def run_data(args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, Row]]:
 
 def _train_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--profile", choices=["cpu", "paper", "both"], default="both", help="profile(s) to measure (default both)")
-    parser.add_argument("--batch-size", type=int, help="clips per step (default: 64 for cpu, 2 for paper on a CPU, the profile's on CUDA)")
+    parser.add_argument("--batch-size", type=int, help="clips per step (default: the profile's; 2 for paper on a CPU)")
     parser.add_argument("--steps", type=int, default=3, help="timed optimiser steps after one warm-up step (default 3)")
     parser.add_argument("--proposals", type=int, default=100, help="proposals per frame (default 100)")
     parser.add_argument("--device", default="auto", help="cpu, cuda or auto (default)")
@@ -226,7 +226,7 @@ def measure_training(profile: str, batch_size: int | None, steps: int, proposals
     device = resolve_device(device_name)
     cfg = get_profile(profile)
     if batch_size is None:
-        batch_size = cfg.train.batch_size if device.type == "cuda" else (64 if profile == "cpu" else 2)
+        batch_size = cfg.train.batch_size if device.type == "cuda" or profile == "cpu" else 2
     if batch_size < 2 or steps < 1 or proposals < 1:
         raise SSLPropError(f"--batch-size {batch_size}, --steps {steps}, --proposals {proposals}: need at least 2, 1 and 1")
     seed_everything(seed)
