@@ -32,7 +32,7 @@ class ModelConfig:
     attn_dim: int = 64  # projection size of U_v and U_s in the audio-guided attention
     use_lstm: bool = True  # modality-specific LSTMs over the N frames (identity-sized, hidden = feature size)
     k: int = 20  # K, proposals kept per frame after GRM scoring
-    scorer: str = "mean"  # proposal confidence from the GRM: "sum" (as printed), "mean" or "soft_iou"
+    scorer: str = "soft_iou"  # proposal confidence from the GRM: "sum" (as printed), "mean" or "soft_iou" (see README)
     select_proposals: bool = True  # False: Table 3 row 4, every proposal enters the MIL bag, loss = distance ratio only
     spp_levels: tuple[int, ...] = (1, 2)  # SPP grid sizes (RoI pooling at each, concatenated)
     max_proposals: int = 300  # proposals per frame considered before selection (largest-first cap)

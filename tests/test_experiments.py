@@ -179,9 +179,9 @@ def test_table3_and_table4_rows_order_and_runs(monkeypatch, tmp_path):
     rows = ex.table3_rows(setup, floors=("center",))
     assert [o for _, o in asked] == list(ex.TABLE3_RUNS.values())
     assert [r["variant"] for r in rows] == ["Ours (K=10)", "Ours (K=20)", "Ours (K=30)", "Ours - ProSelectNet",
-                                            "The location map m_n", "Ours (scorer sum)", "Ours (scorer soft_iou)",
+                                            "The location map m_n", "Ours (scorer sum)", "Ours (scorer mean)",
                                             "floor: centre box"]
-    # the scores in call order: K=10, K=20 boxes, K=20 map, K=30, no selection, sum, soft_iou; then the floor
+    # the scores in call order: K=10, K=20 boxes, K=20 map, K=30, no selection, sum, mean; then the floor
     assert [r["cIoU@0.5"] for r in rows] == [50.0, 25.0, 75.0, 37.5, 12.5, 62.5, 100.0, 6.25]
     assert rows[4] == {"variant": "The location map m_n", "cIoU@0.5": 12.5, "AUC": 6.25, "n": 4}
 

@@ -253,7 +253,7 @@ def test_no_selection_ablation_keeps_every_proposal():
     assert torch.equal(out.boxes[0, 1], cap_proposals(props[1], 10))  # the 10 largest, in input order
     assert out.proposal_index[0, 0].tolist() == [0, 1, 2, 3, -1, -1, -1, -1, -1, -1]
     g = out.grm.flatten(0, 1)
-    assert torch.allclose(out.box_scores[0, 0, :4], score_boxes(g[:1], [props[0]], "mean")[0])
+    assert torch.allclose(out.box_scores[0, 0, :4], score_boxes(g[:1], [props[0]], model.cfg.model.scorer)[0])
     assert out.alpha[0, :2].sum(dim=-1).tolist() == pytest.approx([1.0, 1.0], abs=1e-6)
     loss, parts = proposal_loss(out, out.f_s.roll(1, dims=1).detach(), lam=0.5, use_euclidean=False)
     loss.backward()
