@@ -93,6 +93,28 @@ def all_pairs_distance_ratio_loss(f_v: Tensor, f_s: Tensor, video_ids: Sequence[
     return (per_pair * other[..., None]).sum(dim=1) / other.sum(dim=1)[:, None]  # (B, N)
 
 
+def paired_distance_ratio_loss(out: "ModelOutput", normalize: bool = True) -> Tensor:
+    """The distance ratio loss where each negative pair is localised with the negative's own audio.
+
+    The positive distance is |f_v - f_s| as in the model's forward; for each negative audio f_s-
+    (`out.pair_f_s`, M per clip), the query is f_v- (`out.pair_f_v`): the same frame run through the
+    whole localisation with f_s- (attention, GRM, top-K selection, MIL pooling), and the negative
+    distance is |f_v- - f_s-|. The loss then asks "does this frame hold a proposal that matches its
+    own sound better than it holds one for another sound?". As printed, one f_v, chosen and pooled by
+    the frame's own audio, is compared with every audio: a bag of diverse proposal features, selected
+    by an audio-guided attention, always holds one close to the audio that picked it, a shortcut
+    that a model trained from scratch takes instead of localising (README, "Training from scratch").
+    out.f_v, out.f_s: Tensor[B, N, d]; out.pair_f_v, out.pair_f_s: Tensor[M, B, N, d].
+    Returns Tensor[B, N], the mean over the M negatives of 2 (p+)^2.
+    """
+    if getattr(out, "pair_f_v", None) is None or getattr(out, "pair_f_s", None) is None:
+        raise SSLPropError("paired negatives need the model run with pair_audio (ModelOutput.pair_f_v is None)")
+    norm = (lambda x: F.normalize(x, dim=-1)) if normalize else (lambda x: x)
+    d_pos = torch.linalg.vector_norm(norm(out.f_v) - norm(out.f_s), dim=-1)  # (B, N)
+    d_neg = torch.linalg.vector_norm(norm(out.pair_f_v) - norm(out.pair_f_s), dim=-1)  # (M, B, N)
+    return (2 * torch.sigmoid(d_pos[None] - d_neg) ** 2).mean(dim=0)  # (B, N)
+
+
 def _video_codes(video_ids: Sequence[str] | Tensor) -> Tensor:
     if isinstance(video_ids, Tensor):
         return video_ids.detach().to("cpu").reshape(-1)
@@ -102,7 +124,7 @@ def _video_codes(video_ids: Sequence[str] | Tensor) -> Tensor:
 
 def proposal_loss(
     out: "ModelOutput", neg_f_s: Tensor | None, lam: float = 0.5, use_euclidean: bool = True, normalize: bool = False,
-    video_ids: Sequence[str] | Tensor | None = None,
+    video_ids: Sequence[str] | Tensor | None = None, paired: bool = False,
 ) -> tuple[Tensor, dict[str, Tensor]]:
     """The model's training loss L = sum_n (L_tri_n + lam * L_edu_n), averaged over the B videos.
 
@@ -113,6 +135,7 @@ def proposal_loss(
     A frame without any proposal (mask e all False, so f_v = 0) has no bag: its terms are left out.
     neg_f_s=None with `video_ids`: every clip of another video of the batch is a negative
     (`all_pairs_distance_ratio_loss`) instead of the one given.
+    paired: L_tri is `paired_distance_ratio_loss` (the model run with `pair_audio`); neg_f_s is then unused.
     normalize: L2-normalise f_v, f_s, f_s- and f_att first (distances between unit vectors, in [0, 2]).
     Without it, shrinking every feature to 0 makes d+ = d- and L_edu = 0, a point the loss
     (0.5 from the distance ratio) cannot leave: trained from scratch the features collapse there.
@@ -122,7 +145,7 @@ def proposal_loss(
     Returns (loss Tensor[], parts) with parts "tri", "edu" (both summed over N, mean over B) and
     "loss", detached.
     """
-    if neg_f_s is None and video_ids is None:
+    if neg_f_s is None and video_ids is None and not paired:
         raise SSLPropError("proposal_loss needs neg_f_s or the batch's video_ids")
     if neg_f_s is not None and neg_f_s.shape != out.f_s.shape:
         raise SSLPropError(f"neg_f_s has shape {tuple(neg_f_s.shape)}, expected {tuple(out.f_s.shape)} like f_s")
@@ -131,7 +154,9 @@ def proposal_loss(
         f_v, f_s, f_att = (F.normalize(x, dim=-1) for x in (f_v, f_s, f_att))
         neg_f_s = None if neg_f_s is None else F.normalize(neg_f_s, dim=-1)
     has_bag = out.mask.any(dim=-1).to(f_v.dtype)  # (B, N)
-    if neg_f_s is None:
+    if paired:
+        per_frame = paired_distance_ratio_loss(out, normalize)  # (B, N)
+    elif neg_f_s is None:
         per_frame = all_pairs_distance_ratio_loss(f_v, f_s, video_ids)  # (B, N)
     else:
         per_frame = distance_ratio_loss(f_v, f_s, neg_f_s, reduction="none")  # (B, N)

@@ -86,16 +86,21 @@ class Ours:
         return ProposalModel(cfg, visual_weights=visual_weights, audio_weights=audio_weights, log=log)
 
     def loss(self, model, batch, generator, cfg):
-        out = model(*_inputs(batch, _device(model)))
-        if cfg.train.negatives == "all":
+        frames, audio, proposals = _inputs(batch, _device(model))
+        pairs = cfg.train.paired_negatives
+        if pairs > 0:  # M negatives per clip, each run through the whole localisation with its own audio
+            pair_audio = torch.stack([negative_indices(batch["video_id"], generator) for _ in range(pairs)])  # (M, B)
+            out = model(frames, audio, proposals, pair_audio=pair_audio.to(frames.device))
             neg_f_s = None
-        elif cfg.train.negatives == "one":
-            neg_f_s = out.f_s[negative_indices(batch["video_id"], generator).to(out.f_s.device)]  # (B, N, d)
+        elif cfg.train.negatives in ("all", "one"):
+            out = model(frames, audio, proposals)
+            neg_f_s = None if cfg.train.negatives == "all" else out.f_s[negative_indices(batch["video_id"], generator).to(out.f_s.device)]  # (B, N, d)
         else:
             raise SSLPropError(f"train.negatives '{cfg.train.negatives}': choose 'one' or 'all'")
         select = cfg.model.select_proposals
         loss, parts = proposal_loss(out, neg_f_s, lam=cfg.train.lam if select else 0.0, use_euclidean=select,
-                                    normalize=cfg.train.normalize, video_ids=batch["video_id"])
+                                    normalize=cfg.train.normalize, video_ids=batch["video_id"],
+                                    paired=pairs > 0)
         return loss, {k: float(v) for k, v in parts.items()}
 
     @torch.no_grad()

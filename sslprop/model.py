@@ -23,6 +23,9 @@ Our reading where the paper leaves a choice open (DESIGN.md, "The method", point
   between audio and visual features" of the paper; the c products are then divided by their
   sum, so w_n sums to one over locations and v_att is a weighted average.
 - Proposal scores are computed without gradient (the top-K selection is discrete).
+- alpha = d / sum d as printed; `model.mil_temperature` T gives alpha = softmax(d / T) (cpu profile).
+- `pair_audio` localises each frame again with other clips' audio, for the paired negatives of
+  `sslprop.losses.paired_distance_ratio_loss` (cpu profile).
 - A frame with proposals but every d_k = 0 gets uniform alpha over its existing proposals;
   a frame with no proposal at all gets alpha = 0 and f_v = 0 (the loss leaves such frames out).
 """
@@ -64,6 +67,9 @@ class ModelOutput:
                                         largest-first cap to max_proposals (= the input list when it is
                                         no longer than that), -1 where missing
     d_on:           Tensor[B, N]        max_k d_k, the on-screen activation of Sec. 4.2
+    pair_f_v:       Tensor[M, B, N, d]  with `pair_audio`: f_v of each frame localised with the audio of clip
+                                        pair_audio[m, b] (attention, GRM, selection, pooling); else None
+    pair_f_s:       Tensor[M, B, N, d]  with `pair_audio`: the f_s of those clips; else None
     """
 
     f_s: Tensor
@@ -80,6 +86,8 @@ class ModelOutput:
     box_scores: Tensor
     proposal_index: Tensor
     d_on: Tensor
+    pair_f_v: Tensor | None = None
+    pair_f_s: Tensor | None = None
 
 
 def mlp(in_dim: int, dim: int) -> nn.Sequential:
@@ -171,7 +179,8 @@ class ProposalModel(nn.Module):
 
     # ------------------------------------------------------------------------- forward
 
-    def forward(self, frames: Tensor, audio: Tensor, proposals: list[Tensor], k: int | None = None) -> ModelOutput:
+    def forward(self, frames: Tensor, audio: Tensor, proposals: list[Tensor], k: int | None = None,
+                pair_audio: Tensor | None = None) -> ModelOutput:
         """Run the three streams on B clips of N frames.
 
         frames:    Tensor[B, N, 3, H, W], RGB in [0, 1]
@@ -182,6 +191,9 @@ class ProposalModel(nn.Module):
                    is False (Table 3 row 4): then every proposal, up to `model.max_proposals`, enters
                    the bag in its input order, K = max_proposals. The frame stream (attention, f_att,
                    location map) is still computed, but that ablation's loss does not use it.
+        pair_audio: Tensor[M, B] of clip indices, or None. With it, every frame of clip b is also run
+                   through the localisation (attention, GRM, top-K, pooling) with the audio of clip
+                   pair_audio[m, b], sharing the visual features: `pair_f_v`, `pair_f_s` (paired negatives).
         """
         mc = self.cfg.model
         _check_audio(audio)
@@ -207,66 +219,112 @@ class ProposalModel(nn.Module):
         if self.visual_lstm is not None:
             seq = fmap.view(B, N, C, h, w).permute(0, 3, 4, 1, 2).reshape(B * h * w, N, C)  # (B*h*w, N, C)
             v = self.visual_lstm(seq).view(B, h, w, N, C).permute(0, 3, 4, 1, 2).reshape(B * N, C, h, w)
-        att = self.attention(v, s)  # (B*N, h, w), sums to 1 over locations
-        v_att = torch.einsum("bchw,bhw->bc", v, att)  # (B*N, C)
-        f_att = self.fc_att(v_att)  # (B*N, d)
-
-        # location map and GRM on the frame's pixel grid
-        m = F.interpolate(att[:, None], size=(H, W), mode="bilinear", align_corners=False)[:, 0]  # (B*N, H, W)
-        g = grm(m)  # (B*N, H, W)
-
-        # proposal selection: score every proposal on the GRM, keep the top K (discrete: no gradient)
         props = [p.reshape(-1, 4).to(device=frames.device, dtype=frames.dtype) for p in proposals]
         props = [cap_proposals(p, mc.max_proposals) for p in props]  # the largest max_proposals, input order
-        with torch.no_grad():
-            scores = score_boxes(g.detach(), props, mc.scorer)  # B*N x (P_i,)
-            if mc.select_proposals:
-                top = select_topk(props, scores, k)
-                boxes, mask, index, box_scores = top.boxes, top.mask, top.index, top.scores  # (B*N, K, ...)
-            else:
-                boxes, mask = pad_proposals(props, mc.max_proposals)  # (B*N, M, 4), (B*N, M), input order
-                box_scores = g.new_zeros(mask.shape).index_put((mask,), torch.cat(scores))  # (B*N, M)
-                slot = torch.arange(mask.shape[1], device=mask.device).expand_as(mask)  # (B*N, M)
-                index = torch.where(mask, slot, torch.full_like(slot, -1))
-        K = mask.shape[1]
+        st = self._localise(fmap, v, s, f_s, props, (H, W), k)
 
-        # proposal stream: SPP features of the existing proposals -> FC, zeros in the empty slots
-        pooled = self.spp(fmap, [b[e] for b, e in zip(boxes, mask)])  # (sum of existing, C * sum l^2)
-        feats = self.fc_box(pooled)  # (sum of existing, d)
-        f_box = feats.new_zeros(B * N, K, feats.shape[1]).index_put((mask,), feats)  # (B*N, K, d)
-
-        # localisation network: audio-proposal similarity, MIL weights, proposal-level feature
-        e = mask.to(f_box.dtype)  # (B*N, K)
-        d = F.relu(F.cosine_similarity(f_s[:, None, :], f_box, dim=-1)) * e  # (B*N, K)
-        alpha = _mil_weights(d, e)  # (B*N, K)
-        f_v = (alpha[..., None] * f_box).sum(dim=1)  # (B*N, d)
+        # paired negatives (train.paired_negatives): the same frames with the audio of other clips,
+        # through the whole localisation (attention, GRM, selection, pooling), so that the bag of a
+        # negative pair is chosen and pooled by the negative's audio, never by the frame's own
+        pair_f_v = pair_f_s = None
+        if pair_audio is not None:
+            pair_audio = torch.as_tensor(pair_audio, device=frames.device).long()
+            if pair_audio.dim() != 2 or pair_audio.shape[1] != B or bool(((pair_audio < 0) | (pair_audio >= B)).any()):
+                raise SSLPropError(f"pair_audio of shape {tuple(pair_audio.shape)}: expected clip indices Tensor[M, {B}] in [0, {B})")
+            flat = (pair_audio[..., None] * N + torch.arange(N, device=frames.device)).flatten(1)  # (M, B*N) frame-major rows
+            f_v_pairs = [self._localise(fmap, v, s[rows], f_s[rows], props, (H, W), k)["f_v"] for rows in flat]
+            pair_f_v = torch.stack(f_v_pairs).view(len(flat), B, N, -1)  # (M, B, N, d)
+            pair_f_s = f_s[flat].view(len(flat), B, N, -1)  # (M, B, N, d)
 
         def per_clip(x: Tensor) -> Tensor:
             return x.reshape(B, N, *x.shape[1:])  # (B*N, ...) -> (B, N, ...)
 
         return ModelOutput(
             f_s=per_clip(f_s),
-            f_att=per_clip(f_att),
-            f_box=per_clip(f_box),
-            f_v=per_clip(f_v),
-            boxes=per_clip(boxes),
-            mask=per_clip(mask),
-            d=per_clip(d),
-            alpha=per_clip(alpha),
-            attention=per_clip(att),
-            location_map=per_clip(m),
-            grm=per_clip(g),
-            box_scores=per_clip(box_scores),
-            proposal_index=per_clip(index),
-            d_on=per_clip(d.amax(dim=1)),
+            f_att=per_clip(st["f_att"]),
+            f_box=per_clip(st["f_box"]),
+            f_v=per_clip(st["f_v"]),
+            boxes=per_clip(st["boxes"]),
+            mask=per_clip(st["mask"]),
+            d=per_clip(st["d"]),
+            alpha=per_clip(st["alpha"]),
+            attention=per_clip(st["att"]),
+            location_map=per_clip(st["m"]),
+            grm=per_clip(st["g"]),
+            box_scores=per_clip(st["box_scores"]),
+            proposal_index=per_clip(st["index"]),
+            d_on=per_clip(st["d"].amax(dim=1)),
+            pair_f_v=pair_f_v,
+            pair_f_s=pair_f_s,
         )
 
+    def _localise(self, fmap: Tensor, v: Tensor, s: Tensor, f_s: Tensor, props: list[Tensor], size: tuple[int, int],
+                  k: int) -> dict[str, Tensor]:
+        """Attention, GRM, proposal selection and the localisation network for F frames and the audio paired with them.
 
-def _mil_weights(d: Tensor, e: Tensor) -> Tensor:
+        fmap: Tensor[F, C, h, w] the encoder's map, v: the same after the visual LSTM; s: Tensor[F, D], f_s: Tensor[F, d]
+        the audio paired with each frame; props: F tensors Tensor[P_i, 4] (capped); size: (H, W) of the frame.
+        """
+        mc = self.cfg.model
+        F_ = fmap.shape[0]
+        H, W = size
+        att = self.attention(v, s)  # (F, h, w), sums to 1 over locations
+        v_att = torch.einsum("bchw,bhw->bc", v, att)  # (F, C)
+        f_att = self.fc_att(v_att)  # (F, d)
+
+        # location map and GRM on the frame's pixel grid
+        m = F.interpolate(att[:, None], size=(H, W), mode="bilinear", align_corners=False)[:, 0]  # (F, H, W)
+        g = grm(m)  # (F, H, W)
+
+        # proposal selection: score every proposal on the GRM, keep the top K (discrete: no gradient)
+        with torch.no_grad():
+            scores = score_boxes(g.detach(), props, mc.scorer)  # F x (P_i,)
+            if mc.select_proposals:
+                top = select_topk(props, scores, k)
+                boxes, mask, index, box_scores = top.boxes, top.mask, top.index, top.scores  # (F, K, ...)
+            else:
+                boxes, mask = pad_proposals(props, mc.max_proposals)  # (F, M, 4), (F, M), input order
+                box_scores = g.new_zeros(mask.shape).index_put((mask,), torch.cat(scores))  # (F, M)
+                slot = torch.arange(mask.shape[1], device=mask.device).expand_as(mask)  # (F, M)
+                index = torch.where(mask, slot, torch.full_like(slot, -1))
+        K = mask.shape[1]
+
+        # proposal stream: SPP features of the existing proposals -> FC, zeros in the empty slots
+        pooled = self.spp(fmap, [b[e] for b, e in zip(boxes, mask)])  # (sum of existing, C * sum l^2)
+        feats = self.fc_box(pooled)  # (sum of existing, d)
+        f_box = feats.new_zeros(F_, K, feats.shape[1]).index_put((mask,), feats)  # (F, K, d)
+
+        # localisation network: audio-proposal similarity, MIL weights, proposal-level feature
+        d, alpha, f_v = pool_bag(f_box, mask, f_s, mc.mil_temperature)  # (F, K), (F, K), (F, d)
+
+        return {"att": att, "f_att": f_att, "m": m, "g": g, "boxes": boxes, "mask": mask, "index": index,
+                "box_scores": box_scores, "f_box": f_box, "d": d, "alpha": alpha, "f_v": f_v}
+
+
+def pool_bag(f_box: Tensor, mask: Tensor, f_s: Tensor, temperature: float | None = None) -> tuple[Tensor, Tensor, Tensor]:
+    """The localisation network on a bag of proposals and an audio feature (paper eq. 3 and 3.4).
+
+    d_k = ReLU(cos(f_s, f_box_k)) e_k, alpha = the normalised d (see `_mil_weights`), f_v = sum_k alpha_k f_box_k.
+    f_box: Tensor[..., K, d], mask: Tensor[..., K] bool, f_s: Tensor[..., d] (leading dims broadcast, so
+    one frame's bag can be pooled with every clip's audio). Returns (d, alpha) Tensor[..., K] and f_v Tensor[..., d].
+    """
+    e = mask.to(f_box.dtype)  # (..., K)
+    d = F.relu(F.cosine_similarity(f_s[..., None, :], f_box, dim=-1)) * e  # (..., K)
+    alpha = _mil_weights(d.flatten(0, -2), e.expand_as(d).flatten(0, -2), temperature).view_as(d)  # (..., K)
+    f_v = (alpha[..., None] * f_box).sum(dim=-2)  # (..., d)
+    return d, alpha, f_v
+
+
+def _mil_weights(d: Tensor, e: Tensor, temperature: float | None = None) -> Tensor:
     """alpha = d / sum_k d_k per frame; uniform over existing slots when every d_k = 0; 0 without any slot.
 
+    temperature T: alpha = softmax(d / T) over the existing slots instead (0 without any slot).
     d, e: Tensor[F, K] (e is the 0/1 mask) -> Tensor[F, K]
     """
+    if temperature is not None:
+        logits = (d / temperature).masked_fill(e == 0, float("-inf"))  # (F, K)
+        has_slot = e.sum(dim=1, keepdim=True) > 0  # (F, 1)
+        return torch.where(has_slot, torch.softmax(logits.masked_fill(~has_slot, 0.0), dim=1), torch.zeros_like(d))
     total = d.sum(dim=1, keepdim=True)  # (F, 1)
     uniform = e / e.sum(dim=1, keepdim=True).clamp_min(1.0)  # (F, K), all zero when no slot exists
     return torch.where(total > 0, d / total.clamp_min(torch.finfo(d.dtype).tiny), uniform)

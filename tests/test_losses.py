@@ -135,3 +135,50 @@ def test_all_pairs_distance_ratio_averages_the_pair_loss_over_other_videos():
     assert per[2, 0].item() == pytest.approx((LOSS_D0_D5 + LOSS_D0_D1) / 2, abs=1e-12)
     with pytest.raises(SSLPropError, match="one video only"):
         all_pairs_distance_ratio_loss(f_v, f_s, ["a", "a", "a"])
+
+
+def _bag_out(f_box, mask, f_s, pair_index):
+    """A model output for fixed bags: f_v pooled with the own audio, pair_f_v with the audio of clip pair_index[m, b]."""
+    from sslprop.model import pool_bag
+
+    d, alpha, f_v = pool_bag(f_box, mask, f_s, None)
+    pair_f_s = f_s[pair_index]  # (M, B, N, d)
+    pair_f_v = torch.stack([pool_bag(f_box, mask, a, None)[2] for a in pair_f_s])
+    return SimpleNamespace(f_v=f_v, f_s=f_s, f_att=f_v, f_box=f_box, mask=mask, d=d, pair_f_v=pair_f_v, pair_f_s=pair_f_s)
+
+
+def test_paired_negatives_close_the_diverse_bag_shortcut():
+    # Two clips whose frames carry no information (the same bag {e1, e2}) and whose sounds are e1 and e2.
+    # As printed, f_v is pooled with the clip's own audio, so each picks the proposal equal to its sound:
+    # d+ = 0 and d- = |e1 - e2| = sqrt(2), a low loss for a model that has learned nothing about the frame.
+    # Paired, the negative pair is localised with the negative's audio and finds an equal match:
+    # d+ = d- = 0, the loss of indifference 2 * (1/2)^2 = 0.5.
+    e1, e2 = torch.tensor([1.0, 0.0]), torch.tensor([0.0, 1.0])
+    f_box = torch.stack([e1, e2]).expand(2, 1, 2, 2).clone()  # (B = 2, N = 1, K = 2, d = 2)
+    mask = torch.ones(2, 1, 2, dtype=torch.bool)
+    f_s = torch.stack([e1, e2])[:, None]  # (2, 1, 2)
+    out = _bag_out(f_box, mask, f_s, torch.tensor([[1, 0]]))  # d = (1, 0) for clip 0: alpha = (1, 0), f_v = e1
+    as_printed = 2 * (1 / (1 + math.exp(math.sqrt(2)))) ** 2
+    for neg in (f_s.flip(0), None):  # one negative given, or every other clip of the batch
+        loss, _ = proposal_loss(out, neg, lam=0.0, use_euclidean=False, normalize=True, video_ids=["a", "b"])
+        assert loss.item() == pytest.approx(as_printed, abs=1e-6)
+    loss, _ = proposal_loss(out, None, lam=0.0, use_euclidean=False, normalize=True, paired=True)
+    assert loss.item() == pytest.approx(0.5, abs=1e-6)
+    with pytest.raises(SSLPropError, match="pair_audio"):
+        proposal_loss(SimpleNamespace(**{**vars(out), "pair_f_v": None}), None, lam=0.0, normalize=True, paired=True)
+
+
+def test_paired_negatives_reward_a_bag_that_holds_the_sound():
+    # Clip 0's bag holds e1 (its sound) and e3; clip 1's bag holds e2 (its sound) and e3: each frame
+    # matches its own sound and not the other's, so the paired loss is low.
+    e1, e2, e3 = torch.eye(3)
+    f_box = torch.stack([torch.stack([e1, e3]), torch.stack([e2, e3])])[:, None]  # (2, 1, 2, 3)
+    mask = torch.ones(2, 1, 2, dtype=torch.bool)
+    f_s = torch.stack([e1, e2])[:, None]
+    out = _bag_out(f_box, mask, f_s, torch.tensor([[1, 0]]))
+    loss, _ = proposal_loss(out, None, lam=0.0, use_euclidean=False, normalize=True, paired=True)
+    # the negative pair (bag 0, sound e2): d = (0, 0) -> uniform alpha, f_v- = (e1 + e3) / 2, normalised
+    f_neg = torch.nn.functional.normalize((e1 + e3) / 2, dim=0)
+    d_neg = float(torch.linalg.vector_norm(f_neg - e2))
+    assert loss.item() == pytest.approx(2 * (1 / (1 + math.exp(d_neg))) ** 2, abs=1e-6)
+    assert loss.item() < 0.5

@@ -9,7 +9,7 @@ import torch.nn.functional as F
 from sslprop.config import get_profile
 from sslprop.errors import SSLPropError
 from sslprop.losses import negative_indices, proposal_loss
-from sslprop.model import AudioGuidedAttention, ModelOutput, ProposalModel, _mil_weights
+from sslprop.model import AudioGuidedAttention, ModelOutput, ProposalModel, _mil_weights, pool_bag
 from sslprop.proposals import cap_proposals, grm, score_boxes
 
 S = 32  # frame size of the tiny config (feature grid 4 x 4 at stride 8)
@@ -74,7 +74,7 @@ def test_masks_for_few_and_no_proposals_and_no_nan():
     model = tiny_model()
     frames, audio, props = batch(1, 3, [12, 3, 0])
     out = model(frames, audio, props)
-    for name, value in vars(out).items():
+    for name, value in ((n, v) for n, v in vars(out).items() if v is not None):  # pair_* are None without pair_audio
         if value.is_floating_point():
             assert torch.isfinite(value).all(), name
     assert out.mask[0].sum(dim=1).tolist() == [5, 3, 0]
@@ -126,7 +126,7 @@ def test_attention_sums_to_one_location_map_and_grm():
 
 
 def test_d_is_relu_cosine_masked_and_alpha_normalised():
-    model = tiny_model(seed=3)
+    model = tiny_model(seed=3, **{"model.mil_temperature": None})  # alpha = d / sum d, as printed
     frames, audio, props = batch(4, 1, [9, 2, 20, 1], seed=5)
     out = model(frames, audio, props)
     cos = F.cosine_similarity(out.f_s[:, :, None, :], out.f_box, dim=-1)
@@ -138,6 +138,10 @@ def test_d_is_relu_cosine_masked_and_alpha_normalised():
     assert torch.allclose(out.alpha[pos], out.d[pos] / out.d[pos].sum(-1, keepdim=True), atol=1e-6)
     assert torch.allclose(out.f_v, (out.alpha[..., None] * out.f_box).sum(dim=2), atol=1e-6)
     assert torch.equal(out.d_on, out.d.amax(dim=-1))
+    model.cfg = model.cfg.replace(**{"model.mil_temperature": 0.1})  # the cpu profile's softmax(d / T)
+    out = model(frames, audio, props)
+    logits = (out.d / 0.1).masked_fill(~out.mask, float("-inf"))
+    assert torch.allclose(out.alpha, torch.softmax(logits, dim=-1), atol=1e-6)
 
 
 def test_mil_weights_hand_computed():
@@ -206,7 +210,7 @@ def test_eval_forward_is_deterministic_and_audio_embedding_matches():
     b = model(frames, audio, props)
     with torch.no_grad():
         c = model(frames, audio, props)
-    for name, value in vars(a).items():
+    for name, value in ((n, v) for n, v in vars(a).items() if v is not None):
         assert torch.equal(value, getattr(b, name)), name
         if value.is_floating_point():  # no_grad may take other kernels (LSTM): equal to rounding
             assert torch.allclose(value, getattr(c, name), atol=1e-5), name
@@ -289,3 +293,50 @@ def test_paper_profile_forward_backward_on_cpu():
     loss.backward()
     assert model.visual.features[0].weight.grad.abs().sum() > 0
     assert model.audio.features[0].weight.grad.abs().sum() > 0
+
+
+def test_mil_weights_softmax_temperature_over_existing_slots():
+    d = torch.tensor([[0.2, 0.6, 0.0, 0.0], [0.0, 0.0, 0.0, 0.0], [0.0, 0.0, 0.0, 0.0]])
+    e = torch.tensor([[1.0, 1.0, 1.0, 0.0], [1.0, 1.0, 0.0, 0.0], [0.0, 0.0, 0.0, 0.0]])
+    alpha = _mil_weights(d, e, temperature=0.1)
+    z = math.exp(2.0) + math.exp(6.0) + math.exp(0.0)  # softmax of d / 0.1 over the three existing slots
+    assert alpha[0].tolist() == pytest.approx([math.exp(2.0) / z, math.exp(6.0) / z, 1.0 / z, 0.0])
+    assert alpha[1].tolist() == pytest.approx([0.5, 0.5, 0.0, 0.0])
+    assert alpha[2].tolist() == [0.0, 0.0, 0.0, 0.0]  # no proposal: no weight, no NaN
+
+
+def test_pool_bag_broadcasts_one_bag_over_every_audio():
+    torch.manual_seed(0)
+    f_box = torch.randn(3, 2, 4, 6)  # (B, N, K, d)
+    mask = torch.tensor([[True, True, False, False], [True, True, True, True]]).expand(3, 2, 4).clone()
+    mask[2, 0] = False  # an empty bag
+    f_s = torch.randn(3, 2, 6)
+    for temperature in (None, 0.1):
+        d, alpha, f_v = pool_bag(f_box, mask, f_s, temperature)
+        d_all, alpha_all, f_v_all = pool_bag(f_box[:, None], mask[:, None], f_s[None], temperature)  # (B, B, N, ...)
+        assert d_all.shape == (3, 3, 2, 4) and f_v_all.shape == (3, 3, 2, 6)
+        for b in range(3):
+            assert torch.allclose(d_all[b, b], d[b]) and torch.allclose(f_v_all[b, b], f_v[b], atol=1e-6)
+            # bag of clip b with the audio of clip j: the same formula on (f_box[b], f_s[j])
+            j = (b + 1) % 3
+            ref = torch.relu(torch.nn.functional.cosine_similarity(f_s[j][:, None], f_box[b], dim=-1)) * mask[b]
+            assert torch.allclose(d_all[b, j], ref, atol=1e-6)
+        assert (f_v_all[2, :, 0] == 0).all() and (alpha_all[2, :, 0] == 0).all()
+
+
+def test_pair_audio_runs_the_whole_localisation_with_the_other_clips_audio():
+    model = tiny_model(seed=4).eval()  # eval: BatchNorm statistics fixed, so two forwards are comparable
+    frames, audio, props = batch(3, 2, [12, 7, 0, 9, 15, 4], seed=6)
+    pair = torch.tensor([[1, 2, 0], [2, 0, 1]])  # (M = 2, B = 3): clip b paired with the audio of clip pair[m, b]
+    with torch.no_grad():
+        out = model(frames, audio, props, pair_audio=pair)
+        for m in range(2):
+            # the same frames and proposals, with the audio of the paired clips: attention, GRM, selection, pooling
+            ref = model(frames, audio[pair[m]], props)
+            assert torch.allclose(out.pair_f_v[m], ref.f_v, atol=1e-5)
+            assert torch.allclose(out.pair_f_s[m], ref.f_s, atol=1e-6)
+        plain = model(frames, audio, props)
+    assert torch.allclose(out.f_v, plain.f_v) and plain.pair_f_v is None
+    for bad in (torch.tensor([1, 2, 0]), torch.tensor([[0, 1, 3]]), torch.tensor([[0, 1]])):
+        with pytest.raises(SSLPropError, match="pair_audio"):
+            model(frames, audio, props, pair_audio=bad)
