@@ -251,9 +251,11 @@ def measure_training(profile: str, batch_size: int | None, steps: int, proposals
 
     def step() -> None:
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_amp):
-            out = model(frames, audio, props)
-            neg = negative_indices(videos, gen).to(device)
-            loss, _ = proposal_loss(out, out.f_s[neg], cfg.train.lam, normalize=cfg.train.normalize)
+            pairs = cfg.train.paired_negatives  # the profile's loss: paired negatives (cpu) or as printed (paper)
+            pair_audio = torch.stack([negative_indices(videos, gen) for _ in range(pairs)]).to(device) if pairs else None
+            out = model(frames, audio, props, pair_audio=pair_audio)
+            neg = None if pairs or cfg.train.negatives == "all" else out.f_s[negative_indices(videos, gen).to(device)]
+            loss, _ = proposal_loss(out, neg, cfg.train.lam, normalize=cfg.train.normalize, video_ids=videos, paired=pairs > 0)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
