@@ -88,6 +88,8 @@ class Ours:
     def loss(self, model, batch, generator, cfg):
         frames, audio, proposals = _inputs(batch, _device(model))
         pairs = cfg.train.paired_negatives
+        if pairs < 0:
+            raise SSLPropError(f"train.paired_negatives = {pairs}: must be 0 (the loss as printed) or a number of negatives")
         if pairs > 0:  # M negatives per clip, each run through the whole localisation with its own audio
             pair_audio = torch.stack([negative_indices(batch["video_id"], generator) for _ in range(pairs)])  # (M, B)
             out = model(frames, audio, proposals, pair_audio=pair_audio.to(frames.device))

@@ -340,3 +340,21 @@ def test_pair_audio_runs_the_whole_localisation_with_the_other_clips_audio():
     for bad in (torch.tensor([1, 2, 0]), torch.tensor([[0, 1, 3]]), torch.tensor([[0, 1]])):
         with pytest.raises(SSLPropError, match="pair_audio"):
             model(frames, audio, props, pair_audio=bad)
+
+
+def test_ours_loss_with_paired_negatives_lowers_with_a_step_and_rejects_a_negative_count():
+    from sslprop.methods import get_method
+
+    model = tiny_model(seed=5)
+    frames, audio, props = batch(4, 1, [9, 6, 11, 8], seed=7)
+    data = {"frames": frames, "audio": audio, "proposals": props, "video_id": ["a", "b", "c", "d"]}
+    cfg = model.cfg.replace(**{"train.paired_negatives": 2})
+    ours = get_method("ours")
+    opt = torch.optim.Adam(model.parameters(), lr=1e-2)
+    loss, parts = ours.loss(model, data, torch.Generator().manual_seed(0), cfg)
+    assert set(parts) == {"loss", "tri", "edu"} and 0.0 < parts["tri"] < 2.0
+    opt.zero_grad(); loss.backward(); opt.step()
+    after, _ = ours.loss(model, data, torch.Generator().manual_seed(0), cfg)
+    assert after.item() < loss.item()
+    with pytest.raises(SSLPropError, match="paired_negatives"):
+        ours.loss(model, data, torch.Generator().manual_seed(0), model.cfg.replace(**{"train.paired_negatives": -1}))
