@@ -94,9 +94,12 @@ class Ours:
             pair_audio = torch.stack([negative_indices(batch["video_id"], generator) for _ in range(pairs)])  # (M, B)
             out = model(frames, audio, proposals, pair_audio=pair_audio.to(frames.device))
             neg_f_s = None
-        elif cfg.train.negatives in ("all", "one"):
+        elif cfg.train.negatives == "all":  # every clip of another video, in proposal_loss
             out = model(frames, audio, proposals)
-            neg_f_s = None if cfg.train.negatives == "all" else out.f_s[negative_indices(batch["video_id"], generator).to(out.f_s.device)]  # (B, N, d)
+            neg_f_s = None
+        elif cfg.train.negatives == "one":
+            out = model(frames, audio, proposals)
+            neg_f_s = out.f_s[negative_indices(batch["video_id"], generator).to(out.f_s.device)]  # (B, N, d)
         else:
             raise SSLPropError(f"train.negatives '{cfg.train.negatives}': choose 'one' or 'all'")
         select = cfg.model.select_proposals
