@@ -47,6 +47,7 @@ class TrainConfig:
     lam: float = 0.5  # lambda, weight of the Euclidean term |f_v - f_att|^2
     negatives: str = "one"  # "one": one random clip of another video (paper); "all": every other video of the batch
     paired_negatives: int = 0  # M > 0: M negatives per clip, each localised with its own audio (losses.paired_distance_ratio_loss)
+    hard_negatives: int = 0  # of the M paired negatives, how many are the clips whose frames look most alike (losses.hard_negative_indices)
     normalize: bool = True  # L2-normalise features before the losses (ours: unnormalised features collapse to 0)
     seed: int = 0  # seeds data order, negatives and initial weights
     device: str = "auto"  # "cpu", "cuda", "cuda:N" or "auto"

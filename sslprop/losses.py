@@ -71,6 +71,35 @@ def negative_indices(video_ids: Sequence[str] | Tensor, generator: torch.Generat
     return torch.multinomial(other.to(torch.float), 1, generator=generator).squeeze(1)  # (B,)
 
 
+def hard_negative_indices(descriptors: Tensor, video_ids: Sequence[str] | Tensor, m: int) -> Tensor:
+    """For each item, the m items of other videos whose frames look most alike (visually hard negatives).
+
+    descriptors: Tensor[B, C], one visual descriptor per item (any scale: compared by cosine)
+    video_ids:   the B items' video ids (strings, or a Tensor[B] of integer codes)
+    m:           negatives per item, at least 1
+    Returns Tensor[m, B] long on the descriptors' device: row r holds, for every item, its
+    (r+1)-th most similar item of another video. No labels are used, only the pixels: when the
+    visual encoder has learned a shortcut (a background shared by several sounds), the negatives
+    share it too, so the loss can only fall by telling the sounding objects apart.
+    Raises SSLPropError when an item has fewer than m items of other videos in the batch.
+    """
+    if m < 1:
+        raise SSLPropError(f"hard negatives m = {m}: must be at least 1")
+    codes = _video_codes(video_ids).to(descriptors.device)
+    if descriptors.dim() != 2 or descriptors.shape[0] != codes.numel():
+        raise SSLPropError(f"descriptors of shape {tuple(descriptors.shape)} for {codes.numel()} items: expected Tensor[B, C]")
+    other = codes[:, None] != codes[None, :]  # (B, B)
+    fewest = int(other.sum(dim=1).min()) if codes.numel() else 0
+    if fewest < m:
+        raise SSLPropError(
+            f"{m} hard negatives per clip, but a clip of this batch has only {fewest} clips of other videos "
+            "(raise the batch size or lower train.hard_negatives)"
+        )
+    unit = F.normalize(descriptors.detach().float(), dim=1)
+    sim = (unit @ unit.T).masked_fill(~other, float("-inf"))  # (B, B)
+    return sim.topk(m, dim=1).indices.T.contiguous()  # (m, B)
+
+
 def _first_id(video_ids: Sequence[str] | Tensor) -> str:
     return str(video_ids[0].item() if isinstance(video_ids, Tensor) else video_ids[0])
 

@@ -23,7 +23,7 @@ from torch import Tensor
 
 from sslprop.config import Config
 from sslprop.errors import SSLPropError
-from sslprop.losses import negative_indices, proposal_loss
+from sslprop.losses import hard_negative_indices, negative_indices, proposal_loss
 from sslprop.model import ProposalModel
 
 
@@ -90,9 +90,19 @@ class Ours:
         pairs = cfg.train.paired_negatives
         if pairs < 0:
             raise SSLPropError(f"train.paired_negatives = {pairs}: must be 0 (the loss as printed) or a number of negatives")
+        hard = cfg.train.hard_negatives
+        if not 0 <= hard <= pairs:
+            raise SSLPropError(f"train.hard_negatives = {hard}: must be between 0 and train.paired_negatives = {pairs}")
         if pairs > 0:  # M negatives per clip, each run through the whole localisation with its own audio
-            pair_audio = torch.stack([negative_indices(batch["video_id"], generator) for _ in range(pairs)])  # (M, B)
-            out = model(frames, audio, proposals, pair_audio=pair_audio.to(frames.device))
+            ids = batch["video_id"]
+
+            def pair_audio(descriptors: Tensor) -> Tensor:  # (B, C) -> (M, B): random negatives, then hard ones
+                rows = [negative_indices(ids, generator).to(descriptors.device) for _ in range(pairs - hard)]
+                if hard:
+                    rows += list(hard_negative_indices(descriptors, ids, hard))
+                return torch.stack(rows)
+
+            out = model(frames, audio, proposals, pair_audio=pair_audio)
             neg_f_s = None
         elif cfg.train.negatives == "all":  # every clip of another video, in proposal_loss
             out = model(frames, audio, proposals)

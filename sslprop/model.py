@@ -180,7 +180,7 @@ class ProposalModel(nn.Module):
     # ------------------------------------------------------------------------- forward
 
     def forward(self, frames: Tensor, audio: Tensor, proposals: list[Tensor], k: int | None = None,
-                pair_audio: Tensor | None = None) -> ModelOutput:
+                pair_audio: Tensor | Callable[[Tensor], Tensor] | None = None) -> ModelOutput:
         """Run the three streams on B clips of N frames.
 
         frames:    Tensor[B, N, 3, H, W], RGB in [0, 1]
@@ -194,6 +194,9 @@ class ProposalModel(nn.Module):
         pair_audio: Tensor[M, B] of clip indices, or None. With it, every frame of clip b is also run
                    through the localisation (attention, GRM, top-K, pooling) with the audio of clip
                    pair_audio[m, b], sharing the visual features: `pair_f_v`, `pair_f_s` (paired negatives).
+                   It may also be a function of the clips' visual descriptors Tensor[B, C] (the
+                   feature map averaged over frames and locations, without gradient) that returns
+                   those indices: negatives picked by what the frames look like.
         """
         mc = self.cfg.model
         _check_audio(audio)
@@ -228,6 +231,8 @@ class ProposalModel(nn.Module):
         # negative pair is chosen and pooled by the negative's audio, never by the frame's own
         pair_f_v = pair_f_s = None
         if pair_audio is not None:
+            if callable(pair_audio):
+                pair_audio = pair_audio(fmap.detach().view(B, N, C, h * w).mean(dim=(1, 3)))  # (B, C) -> (M, B)
             pair_audio = torch.as_tensor(pair_audio, device=frames.device).long()
             if pair_audio.dim() != 2 or pair_audio.shape[1] != B or bool(((pair_audio < 0) | (pair_audio >= B)).any()):
                 raise SSLPropError(f"pair_audio of shape {tuple(pair_audio.shape)}: expected clip indices Tensor[M, {B}] in [0, {B})")

@@ -182,3 +182,23 @@ def test_paired_negatives_reward_a_bag_that_holds_the_sound():
     d_neg = float(torch.linalg.vector_norm(f_neg - e2))
     assert loss.item() == pytest.approx(2 * (1 / (1 + math.exp(d_neg))) ** 2, abs=1e-6)
     assert loss.item() < 0.5
+
+
+def test_hard_negatives_are_the_most_alike_frames_of_other_videos():
+    from sslprop.losses import hard_negative_indices
+
+    # items 0 and 1 come from one video; 2 looks like 0, 3 like 1 (cosine), 4 is unlike both
+    desc = torch.tensor([[1.0, 0.0, 0.0], [0.5, 0.5, 0.0], [2.0, 0.1, 0.0], [1.0, 1.1, 0.0], [0.0, 0.0, 1.0]])
+    ids = ["v", "v", "a", "b", "c"]
+    idx = hard_negative_indices(desc, ids, 2)
+    assert idx.shape == (2, 5)
+    assert idx[:, 0].tolist() == [2, 3]  # never item 1, its own video, although it is nearer than 4
+    assert idx[:, 1].tolist() == [3, 2]
+    codes = torch.tensor([hash(i) for i in ids])
+    assert bool((codes[idx] != codes[None, :]).all())
+    with pytest.raises(SSLPropError, match="other videos"):
+        hard_negative_indices(desc, ids, 4)  # items 0 and 1 have only 3 clips of other videos
+    with pytest.raises(SSLPropError, match="at least 1"):
+        hard_negative_indices(desc, ids, 0)
+    with pytest.raises(SSLPropError, match="descriptors"):
+        hard_negative_indices(desc[:3], ids, 1)

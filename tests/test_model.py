@@ -358,3 +358,31 @@ def test_ours_loss_with_paired_negatives_lowers_with_a_step_and_rejects_a_negati
     assert after.item() < loss.item()
     with pytest.raises(SSLPropError, match="paired_negatives"):
         ours.loss(model, data, torch.Generator().manual_seed(0), model.cfg.replace(**{"train.paired_negatives": -1}))
+
+
+def test_ours_loss_with_hard_negatives_lowers_with_a_step_and_checks_the_count():
+    from sslprop.methods import get_method
+
+    model = tiny_model(seed=6)
+    frames, audio, props = batch(4, 1, [9, 6, 11, 8], seed=8)
+    data = {"frames": frames, "audio": audio, "proposals": props, "video_id": ["a", "b", "c", "d"]}
+    cfg = model.cfg.replace(**{"train.paired_negatives": 3, "train.hard_negatives": 2})
+    ours = get_method("ours")
+    opt = torch.optim.Adam(model.parameters(), lr=1e-2)
+    loss, _ = ours.loss(model, data, torch.Generator().manual_seed(0), cfg)
+    opt.zero_grad(); loss.backward(); opt.step()
+    after, _ = ours.loss(model, data, torch.Generator().manual_seed(0), cfg)
+    assert after.item() < loss.item()
+    # the hard negatives are what forward is told: a function of the frames' descriptors
+    seen = {}
+
+    def pick(desc):
+        seen["desc"] = desc
+        return torch.tensor([[1, 0, 3, 2]])
+
+    out = model(frames, audio, props, pair_audio=pick)
+    assert seen["desc"].shape == (4, model.visual.out_channels) and not seen["desc"].requires_grad
+    assert out.pair_f_v.shape[:2] == (1, 4)
+    for bad in ({"train.paired_negatives": 2, "train.hard_negatives": 3}, {"train.hard_negatives": -1}):
+        with pytest.raises(SSLPropError, match="hard_negatives"):
+            ours.loss(model, data, torch.Generator().manual_seed(0), model.cfg.replace(**{"train.paired_negatives": 2, **bad}))
