@@ -152,6 +152,19 @@ def test_scenes_annotators_offscreen_and_bias(tmp_path: Path, bank: synth.Bank) 
             assert f.objects[1].label == bias["companion"][s.classes[0]]
 
 
+def test_scenes_without_the_bias(tmp_path: Path, bank: synth.Bank) -> None:
+    # the same seed with both chances at 0: the same pairings recorded, none of them shown
+    out = synth.generate("scenes", 24, 2, tmp_path / "plain", size=64, progress=False, bank=bank, habitat_prob=0, companion_prob=0)
+    info, samples = read_info(out), read_manifest(out)
+    biased = read_info(synth.generate("scenes", 4, 2, tmp_path / "biased", size=64, progress=False, bank=bank))["bias"]
+    assert (info["bias"]["habitat_prob"], info["bias"]["companion_prob"]) == (0.0, 0.0)
+    assert (biased["habitat_prob"], biased["companion_prob"]) == (synth.HABITAT_PROB, synth.COMPANION_PROB)
+    assert info["bias"]["habitat"] == biased["habitat"] and info["bias"]["companion"] == biased["companion"]
+    assert not any(s.meta["habitat_background"] or s.meta["companion"] for s in samples)
+    with pytest.raises(SSLPropError, match="habitat_prob = -0.1"):
+        synth.make_bias(bank, 2, habitat_prob=-0.1)
+
+
 def test_mosaic_two_sounding_two_silent(tmp_path: Path, bank: synth.Bank) -> None:
     out = synth.generate("mosaic", 6, 0, tmp_path / "mosaic", size=64, progress=False, bank=bank)
     for s in read_manifest(out):
@@ -213,6 +226,8 @@ def test_overwrite_rules(tmp_path: Path, bank: synth.Bank) -> None:
         (["--preset", "scenes", "--n", "2", "--size", "16"], "--size 16: frames of preset 'scenes' must be at least 32 px"),
         (["--preset", "mosaic", "--n", "2", "--size", "65"], "--size 65: mosaic frames are a 2x2 grid"),
         (["--preset", "solo", "--n", "2", "--test-fraction", "1.5"], "--test-fraction 1.5: must be between 0 and 1"),
+        (["--preset", "scenes", "--n", "2", "--habitat-prob", "1.5"], "habitat_prob = 1.5: must be a probability in [0, 1]"),
+        (["--preset", "solo", "--n", "2", "--companion-prob", "0"], "companion_prob: only the scenes preset has a co-occurrence bias"),
     ],
 )
 def test_cli_bad_values(argv: list[str], message: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

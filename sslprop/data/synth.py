@@ -232,16 +232,24 @@ def load_bank(root: str | None = None) -> Bank:
     return Bank(classes, members, stamps, backgrounds)
 
 
-def make_bias(bank: Bank, seed: int) -> dict[str, Any]:
-    """The `scenes` co-occurrence bias for `seed`: each class's preferred background and companion class."""
+def make_bias(bank: Bank, seed: int, habitat_prob: float = HABITAT_PROB, companion_prob: float = COMPANION_PROB) -> dict[str, Any]:
+    """The `scenes` co-occurrence bias for `seed`: each class's preferred background and companion class.
+
+    habitat_prob:   chance that a scene shows its sound's preferred background (0: no background bias)
+    companion_prob: chance that a scene of 2+ objects shows the sound's companion (0: no companion bias)
+    The pairings depend on `seed` only, so sets that differ in these chances share them.
+    """
+    for name, p in (("habitat_prob", habitat_prob), ("companion_prob", companion_prob)):
+        if not 0.0 <= p <= 1.0:
+            raise SSLPropError(f"{name} = {p}: must be a probability in [0, 1]")
     rng = np.random.default_rng([seed, 99])
     order = [bank.classes[i] for i in rng.permutation(len(bank.classes))]
     habitat = {c: BACKGROUNDS[i % len(BACKGROUNDS)] for i, c in enumerate(order)}
     order = [bank.classes[i] for i in rng.permutation(len(bank.classes))]
     companion = {c: order[(i + 1) % len(order)] for i, c in enumerate(order)}
     return {
-        "habitat_prob": HABITAT_PROB,
-        "companion_prob": COMPANION_PROB,
+        "habitat_prob": float(habitat_prob),
+        "companion_prob": float(companion_prob),
         "habitat": dict(sorted(habitat.items())),
         "companion": dict(sorted(companion.items())),
     }
@@ -532,14 +540,14 @@ def build_scenes(rng: np.random.Generator, bank: Bank, sample_id: str, size: int
     sound_label = _pick_classes(rng, bank, 1)[0]
     if onscreen:
         labels = [sound_label]
-        companion = k >= 2 and bool(rng.random() < COMPANION_PROB)
+        companion = k >= 2 and bool(rng.random() < bias["companion_prob"])
         if companion:
             labels.append(bias["companion"][sound_label])
         labels += _pick_classes(rng, bank, k - len(labels), exclude=tuple(labels))
     else:
         companion = False
         labels = _pick_classes(rng, bank, k, exclude=(sound_label,))
-    habitat = bool(rng.random() < HABITAT_PROB)
+    habitat = bool(rng.random() < bias["habitat_prob"])
     bg, bg_meta = _pick_background(rng, bank, size, bias["habitat"][sound_label] if habitat else None)
     placed: list[Placed] = []
     sound_stamp = None
@@ -786,8 +794,13 @@ def generate(
     test_fraction: float = 0.25,
     progress: bool = True,
     bank: Bank | None = None,
+    habitat_prob: float | None = None,
+    companion_prob: float | None = None,
 ) -> Path:
     """Generate `n` samples of `preset` into `out` in the sslprop format; returns `out`.
+
+    habitat_prob, companion_prob: `scenes` only, the co-occurrence bias (`make_bias`); None
+    keeps the preset's (HABITAT_PROB, COMPANION_PROB). 0 and 0 give scenes without the bias.
 
     Files are written to a hidden sibling folder that replaces `out` only when complete,
     so an interrupted run leaves no half set. An existing sslprop data set at `out` is
@@ -796,10 +809,16 @@ def generate(
     from tqdm import tqdm
 
     size = check_arguments(preset, n, seed, size, test_fraction)
+    chances = {k: v for k, v in (("habitat_prob", habitat_prob), ("companion_prob", companion_prob)) if v is not None}
+    if chances and preset != "scenes":
+        raise SSLPropError(f"{' and '.join(chances)}: only the scenes preset has a co-occurrence bias, not {preset}")
+    for name, p in chances.items():
+        if not 0.0 <= p <= 1.0:
+            raise SSLPropError(f"{name} = {p}: must be a probability in [0, 1]")
     out = Path(out)
     check_out(out)
     bank = bank if bank is not None else load_bank()
-    bias = make_bias(bank, seed) if preset == "scenes" else None
+    bias = make_bias(bank, seed, **chances) if preset == "scenes" else None
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.parent / f".{out.name}.synth-{os.getpid()}"
     if tmp.exists():
@@ -830,6 +849,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", required=True, help="output folder (an existing sslprop data set there is replaced)")
     parser.add_argument("--size", type=int, default=None, help="frame side in pixels (default 96; mosaic tiles are half of it)")
     parser.add_argument("--test-fraction", type=float, default=0.25, help="share of samples in the test split (default 0.25)")
+    parser.add_argument("--habitat-prob", type=float, default=None,
+                        help=f"scenes: chance that a scene shows its sound's preferred background (default {HABITAT_PROB})")
+    parser.add_argument("--companion-prob", type=float, default=None,
+                        help=f"scenes: chance that a scene of 2+ objects shows the sound's companion (default {COMPANION_PROB})")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
@@ -837,7 +860,8 @@ def main(args: argparse.Namespace) -> int:
     """Run the generator and print a one-line summary."""
     from sslprop.data.format import read_info
 
-    out = generate(args.preset, args.n, args.seed, args.out, args.size, args.test_fraction, progress=not args.no_progress)
+    out = generate(args.preset, args.n, args.seed, args.out, args.size, args.test_fraction, progress=not args.no_progress,
+                   habitat_prob=args.habitat_prob, companion_prob=args.companion_prob)
     info = read_info(out)
     print(
         f"wrote {info['num_samples']} {args.preset} samples ({info['splits']['train']} train, {info['splits']['test']} test), "
