@@ -618,9 +618,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     what = parser.add_mutually_exclusive_group(required=True)
     what.add_argument("--predictions", metavar="PATH", help="maps (.npz, or a folder of <key>.npy) or boxes (.json {key: [[x1,y1,x2,y2,score],...]})")
     what.add_argument("--method", choices=FLOORS, help="score a floor that needs no model instead of predictions")
+    what.add_argument("--onscreen", metavar="DIR", help="a predictions folder with onscreen.json: Table 1 (m_on, d_on, their OR) "
+                      "and ROC AUCs against the on/off-screen labels of the sslprop data set --annotations (no --protocol)")
     parser.add_argument("--annotations", required=True, metavar="PATH", help="annotation file/folder, or an sslprop data set folder")
     parser.add_argument("--format", choices=FORMATS, default=None, help="annotation format (default: guessed from PATH)")
-    parser.add_argument("--protocol", required=True, choices=list(metrics.PROTOCOLS), help="evaluation protocol (see sslprop.metrics)")
+    parser.add_argument("--protocol", choices=list(metrics.PROTOCOLS), help="evaluation protocol (see sslprop.metrics); needed unless --onscreen")
     parser.add_argument("--split", default="test", choices=["train", "test", "all"], help="sslprop data sets: which split to score (default test)")
     parser.add_argument("--frame-size", nargs=2, type=float, default=[metrics.GRID, metrics.GRID], metavar=("W", "H"),
                         help="pixel size of the frames of box predictions on VGG-SS / AudioSet-instrument (default 224 224)")
@@ -633,6 +635,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def main(args: argparse.Namespace) -> int:
     """Run `eval` and print the report."""
+    if args.onscreen:
+        from sslprop.onscreen import format_onscreen_report, onscreen_report
+
+        report = onscreen_report(args.onscreen, args.annotations, args.split)
+        if args.output:
+            from sslprop.utils import atomic_write_json
+
+            atomic_write_json(args.output, report)
+        print(json.dumps(report, sort_keys=True) if args.json else format_onscreen_report(report))
+        return 0
+    if args.protocol is None:
+        raise SSLPropError("--protocol: required to score --predictions or a --method floor")
     w, h = args.frame_size
     if w <= 0 or h <= 0:
         raise SSLPropError(f"--frame-size {w} {h}: must be positive")

@@ -226,6 +226,25 @@ def separability(records: Mapping[str, Mapping[str, Any]], labels: Mapping[str, 
     return {"d_on AUC": auc(d_on, y), "m_on AUC": auc(-dist, y)}
 
 
+def onscreen_report(pred_dir: str | os.PathLike, root: str | os.PathLike, split: str = "test") -> dict[str, Any]:
+    """Table 1 and its threshold-free view for one predictions folder against a data set's on/off labels.
+
+    Returns {"frames", "on-screen", "off-screen", "rows" (`table1`), "d_on AUC", "m_on AUC"}.
+    """
+    records, labels = read_onscreen(pred_dir), frame_labels(root, split)
+    return {**label_counts(labels), "rows": table1(records, labels), **separability(records, labels)}
+
+
+def format_onscreen_report(report: Mapping[str, Any]) -> str:
+    """The report of `onscreen_report` as a small text table."""
+    lines = [f"{report['frames']} labelled frames: {report['on-screen']} on-screen, {report['off-screen']} off-screen",
+             f"{'criterion':<18} {'accuracy':>8} {'on called on':>13} {'off called off':>15}"]
+    for r in report["rows"]:
+        lines.append(f"{r['criterion']:<18} {r['accuracy']:>8.3f} {r['on-screen called on']:>13.3f} {r['off-screen called off']:>15.3f}")
+    lines.append(f"ROC AUC: d_on {report['d_on AUC']:.3f}, m_on distance {report['m_on AUC']:.3f} (0.5: chance)")
+    return "\n".join(lines)
+
+
 def best_threshold(sweep: Mapping[str, np.ndarray], criterion: str = "on_d") -> tuple[float, float]:
     """(threshold, accuracy) of the sweep's best `criterion` accuracy (the lowest such threshold on ties)."""
     i = int(np.argmax(sweep[criterion]))

@@ -216,3 +216,28 @@ def test_pick_clips_and_sequence_figure(tmp_path):
     fig4 = on.sequence_figure(tmp_path, samples[2:3], tracks[2:3], objects=True)
     assert fig4.axes[3].get_title() == "q2: A then B"
     plt.close("all")
+
+
+def test_eval_onscreen_cli_prints_table1(tmp_path, capsys):
+    from sslprop.cli import main as cli_main
+
+    # five single-frame test samples keyed a..e with the labels of LABELS, and RECORDS as predictions
+    samples = [Sample(k, k, "test", f"audio/{k}.wav", [Frame(f"frames/{k}.png", 0.5, 40, 40, [], [], v)]) for k, v in LABELS.items()]
+    write_manifest(tmp_path / "data", samples, {"name": "toy"})
+    (tmp_path / "pred").mkdir()
+    (tmp_path / "pred" / "onscreen.json").write_text(json.dumps(RECORDS))
+    argv = ["eval", "--onscreen", str(tmp_path / "pred"), "--annotations", str(tmp_path / "data")]
+    assert cli_main(argv) == 0
+    text = capsys.readouterr().out
+    assert "5 labelled frames: 3 on-screen, 2 off-screen" in text
+    assert "m_on                  0.800         0.667           1.000" in text
+    assert "ROC AUC: d_on 0.667, m_on distance 0.667" in text  # d_on: 4 of 6 pairs ordered; distance: a, b below c, d
+    assert cli_main(argv + ["--json", "--output", str(tmp_path / "t1.json")]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report == json.loads((tmp_path / "t1.json").read_text())
+    assert report["rows"][1]["accuracy"] == pytest.approx(0.4) and report["off-screen"] == 2
+    # no --protocol is an error only for the other modes; a folder without onscreen.json is one line
+    assert cli_main(["eval", "--method", "center", "--annotations", str(tmp_path / "data")]) == 2
+    assert capsys.readouterr().err.startswith("error: --protocol: required")
+    assert cli_main(["eval", "--onscreen", str(tmp_path / "data"), "--annotations", str(tmp_path / "data")]) == 2
+    assert "cannot read on/off-screen predictions" in capsys.readouterr().err
