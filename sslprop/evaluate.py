@@ -638,23 +638,19 @@ def main(args: argparse.Namespace) -> int:
     if args.onscreen:
         from sslprop.onscreen import format_onscreen_report, onscreen_report
 
-        report = onscreen_report(args.onscreen, args.annotations, args.split)
-        if args.output:
-            from sslprop.utils import atomic_write_json
-
-            atomic_write_json(args.output, report)
-        print(json.dumps(report, sort_keys=True) if args.json else format_onscreen_report(report))
-        return 0
-    if args.protocol is None:
-        raise SSLPropError("--protocol: required to score --predictions or a --method floor")
-    w, h = args.frame_size
-    if w <= 0 or h <= 0:
-        raise SSLPropError(f"--frame-size {w} {h}: must be positive")
-    report = evaluate(args.annotations, args.protocol, predictions=args.predictions, method=args.method, fmt=args.format,
-                      split=args.split, frame_size=(w, h), seed=args.seed, missing=args.missing, ids=args.ids)
+        report, text = onscreen_report(args.onscreen, args.annotations, args.split), format_onscreen_report
+    else:
+        if args.protocol is None:
+            raise SSLPropError("--protocol: required to score --predictions or a --method floor")
+        w, h = args.frame_size
+        if w <= 0 or h <= 0:
+            raise SSLPropError(f"--frame-size {w} {h}: must be positive")
+        report = evaluate(args.annotations, args.protocol, predictions=args.predictions, method=args.method, fmt=args.format,
+                          split=args.split, frame_size=(w, h), seed=args.seed, missing=args.missing, ids=args.ids)
+        text = format_report
     if args.output:
         from sslprop.utils import atomic_write_json
 
         atomic_write_json(args.output, report)
-    print(json.dumps(report, sort_keys=True) if args.json else format_report(report))
+    print(json.dumps(report, sort_keys=True) if args.json else text(report))
     return 0

@@ -232,6 +232,11 @@ def load_bank(root: str | None = None) -> Bank:
     return Bank(classes, members, stamps, backgrounds)
 
 
+def _check_chance(name: str, p: float) -> None:
+    if not 0.0 <= p <= 1.0:
+        raise SSLPropError(f"{name} = {p}: must be a probability in [0, 1]")
+
+
 def make_bias(bank: Bank, seed: int, habitat_prob: float = HABITAT_PROB, companion_prob: float = COMPANION_PROB) -> dict[str, Any]:
     """The `scenes` co-occurrence bias for `seed`: each class's preferred background and companion class.
 
@@ -239,9 +244,8 @@ def make_bias(bank: Bank, seed: int, habitat_prob: float = HABITAT_PROB, compani
     companion_prob: chance that a scene of 2+ objects shows the sound's companion (0: no companion bias)
     The pairings depend on `seed` only, so sets that differ in these chances share them.
     """
-    for name, p in (("habitat_prob", habitat_prob), ("companion_prob", companion_prob)):
-        if not 0.0 <= p <= 1.0:
-            raise SSLPropError(f"{name} = {p}: must be a probability in [0, 1]")
+    _check_chance("habitat_prob", habitat_prob)
+    _check_chance("companion_prob", companion_prob)
     rng = np.random.default_rng([seed, 99])
     order = [bank.classes[i] for i in rng.permutation(len(bank.classes))]
     habitat = {c: BACKGROUNDS[i % len(BACKGROUNDS)] for i, c in enumerate(order)}
@@ -813,8 +817,7 @@ def generate(
     if chances and preset != "scenes":
         raise SSLPropError(f"{' and '.join(chances)}: only the scenes preset has a co-occurrence bias, not {preset}")
     for name, p in chances.items():
-        if not 0.0 <= p <= 1.0:
-            raise SSLPropError(f"{name} = {p}: must be a probability in [0, 1]")
+        _check_chance(name, p)  # before the bank loads, so a bad value fails at once
     out = Path(out)
     check_out(out)
     bank = bank if bank is not None else load_bank()
