@@ -165,6 +165,28 @@ def test_scenes_without_the_bias(tmp_path: Path, bank: synth.Bank) -> None:
         synth.make_bias(bank, 2, habitat_prob=-0.1)
 
 
+def test_scenes_offscreen_habitat_leaves_onscreen_scenes_alone(tmp_path: Path, bank: synth.Bank) -> None:
+    # the off-screen chance changes the off-screen scenes only: every on-screen scene is the same, file for file
+    kw = dict(size=64, progress=False, bank=bank, habitat_prob=1.0)
+    a = synth.generate("scenes", 16, 2, tmp_path / "a", offscreen_habitat_prob=0.0, **kw)
+    b = synth.generate("scenes", 16, 2, tmp_path / "b", offscreen_habitat_prob=1.0, **kw)
+    sa, sb = read_manifest(a), read_manifest(b)
+    assert read_info(a)["bias"]["offscreen_habitat_prob"] == 0.0 and read_info(b)["bias"]["offscreen_habitat_prob"] == 1.0
+    assert [s.onscreen for s in sa] == [s.onscreen for s in sb] and 0 < sum(not s.onscreen for s in sa) < 16
+    for x, y in zip(sa, sb):
+        if x.onscreen:
+            assert x == y and x.meta["habitat_background"]
+            assert (a / x.frames[0].path).read_bytes() == (b / y.frames[0].path).read_bytes()
+            assert (a / x.audio).read_bytes() == (b / y.audio).read_bytes()
+        else:
+            assert not x.meta["habitat_background"] and y.meta["habitat_background"]
+            assert y.meta["background"]["name"] == read_info(b)["bias"]["habitat"][y.classes[0]]
+    with pytest.raises(SSLPropError, match="offscreen_habitat_prob = 2"):
+        synth.generate("scenes", 4, 2, tmp_path / "c", offscreen_habitat_prob=2, **kw)
+    with pytest.raises(SSLPropError, match="only the scenes preset"):
+        synth.generate("solo", 4, 2, tmp_path / "d", size=64, progress=False, bank=bank, offscreen_habitat_prob=0.0)
+
+
 def test_mosaic_two_sounding_two_silent(tmp_path: Path, bank: synth.Bank) -> None:
     out = synth.generate("mosaic", 6, 0, tmp_path / "mosaic", size=64, progress=False, bank=bank)
     for s in read_manifest(out):
