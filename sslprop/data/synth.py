@@ -50,7 +50,7 @@ PRESETS = ("solo", "mosaic", "scenes", "sequences")
 PRESET_CODE = {"solo": 1, "mosaic": 2, "scenes": 3, "sequences": 4}  # mixed into each sample's seed
 DEFAULT_SIZE = {"solo": 96, "mosaic": 96, "scenes": 96, "sequences": 96}  # frame side (mosaic tiles: half)
 MIN_SIZE = {"solo": 32, "mosaic": 48, "scenes": 32, "sequences": 32}  # below this a stamp is too few pixels
-GENERATOR_VERSION = 1  # bump when the same seed would give different files
+GENERATOR_VERSION = 2  # bump when the same seed would give different files (2: the scenes bias of 2026-11-25)
 
 # scikit-image photos and textures shipped inside its wheel (no download); no people-centric
 # photos, nothing that looks like one of the stamp classes (chelsea is a cat, horse a horse).
@@ -78,7 +78,7 @@ OFFSCREEN_SHARE = 0.2  # scenes whose sound comes from a class not in view
 # The co-occurrence bias of `scenes`. Until 2026-11-25 the background chance was 0.7 for on- and
 # off-screen scenes alike; a from-scratch cpu-profile model then learned the backgrounds and never
 # the objects (README, "Training from scratch"). `--habitat-prob 0.7 --offscreen-habitat-prob 0.7`
-# still gives those sets, byte for byte.
+# still gives those samples, file for file (dataset.json records the version and the chances).
 HABITAT_PROB = 0.3  # on-screen scenes: chance that the sound's class brings its preferred background
 COMPANION_PROB = 0.6  # scenes with 2+ objects: chance that the first distractor is the class's companion
 OFFSCREEN_HABITAT_PROB = 0.0  # off-screen scenes: the same chance for the unseen sound (0: unrelated to the scene)
