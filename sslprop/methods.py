@@ -19,6 +19,7 @@ from typing import Any, Callable, Protocol
 
 import torch
 import torch.nn as nn
+import torch.nn.functional as F
 from torch import Tensor
 
 from sslprop.config import Config
@@ -37,6 +38,10 @@ class Inference:
     mask:     Tensor[F, K]     bool, True where a box exists
     f_v, f_s: Tensor[F, d]     visual and audio features in the common space (for the m_on distance), or None
     d_on:     Tensor[F]        on-screen activation (proposal methods: max_k d_k), or None
+    neg_distance: Tensor[F]    a negative pair's distance as the method's loss forms it, for m_on's
+                               calibration, when that differs from |f_v - f_s of another video| (Ours
+                               with paired negatives: the frame localised with the other audio); NaN
+                               where no negative exists in the batch; None: use that default
     """
 
     maps: Tensor
@@ -46,6 +51,7 @@ class Inference:
     f_v: Tensor | None = None
     f_s: Tensor | None = None
     d_on: Tensor | None = None
+    neg_distance: Tensor | None = None
 
 
 class Method(Protocol):
@@ -120,8 +126,22 @@ class Ours:
 
     @torch.no_grad()
     def infer(self, model, batch, cfg) -> Inference:
-        out = model(*_inputs(batch, _device(model)))
         flat = lambda x: x.flatten(0, 1)  # (B, N, ...) -> (B*N, ...)
+        ids = batch["video_id"]
+        pair = None
+        if cfg.train.paired_negatives > 0 and len(set(ids)) > 1:
+            # the negative pair as the loss formed it: the frame localised again with another video's audio,
+            # drawn from a generator fixed by the seed and the batch, so predictions are reproducible
+            gen = torch.Generator().manual_seed(cfg.train.seed * 1_000_003 + int(batch["index"][0]))
+            pair = negative_indices(ids, gen)[None]  # (1, B)
+        out = model(*_inputs(batch, _device(model)), pair_audio=pair)
+        neg = None
+        if cfg.train.paired_negatives > 0:
+            B, N = out.f_v.shape[:2]
+            neg = out.f_v.new_full((B * N,), float("nan"))
+            if pair is not None:
+                norm = (lambda x: F.normalize(x, dim=-1)) if cfg.train.normalize else (lambda x: x)
+                neg = flat(torch.linalg.vector_norm(norm(out.pair_f_v[0].float()) - norm(out.pair_f_s[0].float()), dim=-1))
         return Inference(
             maps=flat(out.location_map),
             boxes=flat(out.boxes),
@@ -130,6 +150,7 @@ class Ours:
             f_v=flat(out.f_v),
             f_s=flat(out.f_s),
             d_on=flat(out.d_on),
+            neg_distance=neg,
         )
 
 

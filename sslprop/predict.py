@@ -62,19 +62,27 @@ def map_box(score_map: torch.Tensor, threshold: float) -> torch.Tensor:
     return torch.stack([xs.min(), ys.min(), xs.max() + 1, ys.max() + 1]).float()
 
 
-def calibrate_m_on(f_v: torch.Tensor, f_s: torch.Tensor, video_ids: list[str], seed: int = 0) -> tuple[torch.Tensor, float]:
+def calibrate_m_on(f_v: torch.Tensor, f_s: torch.Tensor, video_ids: list[str], seed: int = 0,
+                   neg_distance: torch.Tensor | None = None) -> tuple[torch.Tensor, float]:
     """Distances |f_v - f_s| of the true pairs and the m_on threshold of the paper (Sec. 4.2).
 
     The threshold is the mean of the medians of the Euclidean distances of the positive pairs
-    (each frame with its own audio) and of negative pairs (each frame with the audio of a frame
-    of another video, drawn with `seed`). It needs no labels; we compute it on the frames being
+    (each frame with its own audio) and of negative pairs. A negative pair is, by default, the
+    frame's f_v with the f_s of a frame of another video (drawn with `seed`); `neg_distance`
+    Tensor[F] gives the negative distances instead, as the method's loss forms them (NaN where a
+    frame has none; those are left out). It needs no labels; we compute it on the frames being
     predicted. f_v, f_s: Tensor[F, d]. Returns (positive distances Tensor[F], threshold).
     """
     pos = torch.linalg.vector_norm(f_v - f_s, dim=1)  # (F,)
-    if len(set(video_ids)) < 2:
-        raise SSLPropError("m_on calibration needs frames of at least two videos")
-    neg_idx = negative_indices(video_ids, torch.Generator().manual_seed(seed))
-    neg = torch.linalg.vector_norm(f_v - f_s[neg_idx], dim=1)  # (F,)
+    if neg_distance is not None:
+        neg = neg_distance[~torch.isnan(neg_distance)]
+        if len(neg) == 0:
+            raise SSLPropError("m_on calibration: no frame has a negative pair (every batch holds one video)")
+    else:
+        if len(set(video_ids)) < 2:
+            raise SSLPropError("m_on calibration needs frames of at least two videos")
+        neg_idx = negative_indices(video_ids, torch.Generator().manual_seed(seed))
+        neg = torch.linalg.vector_norm(f_v - f_s[neg_idx], dim=1)  # (F,)
     return pos, float((pos.median() + neg.median()) / 2)
 
 
@@ -101,7 +109,7 @@ def predict(
     maps: dict[str, np.ndarray] = {}
     keys: list[str] = []
     videos: list[str] = []
-    f_v, f_s, d_on = [], [], []
+    f_v, f_s, d_on, neg_d = [], [], [], []
     S = cfg.data.frame_size
     t0 = time.perf_counter()
     for batch in tqdm(loader, desc=f"predict {method.name}", disable=not progress, leave=False):
@@ -129,6 +137,8 @@ def predict(
             f_s.append(norm(inf.f_s.float()).cpu())
         if inf.d_on is not None:
             d_on.append(inf.d_on.float().cpu())
+        if inf.neg_distance is not None:
+            neg_d.append(inf.neg_distance.float().cpu())
     seconds = time.perf_counter() - t0
 
     out = Path(out)
@@ -136,7 +146,8 @@ def predict(
     onscreen: dict[str, dict[str, Any]] = {}
     m_on_threshold = None
     if f_v and len(set(videos)) >= 2:
-        dist, m_on_threshold = calibrate_m_on(torch.cat(f_v), torch.cat(f_s), videos, cfg.train.seed)
+        dist, m_on_threshold = calibrate_m_on(torch.cat(f_v), torch.cat(f_s), videos, cfg.train.seed,
+                                              torch.cat(neg_d) if neg_d else None)
         don = torch.cat(d_on) if d_on else None
         for i, key in enumerate(keys):
             on_m = bool(dist[i] < m_on_threshold)
@@ -154,7 +165,8 @@ def predict(
     info = {
         "run": str(run), "data": str(data), "split": split, "method": method.name, "frames": len(keys),
         "d_on_threshold": D_ON_THRESHOLD, "m_on_threshold": m_on_threshold,
-        "m_on_calibration": "mean of the medians of positive and negative pair distances on these frames",
+        "m_on_calibration": "mean of the medians of positive and negative pair distances on these frames"
+                            + ("; negatives paired as in training (each frame localised with the other audio)" if neg_d else ""),
         "map_threshold": None if method.needs_proposals else map_threshold,
         "frames_per_s": round(len(keys) / max(seconds, 1e-9), 2),
     }

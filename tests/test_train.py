@@ -12,8 +12,11 @@ import torch
 
 from sslprop.config import get_profile
 from sslprop.data.audio import write_wav
+from sslprop.data.dataset import SSLDataset, collate
 from sslprop.data.format import Frame, Sample, write_manifest
 from sslprop.errors import SSLPropError
+from sslprop.losses import negative_indices
+from sslprop.methods import get_method
 from sslprop.predict import calibrate_m_on, map_box, predict, two_sources
 from sslprop.proposals import extract_dataset
 from sslprop.train import load_checkpoint, train
@@ -131,6 +134,34 @@ def test_map_box_and_m_on_calibration():
     neg_idx = __import__("sslprop.losses", fromlist=["x"]).negative_indices(["a", "b", "c", "d"], torch.Generator().manual_seed(0))
     neg = torch.linalg.vector_norm(f_v - f_s[neg_idx], dim=1)
     assert thr == pytest.approx(float((pos.median() + neg.median()) / 2))
+    # negative distances as the loss formed them: NaN (no negative in its batch) left out
+    given = torch.tensor([2.0, float("nan"), 4.0, 0.5])
+    assert calibrate_m_on(f_v, f_s, ["a", "b", "c", "d"], neg_distance=given)[1] == pytest.approx((0.0 + 2.0) / 2)
+    with pytest.raises(SSLPropError, match="no frame has a negative pair"):
+        calibrate_m_on(f_v, f_s, ["a", "b", "c", "d"], neg_distance=torch.full((4,), float("nan")))
+
+
+def test_ours_infer_pairs_each_frame_with_another_videos_audio(tiny):
+    # neg_distance[i] is frame i localised with the audio of clip j (another video), against f_s of clip j:
+    # the same numbers as running the model on frame i with clip j's audio as if it were its own
+    cfg = _cfg()
+    assert cfg.train.paired_negatives > 0
+    method = get_method("ours")
+    torch.manual_seed(0)
+    model = method.build(cfg, None, None, lambda m: None).eval()
+    ds = SSLDataset(tiny, "train", cfg.data, max_proposals=cfg.model.max_proposals)
+    batch = collate([ds[i] for i in range(4)])
+    with torch.no_grad():
+        inf = method.infer(model, batch, cfg)
+        j = negative_indices(batch["video_id"], torch.Generator().manual_seed(cfg.train.seed * 1_000_003 + int(batch["index"][0])))
+        swapped = model(batch["frames"], batch["audio"][j], batch["proposals"])
+    unit = lambda x: torch.nn.functional.normalize(x, dim=-1)
+    expect = torch.linalg.vector_norm(unit(swapped.f_v) - unit(swapped.f_s), dim=-1).flatten()
+    assert torch.allclose(inf.neg_distance, expect, atol=1e-5)
+    assert not torch.allclose(inf.neg_distance, torch.linalg.vector_norm(unit(inf.f_v) - unit(inf.f_s), dim=-1))
+    with torch.no_grad():  # one video in the batch: no negative, NaN
+        one = method.infer(model, collate([ds[0]]), cfg)
+    assert torch.isnan(one.neg_distance).all()
 
 
 @pytest.mark.slow
