@@ -638,6 +638,10 @@ def main(args: argparse.Namespace) -> int:
     if args.onscreen:
         from sslprop.onscreen import format_onscreen_report, onscreen_report
 
+        given = [flag for flag, value in (("--protocol", args.protocol), ("--format", args.format), ("--ids", args.ids)) if value]
+        if given:  # Table 1 reads the on/off labels of an sslprop data set: these would be silently ignored
+            raise SSLPropError(f"{', '.join(given)}: not used with --onscreen (it reads an sslprop data set's on/off-screen labels)")
+
         report, text = onscreen_report(args.onscreen, args.annotations, args.split), format_onscreen_report
     else:
         if args.protocol is None:

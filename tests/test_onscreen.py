@@ -241,3 +241,5 @@ def test_eval_onscreen_cli_prints_table1(tmp_path, capsys):
     assert capsys.readouterr().err.startswith("error: --protocol: required")
     assert cli_main(["eval", "--onscreen", str(tmp_path / "data"), "--annotations", str(tmp_path / "data")]) == 2
     assert "cannot read on/off-screen predictions" in capsys.readouterr().err
+    assert cli_main(argv + ["--protocol", "lvs"]) == 2  # options of the other modes are refused, not ignored
+    assert capsys.readouterr().err.startswith("error: --protocol: not used with --onscreen")
