@@ -23,6 +23,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "eval": ("sslprop.evaluate", "score predictions or a floor under a named evaluation protocol"),
     "train": ("sslprop.train", "train a method (ours or a baseline) on a data set"),
     "predict": ("sslprop.predict", "run a trained model on a data set and write predictions"),
+    "probe": ("sslprop.probe", "does a trained model's box feature prefer its own sound: the object's box vs. the background's"),
     "bench": ("sslprop.bench", "print throughput figures (data pipeline, training, inference)"),
 }
 
