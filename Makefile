@@ -40,7 +40,7 @@ reproduce: $(STAMP)
 	$(MAKE) --no-print-directory notebooks BUDGET=full FIGURES=../figures
 
 # The README's headline `scenes` result: 12,000 samples (9,000 training clips), 12 epochs, seed 0,
-# the floors and Table 1; about 20 minutes on 2 cores. Each step resumes or reuses what is there.
+# the floors, Table 1 and the probe; about 20 minutes on 2 cores. Each step resumes or reuses what is there.
 S12 := data/scenes12k
 R12 := runs/scenes12k-ours
 scenes12k: $(STAMP)
@@ -52,6 +52,7 @@ scenes12k: $(STAMP)
 	  for p in boxes.json maps.npz; do echo "== Ours, $$p"; $(BIN)/python -m sslprop eval --predictions $(R12)/pred/$$p --annotations $(S12) --protocol lvs; done; \
 	  for m in full-frame center random-box; do echo "== floor: $$m"; $(BIN)/python -m sslprop eval --method $$m --annotations $(S12) --protocol lvs; done; \
 	  echo "== Table 1"; $(BIN)/python -m sslprop eval --onscreen $(R12)/pred --annotations $(S12); \
+	  echo "== what was learned"; $(BIN)/python -m sslprop probe --run $(R12) --data $(S12) --no-progress; \
 	} > figures/scenes12k.txt
 	cat figures/scenes12k.txt
 
