@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-from pathlib import Path
 from typing import Any, Sequence
 
 import torch
@@ -80,48 +79,43 @@ def probe(run: str | os.PathLike, data: str | os.PathLike, split: str = "test", 
         raise SSLPropError(f"{run}: the probe reads the proposal stream of an `ours` run, not of `{method.name}`")
     ds = SSLDataset(data, split, cfg.data, with_proposals=False)
     S = cfg.data.frame_size
-    obj_f, bg_f, snd_f, labels, habitat = [], [], [], [], []
-    has_obj, has_bg = [], []
+    obj_f, bg_f, snd_f, labels, habitat, has_bg = [], [], [], [], [], []
     loader = DataLoader(ds, batch_size=cfg.train.batch_size, shuffle=False, collate_fn=collate)
     for batch in tqdm(loader, desc="probe", disable=not progress, leave=False):
-        frames = batch["frames"].to(dev)
-        fmap = model.visual(frames.flatten(0, 1))  # (B*N, C, h, w)
+        fmap = model.visual(batch["frames"].to(dev).flatten(0, 1))  # (B*N, C, h, w)
         f_s = model.embed_audio(batch["audio"].to(dev)).flatten(0, 1)  # (B*N, d)
-        n = 0
-        for i in batch["index"].tolist():
-            item = ds.items[i]
-            sample = ds.samples[item.sample]
-            for fi in item.frames:
-                fr = sample.frames[fi]
-                sounding = [o for o in fr.objects if o.sounding]
-                if fr.onscreen and sounding:
-                    sx, sy = S / fr.width, S / fr.height
-                    scale = lambda b: [b[0] * sx, b[1] * sy, b[2] * sx, b[3] * sy]
-                    boxes = {"object": scale(sounding[0].box),
-                             "background": background_box([scale(o.box) for o in fr.objects], S)}
-                    feats = {}
-                    for name, box in boxes.items():
-                        if box is not None:
-                            pooled = model.spp(fmap[n : n + 1], [torch.tensor([box], device=dev, dtype=fmap.dtype)])
-                            feats[name] = model.fc_box(pooled)[0].float().cpu()
-                    d = f_s.shape[1]
-                    obj_f.append(feats.get("object", torch.zeros(d)))
-                    bg_f.append(feats.get("background", torch.zeros(d)))
-                    has_obj.append("object" in feats)
-                    has_bg.append("background" in feats)
-                    snd_f.append(f_s[n].float().cpu())
-                    labels.append(sounding[0].label)
-                    habitat.append(sample.meta.get("habitat_background"))
-                n += 1
+        frames = [(ds.samples[ds.items[i].sample], fi) for i in batch["index"].tolist() for fi in ds.items[i].frames]
+        boxes = []  # per frame of the batch: [object, background] boxes, none for a frame not probed
+        for sample, fi in frames:
+            fr = sample.frames[fi]
+            sounding = [o for o in fr.objects if o.sounding]
+            rows: list[list[float]] = []
+            if fr.onscreen and sounding:
+                sx, sy = S / fr.width, S / fr.height
+                scale = lambda b: [b[0] * sx, b[1] * sy, b[2] * sx, b[3] * sy]
+                bg = background_box([scale(o.box) for o in fr.objects], S)
+                rows = [scale(sounding[0].box)] + ([bg] if bg is not None else [])
+                labels.append(sounding[0].label)
+                habitat.append(sample.meta.get("habitat_background"))
+                has_bg.append(bg is not None)
+            boxes.append(torch.tensor(rows, device=dev, dtype=fmap.dtype).reshape(-1, 4))
+        feats = model.fc_box(model.spp(fmap, boxes)).float().cpu()  # one row per box, frame by frame
+        row = 0
+        for n, b in enumerate(boxes):
+            if len(b):
+                obj_f.append(feats[row])
+                bg_f.append(feats[row + 1] if len(b) == 2 else torch.zeros_like(feats[row]))
+                snd_f.append(f_s[n].float().cpu())
+            row += len(b)
     if len(set(labels)) < 2:
         raise SSLPropError(f"{data}: the probe needs on-screen {split} frames of at least two sound classes")
     obj, bg, snd = torch.stack(obj_f), torch.stack(bg_f), torch.stack(snd_f)
     rows = []
-    for box, feats, present in (("object", obj, has_obj), ("background", bg, has_bg)):
+    for box, feats, present in (("object", obj, [True] * len(labels)), ("background", bg, has_bg)):
         for group in GROUPS:
-            keep = [k for k, p in enumerate(present) if p and (group == "all" or (habitat[k] is True) == (group == "preferred background"))]
             if group != "all" and all(h is None for h in habitat):
                 continue  # no recorded co-occurrence bias in this set
+            keep = [k for k, p in enumerate(present) if p and (group == "all" or (habitat[k] is True) == (group == "preferred background"))]
             share, pairs = own_sound_preference(feats, snd, labels, keep)
             rows.append({"box": box, "frames": group, "n_frames": len(keep), "pairs": pairs, "own_sound_preferred": share})
     return {"run": str(run), "data": str(data), "split": split, "frames": len(labels), "rows": rows}
@@ -147,8 +141,6 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
-    if not Path(args.data).is_dir():
-        raise SSLPropError(f"{args.data}: no data set folder here")
     report = probe(args.run, args.data, args.split, args.device, progress=not args.no_progress)
     print(json.dumps(report, sort_keys=True) if args.json else format_probe(report))
     return 0
