@@ -102,13 +102,14 @@ class Ours:
         if pairs > 0:  # M negatives per clip, each run through the whole localisation with its own audio
             ids = batch["video_id"]
 
-            def pair_audio(descriptors: Tensor) -> Tensor:  # (B, C) -> (M, B): random negatives, then hard ones
-                rows = [negative_indices(ids, generator).to(descriptors.device) for _ in range(pairs - hard)]
-                if hard:
+            def pair_audio(descriptors: Tensor | None) -> Tensor:  # (B, C) -> (M, B): random negatives, then hard ones
+                rows = [negative_indices(ids, generator).to(frames.device) for _ in range(pairs - hard)]
+                if descriptors is not None:
                     rows += list(hard_negative_indices(descriptors, ids, hard))
                 return torch.stack(rows)
 
-            out = model(frames, audio, proposals, pair_audio=pair_audio)
+            # the model computes the frames' descriptors only when hard negatives need them
+            out = model(frames, audio, proposals, pair_audio=pair_audio if hard else pair_audio(None))
             neg_f_s = None
         elif cfg.train.negatives == "all":  # every clip of another video, in proposal_loss
             out = model(frames, audio, proposals)
