@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import importlib.util
+import os
 import sys
 
 from sslprop.errors import SSLPropError
@@ -67,6 +68,9 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted: what was finished is kept; run the same command again to resume", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # the reader of our output went away (`... | head`): stop quietly, as a shell tool does
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # so that the exit flush does not fail again
+        return 141
 
 
 if __name__ == "__main__":

@@ -49,12 +49,12 @@ def test_help_lists_subcommands():
 
     out = _run("--help")
     assert out.returncode == 0, out.stderr
-    for name in ("synth", "import", "proposals", "eval", "train", "predict", "bench"):
+    for name in ("synth", "import", "proposals", "eval", "train", "predict", "probe", "bench"):
         assert name in available_commands(), f"subcommand {name} missing"
         assert name in out.stdout
 
 
-@pytest.mark.parametrize("name", ["synth", "import", "proposals", "eval", "train", "predict", "bench"])
+@pytest.mark.parametrize("name", ["synth", "import", "proposals", "eval", "train", "predict", "probe", "bench"])
 def test_each_subcommand_has_help(name):
     out = _run(name, "--help")
     assert out.returncode == 0, out.stderr
@@ -66,3 +66,13 @@ def test_bad_input_is_one_line_error(tmp_path):
     assert out.returncode == 2
     assert out.stderr.startswith("error: ") and len(out.stderr.strip().splitlines()) == 1
     assert "Traceback" not in out.stderr
+
+
+def test_a_closed_output_pipe_is_no_traceback(tmp_path):
+    # `... | head` closes the pipe before the command prints: it stops quietly (exit 141, as a shell tool does)
+    p = subprocess.Popen([sys.executable, "-m", "sslprop", "synth", "--preset", "solo", "--n", "2", "--seed", "0",
+                          "--out", str(tmp_path / "solo"), "--no-progress"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=ROOT)
+    p.stdout.close()
+    err = p.stderr.read().decode()
+    assert p.wait() == 141 and "Traceback" not in err and err == ""
+    assert (tmp_path / "solo" / "manifest.jsonl").is_file()  # the work itself was done
