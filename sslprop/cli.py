@@ -25,6 +25,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "train": ("sslprop.train", "train a method (ours or a baseline) on a data set"),
     "predict": ("sslprop.predict", "run a trained model on a data set and write predictions"),
     "probe": ("sslprop.probe", "does a trained model's box feature prefer its own sound: the object's box vs. the background's"),
+    "pretrain": ("sslprop.pretrain", "pretrain the cpu profile's small encoders with labels on a corpus apart from the benchmark"),
     "bench": ("sslprop.bench", "print throughput figures (data pipeline, training, inference)"),
 }
 

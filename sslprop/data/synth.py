@@ -238,6 +238,18 @@ def load_bank(root: str | None = None) -> Bank:
     return Bank(classes, members, stamps, backgrounds)
 
 
+def subset_bank(bank: Bank, subset: str) -> Bank:
+    """The bank restricted to a class subset (`sslprop.pretrain.class_subset`: "all", "even" or "odd")."""
+    from sslprop.pretrain import class_subset
+
+    classes = class_subset(bank.classes, subset)
+    if subset == "all":
+        return bank
+    members = {c: bank.members[c] for c in classes}
+    stamps = {n: bank.stamps[n] for c in classes for n in members[c]}
+    return Bank(classes, members, stamps, bank.backgrounds)
+
+
 def _check_chance(name: str, p: float) -> None:
     if not 0.0 <= p <= 1.0:
         raise SSLPropError(f"{name} = {p}: must be a probability in [0, 1]")
@@ -813,12 +825,15 @@ def generate(
     habitat_prob: float | None = None,
     companion_prob: float | None = None,
     offscreen_habitat_prob: float | None = None,
+    classes: str = "all",
 ) -> Path:
     """Generate `n` samples of `preset` into `out` in the sslprop format; returns `out`.
 
     habitat_prob, companion_prob, offscreen_habitat_prob: `scenes` only, the co-occurrence bias
     (`make_bias`); None keeps the preset's (HABITAT_PROB, COMPANION_PROB, OFFSCREEN_HABITAT_PROB).
     habitat_prob 0 and companion_prob 0 give scenes without the bias.
+    classes: "all", or "even" / "odd": only every other class of the sorted list (to test how far
+    encoders pretrained on the other half reach, README "Pretrained encoders").
 
     Files are written to a hidden sibling folder that replaces `out` only when complete,
     so an interrupted run leaves no half set. An existing sslprop data set at `out` is
@@ -835,7 +850,7 @@ def generate(
         _check_chance(name, p)  # before the bank loads, so a bad value fails at once
     out = Path(out)
     check_out(out)
-    bank = bank if bank is not None else load_bank()
+    bank = subset_bank(bank if bank is not None else load_bank(), classes)
     bias = make_bias(bank, seed, **chances) if preset == "scenes" else None
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.parent / f".{out.name}.synth-{os.getpid()}"
@@ -847,7 +862,10 @@ def generate(
             built = build_sample(preset, bank, seed, index, size, test_fraction, bias)
             write_built(tmp, built)
             samples.append(built.sample)
-        write_manifest(tmp, samples, dataset_info(preset, seed, size, test_fraction, bank, bias))
+        info = dataset_info(preset, seed, size, test_fraction, bank, bias)
+        if classes != "all":
+            info["class_subset"] = classes
+        write_manifest(tmp, samples, info)
         check_out(out)
         if out.exists():
             shutil.rmtree(out)
@@ -874,6 +892,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--offscreen-habitat-prob", type=float, default=None,
                         help=f"scenes: chance that an off-screen scene shows the unseen sound's preferred background "
                              f"(default {OFFSCREEN_HABITAT_PROB})")
+    parser.add_argument("--classes", default="all", choices=("all", "even", "odd"),
+                        help="all classes, or every other one of the sorted list (default all)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
@@ -883,7 +903,7 @@ def main(args: argparse.Namespace) -> int:
 
     out = generate(args.preset, args.n, args.seed, args.out, args.size, args.test_fraction, progress=not args.no_progress,
                    habitat_prob=args.habitat_prob, companion_prob=args.companion_prob,
-                   offscreen_habitat_prob=args.offscreen_habitat_prob)
+                   offscreen_habitat_prob=args.offscreen_habitat_prob, classes=args.classes)
     info = read_info(out)
     print(
         f"wrote {info['num_samples']} {args.preset} samples ({info['splits']['train']} train, {info['splits']['test']} test), "
