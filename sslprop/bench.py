@@ -214,10 +214,15 @@ def _random_proposals(n_frames: int, per_frame: int, size: int, gen: "torch.Gene
 
 def measure_training(profile: str, batch_size: int | None, steps: int, proposals: int, device_name: str,
                      seed: int = 0) -> tuple[dict[str, Any], dict[str, Row]]:
-    """Time `steps` optimiser steps and inference of the `ours` model on random inputs of the profile's sizes."""
+    """Time `steps` optimiser steps and inference of the `ours` model on random inputs of the profile's sizes.
+
+    A training step is timed three ways in the same run: on raw frames with the encoders training, with
+    them frozen (`train.freeze_encoders`), and on cached encoder outputs (`sslprop.frozen.EncoderCache`).
+    """
     import torch
 
     from sslprop.config import get_profile
+    from sslprop.frozen import EncoderCache, freeze_encoders, frozen_encoders
     from sslprop.losses import negative_indices, proposal_loss
     from sslprop.model import ProposalModel
     from sslprop.proposals import cap_proposals, grm, score_boxes, select_topk
@@ -232,8 +237,6 @@ def measure_training(profile: str, batch_size: int | None, steps: int, proposals
     seed_everything(seed)
     gen = torch.Generator().manual_seed(seed)
     B, N, S = batch_size, cfg.data.num_frames, cfg.data.frame_size
-    model = ProposalModel(cfg, log=lambda msg: None).to(device)
-    optimizer = torch.optim.Adam(model.parameters(), lr=cfg.train.lr)
     frames = torch.rand(B, N, 3, S, S, generator=gen).to(device)
     audio = torch.randn(B, N, 1, 96, cfg.data.n_mels, generator=gen).to(device)
     props = [p.to(device) for p in _random_proposals(B * N, proposals, S, gen)]
@@ -249,23 +252,43 @@ def measure_training(profile: str, batch_size: int | None, steps: int, proposals
             fn()
         sync()
 
-    def step() -> None:
-        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_amp):
-            pairs = cfg.train.paired_negatives  # the profile's loss: paired negatives (cpu) or as printed (paper)
-            pair_audio = torch.stack([negative_indices(videos, gen) for _ in range(pairs)]).to(device) if pairs else None
-            out = model(frames, audio, props, pair_audio=pair_audio)
-            neg = None if pairs or cfg.train.negatives == "all" else out.f_s[negative_indices(videos, gen).to(device)]
-            loss, _ = proposal_loss(out, neg, cfg.train.lam, normalize=cfg.train.normalize, video_ids=videos, paired=pairs > 0)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
+    def trainer(encoders: str) -> tuple[Any, Callable[[], None]]:
+        """A model and its optimiser step with the encoders "training", "frozen" or "cached" (frozen, outputs cached)."""
+        model = ProposalModel(cfg, log=lambda msg: None)
+        if encoders != "training":
+            freeze_encoders(model)
+        if encoders == "cached":
+            for _, enc in frozen_encoders(model):
+                enc.cache = EncoderCache()  # in memory; the warm-up step fills it
+        model.to(device).train()
+        optimizer = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=cfg.train.lr)
+
+        def step() -> None:
+            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_amp):
+                pairs = cfg.train.paired_negatives  # the profile's loss: paired negatives (cpu) or as printed (paper)
+                pair_audio = torch.stack([negative_indices(videos, gen) for _ in range(pairs)]).to(device) if pairs else None
+                out = model(frames, audio, props, pair_audio=pair_audio)
+                neg = None if pairs or cfg.train.negatives == "all" else out.f_s[negative_indices(videos, gen).to(device)]
+                loss, _ = proposal_loss(out, neg, cfg.train.lam, normalize=cfg.train.normalize, video_ids=videos, paired=pairs > 0)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+
+        return model, step
 
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(device)
-    model.train()
-    step()  # warm-up
-    sync()
-    _, train_s = _timed(lambda: repeat(step))
+    own = "frozen" if cfg.train.freeze_encoders else "training"
+    times: dict[str, float] = {}
+    for encoders in ("training", "frozen", "cached"):  # side by side in one run: compare their ratios
+        model, step = trainer(encoders)
+        step()  # warm-up (fills the cache)
+        sync()
+        _, times[encoders] = _timed(lambda: repeat(step))
+        if encoders == own:
+            kept = model
+    model = kept
+    train_s = times[own]
 
     # the proposal selection alone, on the same shapes (cap, GRM, scoring, top K)
     with torch.no_grad():
@@ -288,7 +311,11 @@ def measure_training(profile: str, batch_size: int | None, steps: int, proposals
              "proposals_per_frame": proposals, "k": cfg.model.k,
              "selection_share_of_step": round(select_s / train_s, 4), "peak_memory_mb": round(_peak_memory_mb(device), 1)}
     rows = {
-        f"{profile}_train": Row(f"{profile}: train step (forward + backward + Adam)", steps * B, "clip", train_s),
+        f"{profile}_train": Row(f"{profile}: train step (forward + backward + Adam), the profile's setting "
+                                f"(encoders {own})", steps * B, "clip", train_s),
+        f"{profile}_train_encoders": Row(f"{profile}: train step, raw frames, encoders training", steps * B, "clip", times["training"]),
+        f"{profile}_train_frozen": Row(f"{profile}: train step, raw frames, encoders frozen", steps * B, "clip", times["frozen"]),
+        f"{profile}_train_cached": Row(f"{profile}: train step, encoders' outputs cached", steps * B, "clip", times["cached"]),
         f"{profile}_selection": Row(f"{profile}: proposal selection alone (cap, GRM, score, top K)", steps * B * N, "frame", select_s),
         f"{profile}_inference": Row(f"{profile}: inference (forward, no grad)", steps * B * N, "frame", infer_s),
     }

@@ -254,7 +254,7 @@ def _conv_bn_relu(c_in: int, c_out: int, stride: int = 1, dilation: int = 1) -> 
 
 
 class SmallVisual(nn.Module):
-    """A small CNN with the interface of `VGG16Backbone`, trained from scratch in the cpu profile.
+    """A small CNN with the interface of `VGG16Backbone`, the cpu profile's (pretrained by `sslprop.pretrain`).
 
     Three stride-2 conv-BN-ReLU blocks (width, 2 width, 4 width channels) and one dilated
     block at 4 width, so the output stride is 8 as in the dilated VGG16 (96 px -> 12 x 12).
@@ -283,7 +283,7 @@ class SmallVisual(nn.Module):
 
 
 class SmallAudio(nn.Module):
-    """A small CNN with the interface of `VGGish`, trained from scratch in the cpu profile.
+    """A small CNN with the interface of `VGGish`, the cpu profile's (pretrained by `sslprop.pretrain`).
 
     Three stride-2 conv-BN-ReLU blocks (width, 2 width, 4 width channels) over the log-mel
     patch, a global average pool, a Linear to `out_dim` and a BatchNorm over the batch. The
@@ -344,6 +344,35 @@ def _load_into(model: nn.Module, path: str | os.PathLike) -> list[str]:
     return []
 
 
+def resolve_weights(
+    model_cfg: ModelConfig,
+    visual_weights: str | os.PathLike | None = None,
+    audio_weights: str | os.PathLike | None = None,
+) -> tuple[str | None, str | None]:
+    """The weight files `build_encoders` loads: the given ones, else, with `model.pretrained`, the shipped ones.
+
+    Shipped weights exist for the small encoders only (`sslprop.pretrain`); `model.pretrained` with
+    vgg16 or vggish and no file is an SSLPropError (no weights can be downloaded: pass the local files).
+    """
+    if not model_cfg.pretrained:
+        return (None if visual_weights is None else str(visual_weights), None if audio_weights is None else str(audio_weights))
+    from sslprop.pretrain import SHIPPED_WIDTH, shipped_weights
+
+    out = []
+    for kind, name, path, flag in (("visual", model_cfg.visual, visual_weights, "--visual-weights"),
+                                   ("audio", model_cfg.audio, audio_weights, "--audio-weights")):
+        if path is None:
+            if name != "small":
+                raise SSLPropError(f"model.pretrained with the {name} encoder: no weights ship for it (pass {flag} FILE)")
+            width = getattr(model_cfg, f"{kind}_width")
+            if width != SHIPPED_WIDTH[kind]:
+                raise SSLPropError(f"model.{kind}_width = {width}: the shipped pretrained {kind} encoder has width "
+                                   f"{SHIPPED_WIDTH[kind]} (set model.pretrained=false, or train with --from-scratch)")
+            path = shipped_weights(kind)
+        out.append(str(path))
+    return out[0], out[1]
+
+
 def build_encoders(
     model_cfg: ModelConfig,
     visual_weights: str | os.PathLike | None = None,
@@ -354,7 +383,8 @@ def build_encoders(
 
     With a weight path the file is loaded in that encoder's layout: torchvision's `vgg16`
     state dict for "vgg16", the torchvggish port's for "vggish", and this module's own
-    state dict for the small encoders. Without one the encoder keeps its random
+    state dict for the small encoders. Without one, `model.pretrained` loads the shipped
+    pretrained small encoders (`resolve_weights`); otherwise the encoder keeps its random
     initialisation, and `log` says so. A missing or malformed file, or an unknown encoder
     name, raises SSLPropError.
     """
@@ -362,6 +392,7 @@ def build_encoders(
         raise SSLPropError(f"model.visual '{model_cfg.visual}': unknown visual encoder (choose from {', '.join(VISUAL_ENCODERS)})")
     if model_cfg.audio not in AUDIO_ENCODERS:
         raise SSLPropError(f"model.audio '{model_cfg.audio}': unknown audio encoder (choose from {', '.join(AUDIO_ENCODERS)})")
+    visual_weights, audio_weights = resolve_weights(model_cfg, visual_weights, audio_weights)
     jobs = (
         ("visual", "--visual-weights", model_cfg.visual, visual_weights, _build_visual),
         ("audio", "--audio-weights", model_cfg.audio, audio_weights, _build_audio),

@@ -29,6 +29,7 @@ from tqdm.auto import tqdm
 
 from sslprop.data.dataset import SSLDataset, collate
 from sslprop.errors import SSLPropError
+from sslprop.frozen import attach_caches, detach_caches
 from sslprop.losses import negative_indices
 from sslprop.proposals import rescale_boxes
 from sslprop.train import load_run
@@ -104,6 +105,8 @@ def predict(
     ds = SSLDataset(data, split, cfg.data, with_proposals=method.needs_proposals,
                     max_proposals=cfg.model.max_proposals, max_samples=max_samples)
     loader = DataLoader(ds, batch_size=batch_size or cfg.train.batch_size, shuffle=False, collate_fn=collate)
+    if cfg.train.freeze_encoders:  # the encoders' outputs on these frames are shared by every run with the same weights
+        attach_caches(model, data, cfg.data)
     boxes_out: dict[str, list[list[float]]] = {}
     two_out: dict[str, list[list[float]]] = {}
     maps: dict[str, np.ndarray] = {}
@@ -140,6 +143,7 @@ def predict(
         if inf.neg_distance is not None:
             neg_d.append(inf.neg_distance.float().cpu())
     seconds = time.perf_counter() - t0
+    detach_caches(model)
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)

@@ -86,10 +86,19 @@ def load_run(run: str | os.PathLike, device: str | torch.device = "cpu", log: Ca
     state = load_checkpoint(Path(run) / CHECKPOINT)
     cfg = Config.from_dict(state["config"])
     method = get_method(state["method"])
-    model = method.build(cfg, None, None, lambda msg: None)  # weights come from the checkpoint
+    model = build_model(method, cfg, None, None, lambda msg: None)  # weights come from the checkpoint
     model.load_state_dict(state["model"])
     model.to(device).eval()
     return method, model, cfg, state
+
+
+def build_model(method: Any, cfg: Config, visual_weights: str | None, audio_weights: str | None,
+                log: Callable[[str], None]) -> torch.nn.Module:
+    """`method.build(...)`, with its encoders wrapped as `FrozenEncoder`s when `train.freeze_encoders` is set."""
+    from sslprop.frozen import freeze_encoders
+
+    model = method.build(cfg, visual_weights, audio_weights, log)
+    return freeze_encoders(model) if cfg.train.freeze_encoders else model
 
 
 # --------------------------------------------------------------------------------------- training
@@ -149,8 +158,16 @@ def train(
     seed_everything(tc.seed)
     dataset = SSLDataset(data, "train", cfg.data, with_proposals=m.needs_proposals,
                          max_proposals=cfg.model.max_proposals, max_samples=max_samples)
-    model = m.build(cfg, visual_weights, audio_weights, say).to(device)
-    optimizer = torch.optim.Adam(model.parameters(), lr=tc.lr)
+    from sslprop.encoders import resolve_weights
+    from sslprop.frozen import attach_caches, flush_caches
+
+    used_weights = resolve_weights(cfg.model, visual_weights, audio_weights)  # what build_encoders loads, for config.json
+    model = build_model(m, cfg, visual_weights, audio_weights, say).to(device)
+    trainable = [p for p in model.parameters() if p.requires_grad]
+    if tc.freeze_encoders:
+        frozen = sum(p.numel() for p in model.parameters() if not p.requires_grad)
+        say(f"encoders frozen ({frozen:,} parameters; {sum(p.numel() for p in trainable):,} train), outputs cached")
+    optimizer = torch.optim.Adam(trainable, lr=tc.lr)
     use_amp = tc.amp and device.type == "cuda"
     amp_dtype = torch.bfloat16 if use_amp and torch.cuda.is_bf16_supported() else torch.float16
     scaler = torch.amp.GradScaler("cuda", enabled=use_amp and amp_dtype == torch.float16)
@@ -162,6 +179,8 @@ def train(
         scaler.load_state_dict(state["scaler"])
         epoch, step, history = state["epoch"], state["step"], state["history"]
         say(f"{out}: resuming at epoch {epoch + 1}, step {step}")
+    if tc.freeze_encoders:
+        attach_caches(model, data, cfg.data)  # DATA/encoder-cache/: later epochs and runs do not encode again
 
     batch_size = tc.batch_size
     per_rank = len(dataset) // world
@@ -183,10 +202,11 @@ def train(
         out.mkdir(parents=True, exist_ok=True)
         atomic_write_json(out / "config.json", {
             "method": method, "data": str(Path(data).resolve()), "world_size": world, "max_samples": max_samples,
-            "visual_weights": visual_weights, "audio_weights": audio_weights, "config": cfg.to_dict(),
+            "visual_weights": used_weights[0], "audio_weights": used_weights[1], "config": cfg.to_dict(),
         })
 
     def checkpoint(finished: bool = False) -> None:
+        flush_caches(model)
         if main_process:
             save_checkpoint(ckpt_path, {
                 "version": CHECKPOINT_VERSION, "method": method, "config": cfg.to_dict(), "data": str(data),
@@ -291,6 +311,9 @@ def config_from_args(args: argparse.Namespace) -> Config:
         overrides["model.select_proposals"] = False
     if getattr(args, "no_amp", False):
         overrides["train.amp"] = False
+    if getattr(args, "from_scratch", False):  # the encoders from random weights, trained with the rest
+        overrides["model.pretrained"] = False
+        overrides["train.freeze_encoders"] = False
     for item in getattr(args, "set", None) or []:
         key, sep, raw = item.partition("=")
         if not sep:
@@ -330,6 +353,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--frame-size", type=_positive_int, help="input frame size S (pixels)")
     p.add_argument("--num-frames", type=_positive_int, help="frames per clip N")
     p.add_argument("--no-amp", action="store_true", help="no mixed precision on CUDA")
+    p.add_argument("--from-scratch", action="store_true",
+                   help="cpu profile: encoders from random weights, trained with the rest (default: the shipped "
+                        "pretrained encoders, frozen)")
     p.add_argument("--set", action="append", metavar="SECTION.KEY=VALUE", help="any other config field, e.g. model.dim=128")
     p.add_argument("--visual-weights", help="local state dict for the visual encoder (torchvision vgg16 layout)")
     p.add_argument("--audio-weights", help="local state dict for the audio encoder (VGGish port layout)")

@@ -38,6 +38,7 @@ class Budget:
     """How much work a notebook does.
 
     sizes:      samples generated per preset (solo, mosaic, scenes, sequences)
+    test_fractions: share of each preset's samples in its test split (`synth --test-fraction`; default 0.25)
     epochs:     training epochs of `ensure_run`
     batch_size: clips per optimiser step of `ensure_run`
     examples:   samples drawn per figure
@@ -50,13 +51,19 @@ class Budget:
     batch_size: int
     examples: int
     ks: tuple[int, ...] = (1, 5, 10, 20, 30)
+    test_fractions: dict[str, float] = field(default_factory=dict, hash=False)
+
+    def test_fraction(self, preset: str) -> float:
+        return float(self.test_fractions.get(preset, 0.25))
 
 
 BUDGETS: dict[str, Budget] = {
     # seconds: enough samples for every split and figure to exist, one short epoch
     "smoke": Budget("smoke", {"solo": 16, "mosaic": 16, "scenes": 32, "sequences": 8}, epochs=1, batch_size=16, examples=2),
-    # `make reproduce` on a 2-core CPU: about a minute per trained run
-    "full": Budget("full", {"solo": 120, "mosaic": 120, "scenes": 200, "sequences": 40}, epochs=5, batch_size=32, examples=4),
+    # `make reproduce` on a 2-core CPU (pretrained frozen encoders): every table of notebooks 04-08 on at least 800
+    # scored test frames per data set (scenes: on-screen frames; sequences: all 880 frames of its 110 clips)
+    "full": Budget("full", {"solo": 1700, "mosaic": 1700, "scenes": 3700, "sequences": 110}, epochs=5, batch_size=32,
+                   examples=4, test_fractions={"solo": 0.5, "mosaic": 0.5, "scenes": 0.3}),
 }
 
 
@@ -118,7 +125,9 @@ def ensure_dataset(
     if preset not in synth.PRESETS:
         raise SSLPropError(f"preset {preset!r}: unknown (choose from {', '.join(synth.PRESETS)})")
     n = int(size if size is not None else b.sizes[preset])
-    name = f"{preset}-n{n}-s{seed}" + ("" if frame_size is None else f"-px{frame_size}")
+    fraction = b.test_fraction(preset)
+    name = (f"{preset}-n{n}-s{seed}" + ("" if fraction == 0.25 else f"-t{round(100 * fraction)}")
+            + ("" if frame_size is None else f"-px{frame_size}"))
     out = Path(root) / name
     cache = ProposalCache(out)
     settings = {
@@ -126,6 +135,7 @@ def ensure_dataset(
         "n": n,
         "seed": seed,
         "frame_size": frame_size,
+        "test_fraction": fraction,
         "generator_version": synth.GENERATOR_VERSION,
         "proposals": cache.key,
     }
@@ -134,9 +144,9 @@ def ensure_dataset(
         return out
     info = read_info(out) if out.is_dir() else {}
     wanted = {"preset": preset, "seed": seed, "num_samples": n, "generator_version": synth.GENERATOR_VERSION,
-              "size": frame_size if frame_size is not None else synth.DEFAULT_SIZE[preset]}
+              "size": frame_size if frame_size is not None else synth.DEFAULT_SIZE[preset], "test_fraction": fraction}
     if any(info.get(k) != v for k, v in wanted.items()):
-        synth.generate(preset, n, seed, out, size=frame_size, progress=False)
+        synth.generate(preset, n, seed, out, size=frame_size, test_fraction=fraction, progress=False)
     workers = workers if workers is not None else (1 if n <= 64 else None)
     stats = extract_dataset(out, workers=workers, progress=False)
     if stats.failed:
@@ -195,7 +205,8 @@ def sample_masks(root: str | os.PathLike, sample_id: str) -> list[list[np.ndarra
         index = int(sample_id.rsplit("-", 1)[1])
     except (IndexError, ValueError):
         raise SSLPropError(f"{root}: {sample_id!r} is not a generated sample id") from None
-    built = synth.build_sample(preset, synth.load_bank(), seed, index, int(info["size"]), float(info["test_fraction"]), info.get("bias"))
+    bank = synth.subset_bank(synth.load_bank(), info.get("class_subset", "all"))
+    built = synth.build_sample(preset, bank, seed, index, int(info["size"]), float(info["test_fraction"]), info.get("bias"))
     stored = {s.id: s for s in read_manifest(root)}.get(sample_id)
     if stored is None:
         raise SSLPropError(f"{root}: no sample {sample_id!r}")
@@ -261,6 +272,39 @@ def ensure_run(
 
     atomic_write_json(done, marker)
     return folder
+
+
+def training_summary(run: str | os.PathLike) -> dict[str, Any]:
+    """What a trained `ours` run's log says about learning: its last epoch's L_tri beside chance.
+
+    Returns {"run", "epochs", "training clips/s", "first L_tri", "last L_tri", "chance", "learned"}: chance is
+    L_tri where the own and the other audio are equally far (d+ = d-, times N frames per clip),
+    computed with the loss function itself; "learned" is True when the last L_tri is at least
+    0.02 below it.
+    """
+    import torch
+
+    from sslprop.losses import distance_ratio_loss
+
+    run = Path(run)
+    history = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines() if line.strip()]
+    if not history or "tri" not in history[-1]:
+        raise SSLPropError(f"{run}: no L_tri in metrics.jsonl (not an `ours` run?)")
+    cfg = json.loads((run / "config.json").read_text())["config"]
+    e1 = torch.tensor([[1.0, 0.0]])
+    chance = cfg["data"]["num_frames"] * float(distance_ratio_loss(e1, e1 * 0.5, e1 * 0.5))
+    last = float(history[-1]["tri"])
+    return {"run": run.name, "epochs": len(history), "training clips/s": float(np.mean([h["clips_per_s"] for h in history])),
+            "first L_tri": float(history[0]["tri"]), "last L_tri": last, "chance": chance, "learned": last <= chance - 0.02}
+
+
+def training_sentence(run: str | os.PathLike) -> str:
+    """One generated sentence: the run's last L_tri beside chance, and whether that shows learning."""
+    t = training_summary(run)
+    verdict = ("the proposal-level features are closer to their own audio than to another video's: the model has learned"
+               if t["learned"] else "within 0.02 of chance: this run has not learned to tell its audio from another video's")
+    return (f"Run {t['run']}: L_tri {t['first L_tri']:.3f} in epoch 1, {t['last L_tri']:.3f} in epoch {t['epochs']} "
+            f"(chance {t['chance']:.3f}); {verdict}.")
 
 
 def ensure_predictions(

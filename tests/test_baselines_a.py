@@ -21,7 +21,7 @@ NAMES = ("attention", "avol", "dmc")
 
 
 def _cfg(**over):
-    base = {"data.frame_size": 32, "model.visual_width": 4, "model.audio_width": 4, "model.dim": 8,
+    base = {"data.frame_size": 32, "model.pretrained": False, "model.visual_width": 4, "model.audio_width": 4, "model.dim": 8,
             "train.epochs": 1, "train.batch_size": 4, "train.device": "cpu"}
     return get_profile("cpu").replace(**{**base, **over})
 

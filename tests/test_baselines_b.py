@@ -27,7 +27,7 @@ def one_thread():
 
 
 def _cfg(**over):
-    base = {"data.frame_size": S, "model.visual_width": 8, "model.audio_width": 4, "model.dim": 16,
+    base = {"data.frame_size": S, "model.pretrained": False, "model.visual_width": 8, "model.audio_width": 4, "model.dim": 16,
             "train.epochs": 1, "train.batch_size": 4, "train.device": "cpu", "train.lr": 1e-3}
     return get_profile("cpu").replace(**{**base, **over})
 

@@ -62,8 +62,11 @@ def test_bench_train_reports_throughput_memory_and_selection_share(capsys):
     assert code == 0
     report = json.loads(capsys.readouterr().out)
     assert report["bench"] == "train" and report["batch"] == 2 and report["proposals_per_frame"] == 8
-    assert set(report["results"]) == {"cpu_train", "cpu_selection", "cpu_inference"}
+    three = {"cpu_train_encoders", "cpu_train_frozen", "cpu_train_cached"}  # one step three ways, side by side
+    assert set(report["results"]) == {"cpu_train", "cpu_selection", "cpu_inference"} | three
     assert report["results"]["cpu_train"]["count"] == 2 and report["results"]["cpu_inference"]["count"] == 2
+    assert all(report["results"][k]["count"] == 2 and report["results"][k]["seconds"] > 0 for k in three)
+    assert report["results"]["cpu_train"]["seconds"] == report["results"]["cpu_train_frozen"]["seconds"]  # the profile's
     assert 0 < report["selection_share_of_step"] < 1 and report["peak_memory_mb"] > 0
 
 

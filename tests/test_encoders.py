@@ -225,11 +225,16 @@ def test_small_encoders_shapes_and_gradients():
     assert aud.features[0][0].weight.grad.abs().sum() > 0
 
 
-def test_build_encoders_cpu_profile_says_random_weights():
+def test_build_encoders_cpu_profile_loads_the_shipped_weights_or_says_random():
     lines: list[str] = []
     vis, aud = build_encoders(get_profile("cpu").model, log=lines.append)
     assert isinstance(vis, SmallVisual) and isinstance(aud, SmallAudio)
     assert (vis.out_channels, aud.out_dim) == (4 * 32, 128)
+    assert len(lines) == 2 and lines[0].startswith("visual encoder small: loaded weights from ")
+    assert lines[0].endswith("small_visual.pt") and lines[1].endswith("small_audio.pt")
+    lines.clear()
+    scratch = get_profile("cpu").replace(**{"model.pretrained": False}).model  # `train --from-scratch`
+    build_encoders(scratch, log=lines.append)
     assert lines == [
         "visual encoder small: no --visual-weights given, starting from random weights",
         "audio encoder small: no --audio-weights given, starting from random weights",

@@ -16,6 +16,7 @@ S = 32  # frame size of the tiny config (feature grid 4 x 4 at stride 8)
 TINY = {
     "data.frame_size": S,
     "data.n_mels": 16,
+    "model.pretrained": False,
     "model.visual_width": 4,
     "model.audio_width": 4,
     "model.dim": 8,

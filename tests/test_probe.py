@@ -37,7 +37,7 @@ def test_own_sound_preference_hand_computed():
 def test_probe_runs_on_a_trained_model_and_refuses_baselines(tmp_path, capsys):
     data = synth.generate("scenes", 24, 2, tmp_path / "scenes", size=48, progress=False)
     extract_dataset(data, workers=1, progress=False)
-    base = {"data.frame_size": 48, "model.visual_width": 8, "model.audio_width": 4, "model.dim": 16,
+    base = {"data.frame_size": 48, "model.pretrained": False, "model.visual_width": 8, "model.audio_width": 4, "model.dim": 16,
             "model.attn_dim": 8, "model.k": 5, "train.epochs": 1, "train.batch_size": 4, "train.device": "cpu"}
     train(get_profile("cpu").replace(**base), data, tmp_path / "ours", progress=False, log=lambda m: None)
     assert cli_main(["probe", "--run", str(tmp_path / "ours"), "--data", str(data), "--json", "--no-progress"]) == 0

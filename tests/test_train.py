@@ -52,7 +52,7 @@ def tiny(tmp_path_factory) -> Path:
 
 
 def _cfg(**over):
-    base = {"data.frame_size": 48, "model.visual_width": 8, "model.audio_width": 4, "model.dim": 16,
+    base = {"data.frame_size": 48, "model.pretrained": False, "model.visual_width": 8, "model.audio_width": 4, "model.dim": 16,
             "model.attn_dim": 8, "model.k": 5, "train.epochs": 2, "train.batch_size": 4, "train.device": "cpu"}
     return get_profile("cpu").replace(**{**base, **over})
 
@@ -168,7 +168,7 @@ def test_ours_infer_pairs_each_frame_with_another_videos_audio(tiny):
 def test_torchrun_two_processes_on_cpu(tiny, tmp_path):
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", "-m", "sslprop", "train",
            "--data", str(tiny), "--out", str(tmp_path / "ddp"), "--epochs", "1", "--batch-size", "2", "--device", "cpu",
-           "--frame-size", "48", "--k", "5", "--no-progress", "--set", "model.visual_width=8", "--set", "model.audio_width=4",
+           "--frame-size", "48", "--k", "5", "--no-progress", "--from-scratch", "--set", "model.visual_width=8", "--set", "model.audio_width=4",
            "--set", "model.dim=16", "--set", "model.attn_dim=8"]
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     out = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, env=env, timeout=300)
@@ -176,3 +176,13 @@ def test_torchrun_two_processes_on_cpu(tiny, tmp_path):
     state = load_checkpoint(tmp_path / "ddp" / "latest.pth")
     assert state["finished"] and state["history"][0]["steps"] == 2  # 10 clips / 2 processes / batch 2, drop_last
     assert json.loads((tmp_path / "ddp" / "config.json").read_text())["world_size"] == 2
+
+
+def test_written_files_get_the_umask_mode_not_0600(tiny, tmp_path):
+    old = os.umask(0o022)
+    try:
+        train(_cfg(**{"train.epochs": 1}), tiny, tmp_path / "r", progress=False, log=lambda m: None)
+    finally:
+        os.umask(old)
+    for name in ("latest.pth", "config.json", "metrics.jsonl"):
+        assert (tmp_path / "r" / name).stat().st_mode & 0o777 == 0o644, name
