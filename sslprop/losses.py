@@ -132,7 +132,7 @@ def paired_distance_ratio_loss(out: "ModelOutput", normalize: bool = True) -> Te
     own sound better than it holds one for another sound?". As printed, one f_v, chosen and pooled by
     the frame's own audio, is compared with every audio: a bag of diverse proposal features, selected
     by an audio-guided attention, always holds one close to the audio that picked it, a shortcut
-    that a model trained from scratch takes instead of localising (README, "Training from scratch").
+    that a model trained from scratch takes instead of localising (docs/from-scratch.md).
     out.f_v, out.f_s: Tensor[B, N, d]; out.pair_f_v, out.pair_f_s: Tensor[M, B, N, d].
     Returns Tensor[B, N], the mean over the M negatives of 2 (p+)^2.
     """

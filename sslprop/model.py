@@ -237,7 +237,9 @@ class ProposalModel(nn.Module):
             if pair_audio.dim() != 2 or pair_audio.shape[1] != B or bool(((pair_audio < 0) | (pair_audio >= B)).any()):
                 raise SSLPropError(f"pair_audio of shape {tuple(pair_audio.shape)}: expected clip indices Tensor[M, {B}] in [0, {B})")
             flat = (pair_audio[..., None] * N + torch.arange(N, device=frames.device)).flatten(1)  # (M, B*N) frame-major rows
-            f_v_pairs = [self._localise(fmap, v, s[rows], f_s[rows], props, (H, W), k)["f_v"] for rows in flat]
+            # without proposal selection every audio meets the same bag: its pooled features are computed once
+            bag = None if mc.select_proposals else st
+            f_v_pairs = [self._localise(fmap, v, s[rows], f_s[rows], props, (H, W), k, bag)["f_v"] for rows in flat]
             pair_f_v = torch.stack(f_v_pairs).view(len(flat), B, N, -1)  # (M, B, N, d)
             pair_f_s = f_s[flat].view(len(flat), B, N, -1)  # (M, B, N, d)
 
@@ -264,11 +266,13 @@ class ProposalModel(nn.Module):
         )
 
     def _localise(self, fmap: Tensor, v: Tensor, s: Tensor, f_s: Tensor, props: list[Tensor], size: tuple[int, int],
-                  k: int) -> dict[str, Tensor]:
+                  k: int, bag: dict[str, Tensor] | None = None) -> dict[str, Tensor]:
         """Attention, GRM, proposal selection and the localisation network for F frames and the audio paired with them.
 
         fmap: Tensor[F, C, h, w] the encoder's map, v: the same after the visual LSTM; s: Tensor[F, D], f_s: Tensor[F, d]
         the audio paired with each frame; props: F tensors Tensor[P_i, 4] (capped); size: (H, W) of the frame.
+        bag: the result of an earlier call on the same frames without proposal selection, whose bag (every
+        proposal, in input order) does not depend on the audio: its boxes and pooled features are reused.
         """
         mc = self.cfg.model
         F_ = fmap.shape[0]
@@ -280,6 +284,10 @@ class ProposalModel(nn.Module):
         # location map and GRM on the frame's pixel grid
         m = F.interpolate(att[:, None], size=(H, W), mode="bilinear", align_corners=False)[:, 0]  # (F, H, W)
         g = grm(m)  # (F, H, W)
+
+        if bag is not None and not mc.select_proposals:  # the same bag: only d, alpha and f_v follow the audio
+            d, alpha, f_v = pool_bag(bag["f_box"], bag["mask"], f_s, mc.mil_temperature)
+            return {**bag, "att": att, "f_att": f_att, "m": m, "g": g, "d": d, "alpha": alpha, "f_v": f_v}
 
         # proposal selection: score every proposal on the GRM, keep the top K (discrete: no gradient)
         with torch.no_grad():

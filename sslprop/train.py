@@ -311,9 +311,10 @@ def config_from_args(args: argparse.Namespace) -> Config:
         overrides["model.select_proposals"] = False
     if getattr(args, "no_amp", False):
         overrides["train.amp"] = False
-    if getattr(args, "from_scratch", False):  # the encoders from random weights, trained with the rest
+    if getattr(args, "from_scratch", False):  # the cpu profile before pretraining: random encoders trained with the rest
         overrides["model.pretrained"] = False
         overrides["train.freeze_encoders"] = False
+        overrides["train.lam"] = 0.5
     for item in getattr(args, "set", None) or []:
         key, sep, raw = item.partition("=")
         if not sep:
@@ -354,8 +355,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--num-frames", type=_positive_int, help="frames per clip N")
     p.add_argument("--no-amp", action="store_true", help="no mixed precision on CUDA")
     p.add_argument("--from-scratch", action="store_true",
-                   help="cpu profile: encoders from random weights, trained with the rest (default: the shipped "
-                        "pretrained encoders, frozen)")
+                   help="encoders from random weights, trained with the rest, lambda 0.5: the cpu profile before "
+                        "pretraining (default: the shipped pretrained encoders, frozen, lambda 0.1)")
     p.add_argument("--set", action="append", metavar="SECTION.KEY=VALUE", help="any other config field, e.g. model.dim=128")
     p.add_argument("--visual-weights", help="local state dict for the visual encoder (torchvision vgg16 layout)")
     p.add_argument("--audio-weights", help="local state dict for the audio encoder (VGGish port layout)")

@@ -325,8 +325,9 @@ def test_pool_bag_broadcasts_one_bag_over_every_audio():
         assert (f_v_all[2, :, 0] == 0).all() and (alpha_all[2, :, 0] == 0).all()
 
 
-def test_pair_audio_runs_the_whole_localisation_with_the_other_clips_audio():
-    model = tiny_model(seed=4).eval()  # eval: BatchNorm statistics fixed, so two forwards are comparable
+@pytest.mark.parametrize("select", [True, False])  # False: the bag does not depend on the audio and is pooled once
+def test_pair_audio_runs_the_whole_localisation_with_the_other_clips_audio(select):
+    model = tiny_model(seed=4, **{"model.select_proposals": select}).eval()  # eval: BatchNorm statistics fixed
     frames, audio, props = batch(3, 2, [12, 7, 0, 9, 15, 4], seed=6)
     pair = torch.tensor([[1, 2, 0], [2, 0, 1]])  # (M = 2, B = 3): clip b paired with the audio of clip pair[m, b]
     with torch.no_grad():

@@ -11,8 +11,9 @@ Read after the paper and its public PyTorch code (ardasnck/learning_to_localize_
     loss = distance ratio (f_v = z, positive f_s, negative f_s of a frame of another video)
 
 What differs from the original, and why:
-- Encoders: the shared ones of this package (small CNNs or dilated VGG16 + VGGish), trained
-  with the rest, where Senocak uses a frozen ImageNet VGG16 and fixed SoundNet features.
+- Encoders: the shared ones of this package (small CNNs or dilated VGG16 + VGGish): pretrained and
+  frozen in the cpu profile (as Senocak's frozen ImageNet VGG16 and fixed SoundNet features),
+  fine-tuned with the rest in the paper profile.
   The audio side of the loss is ReLU(s) as in the public code (its `AudioNet` is a ReLU on
   the SoundNet output); here s comes from a trainable encoder.
 - Only the unsupervised loss: the semi-supervised term needs box annotations at training time.

@@ -11,7 +11,8 @@ Read after the paper (section 4, "AVOL-Net"):
            a frame of another video (one of each per frame, so the two classes are balanced)
 
 What differs from the original, and why:
-- Encoders: the shared ones of this package, trained with the rest (the paper trains its own
+- Encoders: the shared ones of this package, pretrained and frozen in the cpu profile, fine-tuned
+  with the rest in the paper profile (the paper trains its own
   VGG-like networks from scratch on AudioSet; here the embedding size d is `model.dim`, 128
   in the paper).
 - a and b start at 5 and 0 (`AVOLNet(scale=...)`; the paper gives no initial values). With

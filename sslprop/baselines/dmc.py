@@ -23,7 +23,8 @@ What is simplified, and why:
 - One shared space (the paper runs several clusterings in parallel, one per shared space).
 - k, the number of iterations, the temperature and the margin are constructor arguments
   (defaults 3, 3, 0.1 and 1.0, our choice for unit vectors, where D lies in [0, 4]).
-- Encoders: the shared ones of this package, trained with the rest; frames are independent.
+- Encoders: the shared ones of this package (pretrained and frozen in the cpu profile, fine-tuned in
+  the paper profile); frames are independent.
 """
 
 from __future__ import annotations
