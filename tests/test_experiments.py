@@ -232,3 +232,23 @@ def test_bar_chart_and_sizes_plot_draw_what_they_are_given():
     assert lines["Ours (paper, at its sizes)"] == ([10, 150], [45.4, 72.8])  # 50k and 90k are not in rows4
     assert lines["Attention (paper, at its sizes)"] == ([10, 150], [43.6, 66.0])
     plt.close(fig)
+
+
+def test_training_summary_reads_the_last_l_tri_against_chance(tmp_path):
+    import json as _json
+
+    from sslprop import workflow
+
+    run = tmp_path / "ours-run"
+    run.mkdir()
+    (run / "config.json").write_text(_json.dumps({"config": {"data": {"num_frames": 1}}}))
+    rows = [{"epoch": 1, "tri": 0.501, "clips_per_s": 100.0}, {"epoch": 2, "tri": 0.41, "clips_per_s": 120.0}]
+    (run / "metrics.jsonl").write_text("".join(_json.dumps(r) + "\n" for r in rows))
+    t = workflow.training_summary(run)
+    assert t["chance"] == pytest.approx(0.5) and t["last L_tri"] == 0.41 and t["learned"] and t["epochs"] == 2
+    assert "0.410 in epoch 2 (chance 0.500)" in workflow.training_sentence(run)
+    (run / "metrics.jsonl").write_text(_json.dumps(rows[0]) + "\n")
+    assert "after its one epoch" in workflow.training_sentence(run) and "not 0.02 below" in workflow.training_sentence(run)
+    (run / "metrics.jsonl").write_text(_json.dumps({"epoch": 1, "loss": 0.3}) + "\n")
+    with pytest.raises(SSLPropError, match="no L_tri"):
+        workflow.training_summary(run)

@@ -265,3 +265,17 @@ def test_cli_writes_a_set(tmp_path: Path, capsys: pytest.CaptureFixture[str]) ->
     assert "wrote 2 mosaic samples (2 train, 0 test), 72 classes, 96 px, seed 4" in capsys.readouterr().out
     info = json.loads((out / "dataset.json").read_text())
     assert (info["size"], info["frames_per_sample"], info["source"]) == (96, 1, "synth")
+
+
+def test_scenes_of_one_class_half(tmp_path: Path, bank: synth.Bank) -> None:
+    from sslprop.pretrain import class_subset
+
+    odd = set(class_subset(bank.classes, "odd"))
+    out = synth.generate("scenes", 12, 3, tmp_path / "odd", size=64, progress=False, bank=bank, classes="odd")
+    samples = read_manifest(out)
+    assert all(c in odd for s in samples for c in s.classes)
+    assert all(o.label in odd for s in samples for f in s.frames for o in f.objects)
+    info = read_info(out)
+    assert info["class_subset"] == "odd" and info["num_classes"] == len(odd)
+    full = synth.generate("scenes", 4, 3, tmp_path / "all", size=64, progress=False, bank=bank)
+    assert "class_subset" not in read_info(full)  # the default sets are unchanged
