@@ -153,7 +153,7 @@ def train(
             say(f"{out}: run already finished ({state['epoch']} epochs); nothing to do")
             return state["history"]
     elif resume:
-        say(f"{out}: no checkpoint yet, starting from scratch")
+        say(f"{out}: no checkpoint yet, starting a new run")
 
     seed_everything(tc.seed)
     dataset = SSLDataset(data, "train", cfg.data, with_proposals=m.needs_proposals,
