@@ -135,7 +135,8 @@ def test_ensure_dataset_is_idempotent(solo, monkeypatch):
 
     assert solo.name == "solo-n4-s0"
     stamp = json.loads((solo / wf.STAMP).read_text())
-    assert stamp == {"preset": "solo", "n": 4, "seed": 0, "frame_size": None, "generator_version": synth.GENERATOR_VERSION,
+    assert stamp == {"preset": "solo", "n": 4, "seed": 0, "frame_size": None, "test_fraction": 0.25,
+                     "generator_version": synth.GENERATOR_VERSION,
                      "proposals": "ss-fast-full-min4-v1"}
 
     def fail(*args, **kwargs):
