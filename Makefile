@@ -49,7 +49,7 @@ pretrain: $(STAMP)
 
 # How far the pretraining analog reaches: the visual encoder pretrained on the even classes only, then the
 # self-supervised model trained and scored on scenes of the odd classes, beside the shipped encoder (which knows
-# those classes) and training from scratch; about 12 minutes. Output in figures/reach.txt.
+# those classes) and training from scratch; about 15 minutes. Output in figures/reach.txt.
 RD := data/scenes4k-odd
 RR := runs/reach
 reach: $(STAMP)
