@@ -99,10 +99,10 @@ class Config:
 PROFILES: dict[str, Config] = {
     # Small frames and small encoders: the whole paper regenerates on a 2-core CPU. The encoders start
     # from the shipped supervised pretraining (sslprop.pretrain, the analog of ImageNet / AudioSet) and
-    # stay frozen: measured on scenes (README, "Pretrained encoders"), fine-tuning them at lr 1e-3 erased
+    # stay frozen: measured on scenes (docs/pretrained-encoders.md), fine-tuning them at lr 1e-3 erased
     # the pretraining, frozen they kept it; `train --from-scratch` gives the former setting.
     # lambda = 0.1 instead of the paper's 0.5: with frozen encoders the Euclidean term pulled f_v and f_att
-    # together into a plateau at chance for the first epochs (measured on scenes, README "Pretrained encoders").
+    # together into a plateau at chance for the first epochs (measured on scenes, docs/pretrained-encoders.md).
     # One frame per clip (N = 1), where an LSTM step is only a gated layer: left out, for speed.
     # Every other video of the batch is a negative (the paper's pair loss, averaged): from scratch
     # on the embedded benchmark the single random negative learns too slowly for a CPU budget.

@@ -20,7 +20,7 @@ printed and written to the weight file's card.
   random gain and a little white noise, turned into the cpu profile's log-mel patch.
 
 Labels are used here and nowhere else: no self-supervised method sees them; the encoders'
-knowledge of the benchmark's 72 classes is the analog's limit (README, "How far the analog
+knowledge of the benchmark's 72 classes is the analog's limit (docs/pretrained-encoders.md, "How far the analog
 reaches"). The weight file holds the encoder's state dict only (the classifier is dropped), in
 the layout `--visual-weights` / `--audio-weights` read. Deterministic in the seed on one machine.
 """

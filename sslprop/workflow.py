@@ -61,8 +61,8 @@ BUDGETS: dict[str, Budget] = {
     # seconds: enough samples for every split and figure to exist, one short epoch
     "smoke": Budget("smoke", {"solo": 16, "mosaic": 16, "scenes": 32, "sequences": 8}, epochs=1, batch_size=16, examples=2),
     # `make reproduce` on a 2-core CPU (pretrained frozen encoders): every table of notebooks 04-08 on at least 800
-    # scored test frames per data set (scenes: on-screen frames; sequences: all 2,720 frames of its 340 clips, of
-    # which about 960 in distance clips (Fig. 3) and 830 turns frames with both objects matched (Fig. 4))
+    # scored test frames per data set (scenes: 867 on-screen test frames at seed 0; sequences: all 2,720 frames of
+    # its 340 clips, of which 1,280 in distance clips (Fig. 3) and 699 turns frames with both objects matched (Fig. 4))
     "full": Budget("full", {"solo": 1700, "mosaic": 1700, "scenes": 3700, "sequences": 340}, epochs=4, batch_size=32,
                    examples=4, test_fractions={"solo": 0.5, "mosaic": 0.5, "scenes": 0.3}),
 }

@@ -833,7 +833,7 @@ def generate(
     (`make_bias`); None keeps the preset's (HABITAT_PROB, COMPANION_PROB, OFFSCREEN_HABITAT_PROB).
     habitat_prob 0 and companion_prob 0 give scenes without the bias.
     classes: "all", or "even" / "odd": only every other class of the sorted list (to test how far
-    encoders pretrained on the other half reach, README "Pretrained encoders").
+    encoders pretrained on the other half reach, docs/pretrained-encoders.md).
 
     Files are written to a hidden sibling folder that replaces `out` only when complete,
     so an interrupted run leaves no half set. An existing sslprop data set at `out` is
