@@ -42,7 +42,7 @@ reproduce: $(STAMP)
 	end=$$(date +%s) && echo "make reproduce: $$(( (end - start) / 60 )) min $$(( (end - start) % 60 )) s of wall time"
 
 # The shipped pretrained small encoders of the cpu profile and their cards (sslprop/weights/): deterministic in the
-# seed, about 3 minutes in all on 2 cores. Labels are used here only (sslprop/pretrain.py).
+# seed, about 3 minutes in all on 2 cores. Labels are used here only (sslprop/engine/pretrain.py).
 pretrain: $(STAMP)
 	$(BIN)/python -m sslprop pretrain visual --out sslprop/weights/small_visual.pt --seed 0 --no-progress
 	$(BIN)/python -m sslprop pretrain audio --out sslprop/weights/small_audio.pt --seed 0 --no-progress

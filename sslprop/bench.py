@@ -50,7 +50,7 @@ def machine_facts() -> dict[str, Any]:
     """Cores of the machine, cores this process may use, and torch's intra-op threads."""
     import torch
 
-    from sslprop.proposals import available_cores
+    from sslprop.data.proposals import available_cores
 
     return {"cores": os.cpu_count() or 1, "available_cores": available_cores(), "torch_threads": torch.get_num_threads()}
 
@@ -132,7 +132,7 @@ def proposals_one_core(root: Path, max_frames: int = 20) -> Row:
     import cv2
 
     from sslprop.data.format import read_manifest
-    from sslprop.proposals import selective_search
+    from sslprop.data.proposals import selective_search
 
     paths = [root / f.path for s in read_manifest(root) for f in s.frames][:max_frames]
     images = [cv2.imread(str(p), cv2.IMREAD_COLOR)[:, :, ::-1].copy() for p in paths]
@@ -147,8 +147,8 @@ def proposals_one_core(root: Path, max_frames: int = 20) -> Row:
 
 def run_data(args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, Row]]:
     """Generate a set with `sslprop.data.synth.generate`, read it back, run Selective Search on it."""
+    from sslprop.data.proposals import available_cores, extract_dataset
     from sslprop.data.synth import generate, load_bank
-    from sslprop.proposals import available_cores, extract_dataset
 
     if args.n < 1:
         raise SSLPropError(f"--n {args.n}: must be at least 1")
@@ -217,15 +217,17 @@ def measure_training(profile: str, batch_size: int | None, steps: int, proposals
     """Time `steps` optimiser steps and inference of the `ours` model on random inputs of the profile's sizes.
 
     A training step is timed three ways in the same run: on raw frames with the encoders training, with
-    them frozen (`train.freeze_encoders`), and on cached encoder outputs (`sslprop.frozen.EncoderCache`).
+    them frozen (`train.freeze_encoders`), and on cached encoder outputs (`sslprop.models.frozen.EncoderCache`).
     """
     import torch
 
     from sslprop.config import get_profile
-    from sslprop.frozen import EncoderCache, freeze_encoders, frozen_encoders
-    from sslprop.losses import negative_indices, proposal_loss
-    from sslprop.model import ProposalModel
-    from sslprop.proposals import cap_proposals, grm, score_boxes, select_topk
+    from sslprop.models.frozen import EncoderCache, freeze_encoders, frozen_encoders
+    from sslprop.models.losses import proposal_loss
+    from sslprop.models.model import ProposalModel
+    from sslprop.models.negatives import negative_indices
+    from sslprop.ops.boxes import cap_proposals
+    from sslprop.ops.grm import grm, score_boxes, select_topk
     from sslprop.utils import resolve_device, seed_everything
 
     device = resolve_device(device_name)

@@ -20,14 +20,25 @@ from sslprop.errors import SSLPropError
 COMMANDS: dict[str, tuple[str, str]] = {
     "synth": ("sslprop.data.synth", "generate the embedded benchmark (solo, mosaic, scenes, sequences)"),
     "import": ("sslprop.data.importers", "read a real data set (flickr, vggss, music, ave, folder) into the sslprop format"),
-    "proposals": ("sslprop.proposals", "run Selective Search on every frame of a data set into a resumable cache"),
-    "eval": ("sslprop.evaluate", "score predictions or a floor under a named evaluation protocol"),
-    "train": ("sslprop.train", "train a method (ours or a baseline) on a data set"),
-    "predict": ("sslprop.predict", "run a trained model on a data set and write predictions"),
-    "probe": ("sslprop.probe", "does a trained model's box feature prefer its own sound: the object's box vs. the background's"),
-    "pretrain": ("sslprop.pretrain", "pretrain the cpu profile's small encoders with labels on a corpus apart from the benchmark"),
+    "proposals": ("sslprop.data.proposals", "run Selective Search on every frame of a data set into a resumable cache"),
+    "eval": ("sslprop.evaluation.evaluate", "score predictions or a floor under a named evaluation protocol"),
+    "train": ("sslprop.engine.train", "train a method (ours or a baseline) on a data set"),
+    "predict": ("sslprop.engine.predict", "run a trained model on a data set and write predictions"),
+    "probe": ("sslprop.evaluation.probe", "does a trained model's box feature prefer its own sound: the object's box vs. the background's"),
+    "pretrain": ("sslprop.engine.pretrain", "pretrain the cpu profile's small encoders with labels on a corpus apart from the benchmark"),
     "bench": ("sslprop.bench", "print throughput figures (data pipeline, training, inference)"),
 }
+
+
+def positive_int(text: str) -> int:
+    """argparse type of every count option (--k, --epochs, --workers, ...): an integer of at least 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
+    return value
 
 
 def available_commands() -> dict[str, tuple[str, str]]:

@@ -48,8 +48,7 @@ class TrainConfig:
     lam: float = 0.5  # lambda, weight of the Euclidean term |f_v - f_att|^2
     negatives: str = "one"  # "one": one random clip of another video (paper); "all": every other video of the batch
     paired_negatives: int = 0  # M > 0: M negatives per clip, each localised with its own audio (losses.paired_distance_ratio_loss)
-    hard_negatives: int = 0  # of the M paired negatives, how many are the clips whose frames look most alike (losses.hard_negative_indices)
-    freeze_encoders: bool = False  # encoders do not train (eval-mode BatchNorm), their outputs are cached (sslprop.frozen)
+    freeze_encoders: bool = False  # encoders do not train (eval-mode BatchNorm), their outputs are cached (sslprop.models.frozen)
     normalize: bool = True  # L2-normalise features before the losses (ours: unnormalised features collapse to 0)
     seed: int = 0  # seeds data order, negatives and initial weights
     device: str = "auto"  # "cpu", "cuda", "cuda:N" or "auto"
@@ -98,20 +97,18 @@ class Config:
 
 PROFILES: dict[str, Config] = {
     # Small frames and small encoders: the whole paper regenerates on a 2-core CPU. The encoders start
-    # from the shipped supervised pretraining (sslprop.pretrain, the analog of ImageNet / AudioSet) and
+    # from the shipped supervised pretraining (sslprop.engine.pretrain, the analog of ImageNet / AudioSet) and
     # stay frozen: measured on scenes (docs/pretrained-encoders.md), fine-tuning them at lr 1e-3 erased
     # the pretraining, frozen they kept it; `train --from-scratch` gives the former setting.
     # lambda = 0.1 instead of the paper's 0.5: with frozen encoders the Euclidean term pulled f_v and f_att
     # together into a plateau at chance for the first epochs (measured on scenes, docs/pretrained-encoders.md).
     # One frame per clip (N = 1), where an LSTM step is only a gated layer: left out, for speed.
-    # Every other video of the batch is a negative (the paper's pair loss, averaged): from scratch
-    # on the embedded benchmark the single random negative learns too slowly for a CPU budget.
     # Paired negatives (4 per clip, each frame localised again with the negative's audio) and
     # alpha = softmax(d / 0.1): from scratch, the loss as printed is met by an audio-chosen bag of
     # diverse proposal features instead of by localising (docs/from-scratch.md).
     "cpu": Config(
         model=ModelConfig(use_lstm=False, mil_temperature=0.1, pretrained=True),
-        train=TrainConfig(batch_size=32, lam=0.1, negatives="all", paired_negatives=4, freeze_encoders=True),
+        train=TrainConfig(batch_size=32, lam=0.1, paired_negatives=4, freeze_encoders=True),
     ),
     # The paper's setting: dilated VGG16 + VGGish at 224, K = 20, batch 128, for a GPU and real data.
     "paper": Config(

@@ -1,4 +1,4 @@
-"""Tests of sslprop.bench: `python -m sslprop bench data` runs end to end and reports every stage."""
+"""Tests for sslprop/bench.py."""
 
 from __future__ import annotations
 

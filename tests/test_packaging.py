@@ -1,12 +1,12 @@
-"""The package installs as declared: pinned set in step with environment.yml, CLI lists its subcommands."""
+"""Tests for sslprop/packaging.py."""
 
 import re
 import subprocess
 import sys
-import tomllib
 from pathlib import Path
 
 import pytest
+import tomllib
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -31,6 +31,10 @@ def _environment_pins() -> dict[str, str]:
     return pins
 
 
+def _run(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "sslprop", *args], capture_output=True, text=True, cwd=ROOT)
+
+
 def test_environment_yml_in_step_with_pyproject():
     assert _environment_pins() == _pyproject_pins()
 
@@ -38,10 +42,6 @@ def test_environment_yml_in_step_with_pyproject():
 def test_top_level_layout():
     for name in ("notebooks", "sslprop", "figures", "environment.yml", "tests", "README.md"):
         assert (ROOT / name).exists(), name
-
-
-def _run(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "sslprop", *args], capture_output=True, text=True, cwd=ROOT)
 
 
 def test_help_lists_subcommands():

@@ -21,7 +21,7 @@ AudioSet-instrument         DSOL's ``audioset_box.json``: ``{"ytid/sec": {bbox: 
 (`audioset-instrument`)     normbox: [x, y, w, h]}]}}`` normalised, no frame size (`AudiosetAnn`)
 ==========================  ==============================================================
 
-Nothing here rescales, clamps or reorders a coordinate: the protocols in `sslprop.metrics`
+Nothing here rescales, clamps or reorders a coordinate: the protocols in `sslprop.evaluation.metrics`
 apply each paper's own rule (``int(224*v/256)``, ``int(224*max(v,0))``, ``normbox*224`` ...)
 to these numbers. Input that cannot be parsed at all raises `SSLPropError` naming the file
 and the entry.
@@ -32,6 +32,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -375,3 +376,30 @@ def summarise_problems(problems: list[Problem], examples: int = 3) -> dict[str, 
         if len(slot["examples"]) < examples:
             slot["examples"].append(str(p))
     return out
+
+
+MEDIA_SUFFIXES = (".png", ".jpg", ".jpeg", ".mp4", ".wav", ".xml", ".npy")  # dropped from the ids of a test list
+
+
+def read_id_list(path: str | os.PathLike) -> list[str]:
+    """A test list -> ids in file order: the first comma- or space-separated field of each line, a media suffix dropped.
+
+    Reads LVS / EZ-VSL's ``flickr_test.csv`` (``10000130166,202``), Senocak's ``test_list.txt``
+    (``2432219254.png``), SSPL's ``vggss_test_4692.csv`` and plain id lists alike; `sslprop eval
+    --ids` and `sslprop import --ids` both read lists with it.
+    """
+    p = Path(path)
+    if not p.is_file():
+        raise SSLPropError(f"{p}: no such id list")
+    ids = []
+    for line in p.read_text(encoding="utf-8", errors="replace").splitlines():
+        token = re.split(r"[,\s]+", line.strip())[0] if line.strip() else ""
+        for suffix in MEDIA_SUFFIXES:
+            if token.lower().endswith(suffix):
+                token = token[: -len(suffix)]
+                break
+        if token:
+            ids.append(token)
+    if not ids:
+        raise SSLPropError(f"{p}: the id list is empty")
+    return ids

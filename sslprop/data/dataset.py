@@ -17,8 +17,10 @@ from sslprop.config import DataConfig
 from sslprop.data.audio import audio_patch, clip_at, load_audio
 from sslprop.data.format import Sample, read_manifest
 from sslprop.data.images import read_image
+from sslprop.data.proposals import ProposalCache
 from sslprop.errors import SSLPropError
-from sslprop.proposals import ProposalCache, cap_proposals, rescale_boxes
+from sslprop.evaluation.predfiles import frame_key
+from sslprop.ops.boxes import cap_proposals, rescale_boxes
 
 
 @dataclass(frozen=True)
@@ -31,12 +33,7 @@ class Item:
     def keys(self, sample: Sample) -> list[str]:
         """Prediction keys of the window's frames (the contract of `sslprop eval`): the sample id
         for a single-frame sample, ``<sample id>/<frame index>`` for each frame of a multi-frame one."""
-        return [frame_key(sample, f) for f in self.frames]
-
-
-def frame_key(sample: Sample, frame_index: int) -> str:
-    """Prediction key of one frame: the sample id, or ``<sample id>/<frame index>`` in a multi-frame sample."""
-    return sample.id if len(sample.frames) == 1 else f"{sample.id}/{frame_index}"
+        return [frame_key(sample.id, f, len(sample.frames)) for f in self.frames]
 
 
 def read_frame(path: str | os.PathLike, min_size: int = 1) -> np.ndarray:
@@ -175,3 +172,12 @@ def collate(batch: list[dict[str, Any]]) -> dict[str, Any]:
         "sample_id": [b["sample_id"] for b in batch],
         "video_id": [b["video_id"] for b in batch],
     }
+
+
+def batch_inputs(batch: dict[str, Any], device: torch.device) -> tuple[Tensor, Tensor, list[Tensor]]:
+    """A collated batch's model inputs on `device`: frames Tensor[B, N, 3, S, S] in [0, 1], audio
+    Tensor[B, N, 1, T, n_mels] and the B*N proposal boxes (each Tensor[P_i, 4]; empty without proposals)."""
+    frames = batch["frames"].to(device, non_blocking=True)  # (B, N, 3, S, S)
+    audio = batch["audio"].to(device, non_blocking=True)  # (B, N, 1, T, n_mels)
+    proposals = [p.to(device) for p in batch["proposals"]]  # B*N x (P_i, 4)
+    return frames, audio, proposals

@@ -6,7 +6,7 @@ Backgrounds are photos and textures bundled with scikit-image (`BACKGROUNDS`). S
 stamps share one recording (badger and beaver; goat, mountain goat and ram): stamps
 whose decoded recordings are the same sound form one class (`group_recordings`).
 
-Presets mirror the paper's data (see DESIGN.md, "The embedded benchmark"):
+Presets mirror the paper's data (see docs/design.md, "The embedded benchmark"):
 
 - ``solo`` (MUSIC-solo): one sounding object and 0-2 silent distractors of other classes;
   1 s of audio: an excerpt of the sounding stamp's recording plus light noise.
@@ -38,12 +38,19 @@ import os
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 import cv2
 import numpy as np
 
-from sslprop.data.format import DATASET_INFO, MANIFEST, Frame, ObjectAnn, Sample, write_manifest
+from sslprop.data.format import (
+    DATASET_INFO,
+    MANIFEST,
+    Frame,
+    ObjectAnn,
+    Sample,
+    write_manifest,
+)
 from sslprop.errors import SSLPropError
 
 PRESETS = ("solo", "mosaic", "scenes", "sequences")
@@ -239,9 +246,7 @@ def load_bank(root: str | None = None) -> Bank:
 
 
 def subset_bank(bank: Bank, subset: str) -> Bank:
-    """The bank restricted to a class subset (`sslprop.pretrain.class_subset`: "all", "even" or "odd")."""
-    from sslprop.pretrain import class_subset
-
+    """The bank restricted to a class subset (`sslprop.data.synth.class_subset`: "all", "even" or "odd")."""
     classes = class_subset(bank.classes, subset)
     if subset == "all":
         return bank
@@ -910,3 +915,18 @@ def main(args: argparse.Namespace) -> int:
         f"{info['num_classes']} classes, {info['size']} px, seed {args.seed}, to {out}"
     )
     return 0
+
+
+SUBSETS = ("all", "even", "odd")  # classes used: all, or every other one in sorted order (the reach test)
+
+
+def class_subset(classes: Sequence[str], subset: str = "all") -> tuple[str, ...]:
+    """The classes a corpus (or a `synth --classes` set) uses: all, or the even / odd positions of the sorted list."""
+    classes = tuple(sorted(classes))
+    if subset == "all":
+        return classes
+    if subset == "even":
+        return classes[0::2]
+    if subset == "odd":
+        return classes[1::2]
+    raise SSLPropError(f"--classes {subset}: choose from {', '.join(SUBSETS)}")

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import fractions
 import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Sequence
 
 import numpy as np
 import torch
@@ -181,28 +183,51 @@ def _audio_offset(path: Path) -> float:
         container.close()
 
 
-def extract_clip(
-    path: str | os.PathLike, fps: float, sample_rate: int = SAMPLE_RATE
-) -> tuple[list[np.ndarray], list[float], torch.Tensor]:
-    """Frames at `fps` and the whole audio track of a video.
+def aligned_audio(path: str | os.PathLike, sample_rate: int = SAMPLE_RATE) -> torch.Tensor:
+    """The whole audio track of a video, float32 Tensor[T] mono at `sample_rate`, aligned with its frames.
 
-    Returns (frames, times, waveform): frames are (H, W, 3) uint8 RGB at `frame_times(duration,
-    fps)`, times in seconds, and waveform a float32 Tensor[T] at `sample_rate`, mono, aligned
-    so that sample round(t * sample_rate) is heard at video time t (zero-padded or trimmed
-    at the front when the audio track starts later or earlier than the video). The audio
-    clip of frame n is `clip_at(waveform, sample_rate, times[n], seconds)`. A video without
-    an audio track raises `SSLPropError`.
+    Sample round(t * sample_rate) is heard at video time t: the track is zero-padded or trimmed at
+    the front when it starts later or earlier than the video stream. The audio clip of a frame at
+    time t is `clip_at(waveform, sample_rate, t, seconds)`. A video without an audio track raises
+    `SSLPropError`.
     """
     path = Path(path)
-    info = probe_video(path)
-    if not info.has_audio:
+    if not probe_video(path).has_audio:
         raise SSLPropError(f"{path}: no audio track")
-    times = frame_times(info.duration, fps)
-    frames = read_frames(path, times)
     waveform = load_audio(path, sample_rate)
     shift = int(round(_audio_offset(path) * sample_rate))
-    if shift > 0:
+    if shift > 0:  # the audio starts after the video: pad its front
         waveform = torch.cat([waveform.new_zeros(shift), waveform])
     elif shift < 0:
         waveform = waveform[-shift:]
-    return frames, times, waveform
+    return waveform
+
+
+def write_video(path: str | os.PathLike, frames: Sequence[np.ndarray], audio: np.ndarray, fps: int = 5, sample_rate: int = 16000) -> Path:
+    """Encode RGB uint8 frames (H, W, 3), H and W even, and mono float audio in [-1, 1] as an H.264 + AAC mp4 (PyAV)."""
+    import av
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    h, w = frames[0].shape[:2]
+    with av.open(str(path), "w") as c:
+        v = c.add_stream("libx264", rate=fps)
+        v.width, v.height, v.pix_fmt = w, h, "yuv420p"
+        v.options = {"crf": "18"}
+        a = c.add_stream("aac", rate=sample_rate)
+        a.layout = "mono"
+        for f in frames:
+            for p in v.encode(av.VideoFrame.from_ndarray(np.ascontiguousarray(f), format="rgb24")):
+                c.mux(p)
+        for p in v.encode():
+            c.mux(p)
+        x = np.asarray(audio, dtype=np.float32)
+        step = a.codec_context.frame_size or 1024
+        for s in range(0, len(x), step):
+            chunk = av.AudioFrame.from_ndarray(x[None, s : s + step].copy(), format="flt", layout="mono")
+            chunk.sample_rate, chunk.pts, chunk.time_base = sample_rate, s, fractions.Fraction(1, sample_rate)
+            for p in a.encode(chunk):
+                c.mux(p)
+        for p in a.encode():
+            c.mux(p)
+    return path

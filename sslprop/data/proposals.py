@@ -1,0 +1,429 @@
+"""Proposals: the GRM and proposal scoring, top-K selection with a mask, Selective Search and its cache."""
+
+from __future__ import annotations
+
+import argparse
+import ctypes
+import functools
+import io
+import json
+import multiprocessing
+import os
+import sys
+import time
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from sslprop.cli import positive_int
+from sslprop.data.images import read_image
+from sslprop.errors import SSLPropError
+
+if TYPE_CHECKING:  # torch is imported inside the functions that use it, so that the Selective
+    pass
+
+SS_MODES = ("fast", "quality")
+CACHE_VERSION = 1  # bump when the stored boxes of one setting would change
+
+
+# ---------------------------------------------------------------------------------------------
+# GRM, scoring and selection (pure torch, batched over frames, differentiable in the GRM)
+# ---------------------------------------------------------------------------------------------
+
+
+# ---------------------------------------------------------------------------------------------
+# Selective Search (OpenCV contrib)
+# ---------------------------------------------------------------------------------------------
+
+
+@functools.lru_cache(maxsize=1)
+def _libc_srand() -> Any:
+    """The C library's `srand`, or None where it cannot be reached (then see `selective_search`)."""
+    try:
+        return ctypes.CDLL(None).srand
+    except (OSError, TypeError, AttributeError):  # Windows: CDLL(None) is not the process namespace
+        return None
+
+
+def _selective_search_bgr(bgr: np.ndarray, mode: str, max_side: int | None, min_size: int) -> np.ndarray:
+    """`selective_search` on a BGR uint8 image (what cv2.imread returns)."""
+    import cv2
+
+    if mode not in SS_MODES:
+        raise SSLPropError(f"unknown Selective Search mode {mode!r} (choose from {', '.join(SS_MODES)})")
+    if max_side is not None and max_side < 8:
+        raise SSLPropError(f"--max-side {max_side}: must be at least 8 pixels")
+    height, width = bgr.shape[:2]
+    if min(height, width) < max(min_size, 2):
+        raise SSLPropError(f"image of {width}x{height} pixels is too small for proposals of at least {min_size} pixels")
+    small = bgr
+    if max_side is not None and max(height, width) > max_side:
+        scale = max_side / max(height, width)
+        size = (max(1, round(width * scale)), max(1, round(height * scale)))  # (w, h) for cv2
+        small = cv2.resize(bgr, size, interpolation=cv2.INTER_AREA)
+    ss = cv2.ximgproc.segmentation.createSelectiveSearchSegmentation()
+    ss.setBaseImage(np.ascontiguousarray(small))
+    if mode == "fast":
+        ss.switchToSelectiveSearchFast()
+    else:
+        ss.switchToSelectiveSearchQuality()
+    srand = _libc_srand()
+    if srand is not None:
+        srand(0)  # OpenCV ranks regions with the C library's rand(): seed it for a reproducible order
+    rects = np.asarray(ss.process(), dtype=np.float64).reshape(-1, 4)  # (P, 4) x, y, w, h
+    boxes = np.concatenate([rects[:, :2], rects[:, :2] + rects[:, 2:]], axis=1)  # (P, 4) xyxy
+    sx, sy = width / small.shape[1], height / small.shape[0]
+    boxes = boxes * np.array([sx, sy, sx, sy])
+    boxes = np.clip(boxes, 0, [width, height, width, height]).astype(np.float32)
+    keep = (boxes[:, 2] - boxes[:, 0] >= min_size) & (boxes[:, 3] - boxes[:, 1] >= min_size)
+    boxes = boxes[keep]
+    _, first = np.unique(boxes, axis=0, return_index=True)
+    return boxes[np.sort(first)]
+
+
+def selective_search(image: np.ndarray, mode: str = "fast", max_side: int | None = None, min_size: int = 4) -> np.ndarray:
+    """Class-agnostic proposals of one image by Selective Search (OpenCV contrib, `cv2.ximgproc`).
+
+    Args:
+        image: np.ndarray (H, W, 3) uint8, RGB.
+        mode: "fast" (HSV + Lab, 3 segmentation scales) or "quality" (5 colour spaces, 5 scales).
+        max_side: if set and the image is larger, it is downscaled (INTER_AREA) so its longer
+            side is `max_side` before the search, and the boxes are scaled back.
+        min_size: boxes narrower or shorter than this (in the image's pixels) are dropped.
+    Returns:
+        np.ndarray (P, 4) float32, absolute pixels (x1, y1, x2, y2) of `image` (x2 = x1 + width),
+        without duplicates, in OpenCV's rank order. OpenCV ranks with the C library's global
+        rand(), which is seeded with 0 before each search, so one image gives the same boxes in
+        the same order on every run (on platforms whose C library exposes `srand`; call it from
+        one thread at a time). For one process per core, call cv2.setNumThreads(1).
+    """
+    if not isinstance(image, np.ndarray) or image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3:
+        desc = f"{image.dtype} array of shape {image.shape}" if isinstance(image, np.ndarray) else type(image).__name__
+        raise SSLPropError(f"selective_search: expected an (H, W, 3) uint8 RGB image, got a {desc}")
+    return _selective_search_bgr(np.ascontiguousarray(image[:, :, ::-1]), mode, max_side, min_size)
+
+
+# ---------------------------------------------------------------------------------------------
+# The proposal cache
+# ---------------------------------------------------------------------------------------------
+
+
+def _check_relpath(frame_relpath: str | os.PathLike) -> PurePosixPath:
+    rel = PurePosixPath(Path(frame_relpath).as_posix())
+    if rel.is_absolute() or ".." in rel.parts or not rel.parts:
+        raise SSLPropError(f"{frame_relpath}: a frame path must be relative to the data set folder, without '..'")
+    return rel
+
+
+class ProposalCache:
+    """Selective Search boxes of the frames of one data set, one .npy file per frame.
+
+    Layout: ``root/proposals/<key>/<frame path>.npy`` holding np.ndarray (P, 4) float32
+    (absolute pixels xyxy of the stored frame), plus ``index.json`` (settings and proposals
+    per frame) and ``report.json`` (the last extraction run). The key encodes every setting
+    that changes the boxes (mode, max_side, min_size, cache version), e.g.
+    ``ss-fast-full-min4-v1``, so different settings never mix. Files are written atomically,
+    so an interrupted run leaves whole files only and a rerun skips them.
+    """
+
+    def __init__(self, root: str | os.PathLike, mode: str = "fast", max_side: int | None = None, min_size: int = 4):
+        if mode not in SS_MODES:
+            raise SSLPropError(f"unknown Selective Search mode {mode!r} (choose from {', '.join(SS_MODES)})")
+        if max_side is not None and max_side < 8:
+            raise SSLPropError(f"--max-side {max_side}: must be at least 8 pixels")
+        self.root = Path(root)
+        self.mode = mode
+        self.max_side = max_side
+        self.min_size = min_size
+
+    @property
+    def key(self) -> str:
+        """Folder name that encodes the settings, e.g. ``ss-fast-full-min4-v1`` or ``ss-quality-500-min4-v1``."""
+        side = "full" if self.max_side is None else str(self.max_side)
+        return f"ss-{self.mode}-{side}-min{self.min_size}-v{CACHE_VERSION}"
+
+    @property
+    def dir(self) -> Path:
+        return self.root / "proposals" / self.key
+
+    @property
+    def settings(self) -> dict[str, Any]:
+        return {"mode": self.mode, "max_side": self.max_side, "min_size": self.min_size, "version": CACHE_VERSION}
+
+    def command(self) -> str:
+        """The command that fills this cache."""
+        flags = "" if self.mode == "fast" else f" --mode {self.mode}"
+        flags += "" if self.max_side is None else f" --max-side {self.max_side}"
+        flags += "" if self.min_size == 4 else f" --min-size {self.min_size}"
+        return f"python -m sslprop proposals {self.root}{flags}"
+
+    def path(self, frame_relpath: str | os.PathLike) -> Path:
+        """Where the boxes of the frame `frame_relpath` (relative to the data set folder) are stored."""
+        return self.dir / (str(_check_relpath(frame_relpath)) + ".npy")
+
+    def has(self, frame_relpath: str | os.PathLike) -> bool:
+        return self.path(frame_relpath).is_file()
+
+    def get(self, frame_relpath: str | os.PathLike) -> np.ndarray:
+        """The frame's boxes: np.ndarray (P, 4) float32, absolute pixels xyxy (P may be 0)."""
+        path = self.path(frame_relpath)
+        if not path.is_file():
+            raise SSLPropError(f"{self.root / str(frame_relpath)}: no cached proposals in {self.dir} (run `{self.command()}`)")
+        try:
+            boxes = np.load(path, allow_pickle=False)
+        except (OSError, ValueError) as e:
+            raise SSLPropError(f"{path}: unreadable proposal file ({e}); delete it and run `{self.command()}`") from None
+        if boxes.ndim != 2 or boxes.shape[1] != 4 or boxes.dtype != np.float32:
+            raise SSLPropError(f"{path}: expected a (P, 4) float32 array, got {boxes.dtype} {boxes.shape}")
+        return boxes
+
+    def put(self, frame_relpath: str | os.PathLike, boxes: np.ndarray) -> Path:
+        """Store the frame's boxes (np.ndarray (P, 4), absolute pixels xyxy) atomically, as float32."""
+        from sslprop.utils import atomic_write_bytes
+
+        arr = np.asarray(boxes, dtype=np.float32)
+        if arr.ndim != 2 or arr.shape[1] != 4:
+            raise SSLPropError(f"{frame_relpath}: proposals must be an array (P, 4), got shape {arr.shape}")
+        buf = io.BytesIO()
+        np.save(buf, np.ascontiguousarray(arr), allow_pickle=False)
+        path = self.path(frame_relpath)
+        atomic_write_bytes(path, buf.getvalue())
+        return path
+
+    def count(self, frame_relpath: str | os.PathLike) -> int:
+        """P, the number of cached boxes of a frame, read from the .npy header only."""
+        path = self.path(frame_relpath)
+        try:
+            return int(np.load(path, mmap_mode="r", allow_pickle=False).shape[0])
+        except (OSError, ValueError) as e:
+            raise SSLPropError(f"{path}: unreadable proposal file ({e}); delete it and run `{self.command()}`") from None
+
+    def read_index(self) -> dict[str, Any]:
+        """``index.json``: {"settings": ..., "opencv": version, "counts": {frame path: P}}; {} if absent."""
+        path = self.dir / "index.json"
+        if not path.is_file():
+            return {}
+        try:
+            return json.loads(path.read_text(encoding="utf-8"))
+        except json.JSONDecodeError as e:
+            raise SSLPropError(f"{path}: does not parse as JSON ({e.msg}); delete it and run `{self.command()}`") from None
+
+    def write_index(self, counts: dict[str, int]) -> Path:
+        """Write ``index.json`` with the settings, the OpenCV version and the proposals per frame."""
+        import cv2
+
+        from sslprop.utils import atomic_write_json
+
+        path = self.dir / "index.json"
+        atomic_write_json(path, {"settings": self.settings, "opencv": cv2.__version__, "counts": counts})
+        return path
+
+
+# ---------------------------------------------------------------------------------------------
+# Extraction over a data set
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass
+class ProposalStats:
+    """What one `extract_dataset` run did.
+
+    frames:   distinct frames in the manifest
+    done:     frames searched in this run
+    reused:   frames already in the cache
+    failed:   {frame path: one-line reason} (unreadable, missing or too small)
+    few:      {frame path: P} frames with fewer than k proposals (kept; masked downstream)
+    counts:   {frame path: P} for every frame that has proposals
+    k:        the K the `few` list refers to
+    seconds:  wall time of the run
+    workers:  processes used
+    cache_dir: where the boxes are
+    """
+
+    frames: int
+    done: int
+    reused: int
+    failed: dict[str, str] = field(default_factory=dict)
+    few: dict[str, int] = field(default_factory=dict)
+    counts: dict[str, int] = field(default_factory=dict)
+    k: int = 20
+    seconds: float = 0.0
+    workers: int = 1
+    cache_dir: str = ""
+
+    @property
+    def mean_proposals(self) -> float:
+        return float(np.mean(list(self.counts.values()))) if self.counts else 0.0
+
+    def summary(self) -> str:
+        """One line: frames done / reused / failed, frames with < K proposals, mean proposals, wall time."""
+        head = f"proposals: {self.frames} frames in {self.cache_dir}: "
+        if self.done == 0 and not self.failed:
+            head += f"nothing to do, all {self.reused} frames were already cached; "
+        else:
+            head += f"{self.done} done, {self.reused} reused, {len(self.failed)} failed; "
+        rate = f" ({self.done / self.seconds:.1f} frames/s, {self.workers} workers)" if self.done and self.seconds > 0 else ""
+        return (
+            head + f"{len(self.few)} with < {self.k} proposals; "
+            f"{self.mean_proposals:.1f} proposals per frame on average; {self.seconds:.1f} s{rate}"
+        )
+
+    def report(self) -> dict[str, Any]:
+        """The content of ``report.json``."""
+        return {
+            "frames": self.frames,
+            "done": self.done,
+            "reused": self.reused,
+            "failed": self.failed,
+            "k": self.k,
+            "fewer_than_k": self.few,
+            "mean_proposals": self.mean_proposals,
+            "seconds": self.seconds,
+            "workers": self.workers,
+        }
+
+
+def available_cores() -> int:
+    """CPU cores this process may run on (the affinity mask where the OS has one, else os.cpu_count())."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
+
+
+def _init_worker() -> None:
+    import cv2
+
+    cv2.setNumThreads(1)
+
+
+def _extract_one(job: tuple[str, str, str, int | None, int, int]) -> tuple[str, int, str | None]:
+    """Search one frame and store it: (frame path, P, None) or (frame path, -1, reason)."""
+    import cv2
+
+    root, rel, mode, max_side, min_size, min_frame_size = job
+    image_path = Path(root) / rel
+    try:
+        bgr = read_image(image_path, min_frame_size, rgb=False)
+        boxes = _selective_search_bgr(bgr, mode, max_side, min_size)
+        ProposalCache(root, mode, max_side, min_size).put(rel, boxes)
+    except SSLPropError as e:
+        return rel, -1, str(e)
+    except cv2.error as e:  # OpenCV's own failure on an odd image: reported with the frame, never fatal
+        return rel, -1, f"{image_path}: OpenCV failed ({str(e).strip().splitlines()[-1]})"
+    return rel, len(boxes), None
+
+
+def extract_dataset(
+    root: str | os.PathLike,
+    workers: int | None = None,
+    mode: str = "fast",
+    max_side: int | None = None,
+    k: int = 20,
+    progress: bool = True,
+    min_size: int = 4,
+    min_frame_size: int = 32,
+) -> ProposalStats:
+    """Selective Search on every frame of every sample of `root/manifest.jsonl`, into the cache.
+
+    Frames already cached are skipped (an interrupted run resumes; a second run does no work).
+    The rest run in a pool of `workers` processes (default: every available core), one OpenCV thread
+    each. A frame that cannot be read, or is smaller than `min_frame_size` pixels on a side,
+    does not stop the run: it is recorded in the stats and in ``report.json`` beside the cache.
+    Frames with fewer than `k` proposals are kept and listed. Writes ``index.json`` and
+    ``report.json`` in the cache folder.
+    """
+    from tqdm import tqdm
+
+    from sslprop.data.format import read_manifest
+    from sslprop.utils import atomic_write_json
+
+    if k < 1:
+        raise SSLPropError(f"--k {k}: must be at least 1")
+    root = Path(root)
+    start = time.perf_counter()
+    cache = ProposalCache(root, mode, max_side, min_size)
+    frames = list(dict.fromkeys(str(_check_relpath(f.path)) for s in read_manifest(root) for f in s.frames))
+    old_counts = cache.read_index().get("counts", {})
+    is_cached = {rel: cache.has(rel) for rel in frames}
+    cached = [rel for rel in frames if is_cached[rel]]
+    todo = [rel for rel in frames if not is_cached[rel]]
+    counts = {rel: int(old_counts[rel]) if rel in old_counts else cache.count(rel) for rel in cached}
+    failed: dict[str, str] = {}
+    workers = max(1, min(workers or available_cores(), len(todo) or 1))
+    if todo:
+        jobs = [(str(root), rel, mode, max_side, min_size, min_frame_size) for rel in todo]
+        if workers == 1:
+            _init_worker()
+            results = map(_extract_one, jobs)
+            pool = None
+        else:  # spawn, not fork: a forked child deadlocks in OpenCV once the parent has used its thread pool
+            pool = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"), initializer=_init_worker)
+            results = pool.map(_extract_one, jobs, chunksize=max(1, min(16, len(jobs) // (4 * workers))))
+        bar = tqdm(total=len(todo), desc="selective search", unit="frame", disable=not progress, file=sys.stderr)
+        try:
+            for rel, n, error in results:
+                if error is None:
+                    counts[rel] = n
+                else:
+                    failed[rel] = error
+                bar.update(1)
+        finally:
+            bar.close()
+            if pool is not None:
+                pool.shutdown(cancel_futures=True)
+    counts = {rel: counts[rel] for rel in frames if rel in counts}  # manifest order
+    stats = ProposalStats(
+        frames=len(frames),
+        done=len(todo) - len(failed),
+        reused=len(cached),
+        failed=failed,
+        few={rel: n for rel, n in counts.items() if n < k},
+        counts=counts,
+        k=k,
+        seconds=time.perf_counter() - start,
+        workers=workers if todo else 0,
+        cache_dir=str(cache.dir),
+    )
+    if todo or counts != old_counts:
+        cache.write_index(counts)
+    atomic_write_json(cache.dir / "report.json", stats.report())
+    return stats
+
+
+# ---------------------------------------------------------------------------------------------
+# CLI: python -m sslprop proposals DIR
+# ---------------------------------------------------------------------------------------------
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("dir", type=Path, help="data set folder (with manifest.jsonl)")
+    parser.add_argument("--workers", type=positive_int, default=None, help="processes (default: all cores)")
+    parser.add_argument("--mode", choices=SS_MODES, default="fast", help="Selective Search strategy (default: fast)")
+    parser.add_argument("--max-side", type=positive_int, default=None, help="downscale frames whose longer side exceeds this before the search (boxes are scaled back)")
+    parser.add_argument("--min-size", type=positive_int, default=4, help="drop boxes narrower or shorter than this many pixels (default: 4)")
+    parser.add_argument("--k", type=positive_int, default=20, help="report frames with fewer than K proposals (default: 20)")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+def main(args: argparse.Namespace) -> int:
+    """Fill the cache; exit status 1 if any frame failed (they are listed in report.json)."""
+    stats = extract_dataset(
+        args.dir,
+        workers=args.workers,
+        mode=args.mode,
+        max_side=args.max_side,
+        k=args.k,
+        progress=not args.no_progress,
+        min_size=args.min_size,
+    )
+    print(stats.summary())
+    if stats.failed:
+        for rel, reason in list(stats.failed.items())[:5]:
+            print(f"failed: {reason}", file=sys.stderr)
+        more = f" ({len(stats.failed) - 5} more)" if len(stats.failed) > 5 else ""
+        print(f"{len(stats.failed)} frames failed{more}; all are listed in {Path(stats.cache_dir) / 'report.json'}", file=sys.stderr)
+        return 1
+    return 0

@@ -1,0 +1,1 @@
+"""What runs a model: the trainer (`train`), prediction files (`predict`), the encoders' supervised pretraining (`pretrain`)."""

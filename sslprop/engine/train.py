@@ -1,0 +1,379 @@
+"""One trainer for every method: seeded, resumable, checkpointed, AMP on CUDA, DDP under torchrun.
+
+A run folder holds
+    config.json     the full Config, the method, the data set and the weight files used
+    latest.pth      the checkpoint (model, optimiser, progress, history, config), written atomically
+    metrics.jsonl   one line per finished epoch (loss parts, clips/s, wall time)
+`--resume` continues an interrupted run from `latest.pth` to the same result as an
+uninterrupted one: data order comes from (seed, epoch), negatives from (seed, epoch, step).
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import math
+import os
+import time
+from contextlib import nullcontext
+from pathlib import Path
+from typing import Any, Callable
+
+import torch
+import torch.distributed as dist
+from torch.utils.data import DataLoader, DistributedSampler
+from tqdm.auto import tqdm
+
+from sslprop.cli import positive_int
+from sslprop.config import Config, get_profile
+from sslprop.data.dataset import SSLDataset, collate
+from sslprop.errors import SSLPropError
+from sslprop.models.methods import METHODS, get_method
+from sslprop.models.negatives import StepContext
+from sslprop.utils import (
+    atomic_write_bytes,
+    atomic_write_json,
+    atomic_write_text,
+    resolve_device,
+    seed_everything,
+)
+
+CHECKPOINT = "latest.pth"
+CHECKPOINT_VERSION = 1
+
+
+# --------------------------------------------------------------------------------------- distributed
+
+
+def _dist_info() -> tuple[int, int, int]:
+    """(rank, world size, local rank) from torchrun's environment; (0, 1, 0) without it."""
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world <= 1:
+        return 0, 1, 0
+    return int(os.environ["RANK"]), world, int(os.environ.get("LOCAL_RANK", "0"))
+
+
+def _init_distributed(device: torch.device) -> tuple[int, int, torch.device]:
+    rank, world, local = _dist_info()
+    if world > 1:
+        if device.type == "cuda":
+            device = torch.device("cuda", local)
+            torch.cuda.set_device(device)
+        if not dist.is_initialized():
+            dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
+    return rank, world, device
+
+
+# --------------------------------------------------------------------------------------- checkpoints
+
+
+def save_checkpoint(path: str | os.PathLike, state: dict[str, Any]) -> None:
+    """torch.save `state` to `path` atomically (an interrupted write leaves the previous file)."""
+    buf = io.BytesIO()
+    torch.save(state, buf)
+    atomic_write_bytes(path, buf.getvalue())
+
+
+def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = "cpu") -> dict[str, Any]:
+    """Read a checkpoint written by `save_checkpoint`; a clear error when it is missing or not one."""
+    path = Path(path)
+    if not path.is_file():
+        raise SSLPropError(f"{path}: no checkpoint here")
+    try:
+        state = torch.load(path, map_location=map_location, weights_only=False)
+    except Exception as e:  # a truncated or foreign file: one clear line
+        raise SSLPropError(f"{path}: not a readable sslprop checkpoint ({type(e).__name__})") from None
+    if not isinstance(state, dict) or state.get("version") != CHECKPOINT_VERSION or "model" not in state:
+        raise SSLPropError(f"{path}: not an sslprop checkpoint (version {CHECKPOINT_VERSION})")
+    return state
+
+
+def load_run(run: str | os.PathLike, device: str | torch.device = "cpu", log: Callable[[str], None] = print):
+    """(method, model in eval mode, config, checkpoint) of a run folder's `latest.pth`."""
+    state = load_checkpoint(Path(run) / CHECKPOINT)
+    cfg = Config.from_dict(state["config"])
+    method = get_method(state["method"])
+    model = build_model(method, cfg, None, None, lambda msg: None)  # weights come from the checkpoint
+    model.load_state_dict(state["model"])
+    model.to(device).eval()
+    return method, model, cfg, state
+
+
+def build_model(method: Any, cfg: Config, visual_weights: str | None, audio_weights: str | None,
+                log: Callable[[str], None]) -> torch.nn.Module:
+    """`method.build(...)`, with its encoders wrapped as `FrozenEncoder`s when `train.freeze_encoders` is set."""
+    from sslprop.models.frozen import freeze_encoders
+
+    model = method.build(cfg, visual_weights, audio_weights, log)
+    return freeze_encoders(model) if cfg.train.freeze_encoders else model
+
+
+# --------------------------------------------------------------------------------------- training
+
+
+def _batches(sampler: DistributedSampler, batch_size: int) -> list[list[int]]:
+    """The epoch's index order (set by the sampler's seed and epoch), cut into full batches."""
+    order = list(sampler)
+    return [order[i : i + batch_size] for i in range(0, len(order) - batch_size + 1, batch_size)]
+
+
+def train(
+    cfg: Config,
+    data: str | os.PathLike,
+    out: str | os.PathLike,
+    method: str = "ours",
+    resume: bool = False,
+    visual_weights: str | None = None,
+    audio_weights: str | None = None,
+    max_samples: int | None = None,
+    checkpoint_every: int = 0,
+    max_steps: int | None = None,
+    progress: bool = True,
+    log: Callable[[str], None] = print,
+) -> list[dict[str, Any]]:
+    """Train `method` on the train split of `data`, writing the run folder `out`; returns the epoch log.
+
+    checkpoint_every: also checkpoint every that many optimiser steps (0: at epoch ends only).
+    max_steps:        stop (checkpointed, resumable) after that many optimiser steps in this call.
+    """
+    m = get_method(method)
+    out = Path(out)
+    tc = cfg.train
+    device = resolve_device(tc.device)
+    rank, world, device = _init_distributed(device)
+    main_process = rank == 0
+    say = log if main_process else (lambda msg: None)
+
+    ckpt_path = out / CHECKPOINT
+    state: dict[str, Any] | None = None
+    if ckpt_path.exists():
+        if not resume:
+            raise SSLPropError(f"{out}: run folder already holds a checkpoint (use --resume to continue it, or another --out)")
+        state = load_checkpoint(ckpt_path)
+        if state["method"] != method or Config.from_dict(state["config"]) != cfg:
+            raise SSLPropError(f"{ckpt_path}: --resume with another method or configuration than the run's own ({out / 'config.json'})")
+        if state.get("finished"):
+            say(f"{out}: run already finished ({state['epoch']} epochs); nothing to do")
+            return state["history"]
+    elif resume:
+        say(f"{out}: no checkpoint yet, starting a new run")
+
+    seed_everything(tc.seed)
+    dataset = SSLDataset(data, "train", cfg.data, with_proposals=m.needs_proposals,
+                         max_proposals=cfg.model.max_proposals, max_samples=max_samples)
+    from sslprop.models.encoders import resolve_weights
+    from sslprop.models.frozen import attach_caches, flush_caches
+
+    used_weights = resolve_weights(cfg.model, visual_weights, audio_weights)  # what build_encoders loads, for config.json
+    model = build_model(m, cfg, visual_weights, audio_weights, say).to(device)
+    trainable = [p for p in model.parameters() if p.requires_grad]
+    if tc.freeze_encoders:
+        frozen = sum(p.numel() for p in model.parameters() if not p.requires_grad)
+        say(f"encoders frozen ({frozen:,} parameters; {sum(p.numel() for p in trainable):,} train), outputs cached")
+    optimizer = torch.optim.Adam(trainable, lr=tc.lr)
+    use_amp = tc.amp and device.type == "cuda"
+    amp_dtype = torch.bfloat16 if use_amp and torch.cuda.is_bf16_supported() else torch.float16
+    scaler = torch.amp.GradScaler("cuda", enabled=use_amp and amp_dtype == torch.float16)
+
+    epoch, step, history = 0, 0, []
+    if state is not None:
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        scaler.load_state_dict(state["scaler"])
+        epoch, step, history = state["epoch"], state["step"], state["history"]
+        say(f"{out}: resuming at epoch {epoch + 1}, step {step}")
+    if tc.freeze_encoders:
+        attach_caches(model, data, cfg.data)  # DATA/encoder-cache/: later epochs and runs do not encode again
+
+    batch_size = tc.batch_size
+    per_rank = len(dataset) // world
+    if per_rank < 2:
+        raise SSLPropError(f"{data}: {len(dataset)} training clips are too few for {world} process(es) (need 2 per process)")
+    if batch_size > per_rank:
+        say(f"batch size {batch_size} > {per_rank} training clips per process: using {per_rank}")
+        batch_size = per_rank
+
+    net = model
+    if world > 1:
+        net = torch.nn.parallel.DistributedDataParallel(
+            model, device_ids=[device.index] if device.type == "cuda" else None,
+            find_unused_parameters=not cfg.model.select_proposals,
+        )
+    sampler = DistributedSampler(dataset, num_replicas=world, rank=rank, shuffle=True, seed=tc.seed, drop_last=True)
+
+    if main_process:
+        out.mkdir(parents=True, exist_ok=True)
+        atomic_write_json(out / "config.json", {
+            "method": method, "data": str(Path(data).resolve()), "world_size": world, "max_samples": max_samples,
+            "visual_weights": used_weights[0], "audio_weights": used_weights[1], "config": cfg.to_dict(),
+        })
+
+    def checkpoint(finished: bool = False) -> None:
+        flush_caches(model)
+        if main_process:
+            save_checkpoint(ckpt_path, {
+                "version": CHECKPOINT_VERSION, "method": method, "config": cfg.to_dict(), "data": str(data),
+                "epoch": epoch, "step": step, "finished": finished, "history": history,
+                "model": model.state_dict(), "optimizer": optimizer.state_dict(), "scaler": scaler.state_dict(),
+            })
+        if world > 1:
+            dist.barrier()
+
+    steps_this_call = 0
+    restore = _stop_on_sigterm()
+    try:
+        while epoch < tc.epochs:
+            sampler.set_epoch(epoch)
+            batches = _batches(sampler, batch_size)
+            loader = DataLoader(dataset, batch_sampler=batches[step:], collate_fn=collate, num_workers=tc.num_workers)
+            net.train()
+            sums: dict[str, float] = {}
+            n_steps, clips, t0 = 0, 0, time.perf_counter()
+            bar = tqdm(loader, total=len(batches), initial=step, desc=f"{method} epoch {epoch + 1}/{tc.epochs}",
+                       disable=not (progress and main_process), leave=False)
+            for batch in bar:
+                autocast = torch.autocast(device.type, dtype=amp_dtype) if use_amp else nullcontext()
+                with autocast:
+                    loss, parts = m.loss(net, batch, StepContext.at(tc.seed, epoch, step), cfg)
+                if not math.isfinite(float(loss.detach())):
+                    raise SSLPropError(f"{out}: loss became {float(loss.detach())} at epoch {epoch + 1}, step {step} (lower --lr?)")
+                optimizer.zero_grad(set_to_none=True)
+                scaler.scale(loss).backward()
+                scaler.step(optimizer)
+                scaler.update()
+                step += 1
+                steps_this_call += 1
+                n_steps += 1
+                clips += len(batch["video_id"])
+                for k, v in parts.items():
+                    sums[k] = sums.get(k, 0.0) + v
+                if n_steps % max(tc.log_every, 1) == 0 or step == len(batches):
+                    bar.set_postfix(loss=f"{sums.get('loss', 0.0) / n_steps:.4f}")
+                if checkpoint_every and step % checkpoint_every == 0 and step < len(batches):
+                    checkpoint()
+                if max_steps is not None and steps_this_call >= max_steps and step < len(batches):
+                    checkpoint()
+                    say(f"{out}: stopped after {steps_this_call} steps (resume with --resume)")
+                    return history
+            bar.close()
+            seconds = time.perf_counter() - t0
+            record = {"epoch": epoch + 1, "steps": len(batches), **{k: v / max(n_steps, 1) for k, v in sums.items()},
+                      "seconds": round(seconds, 3), "clips_per_s": round(clips * world / max(seconds, 1e-9), 2)}
+            history.append(record)
+            epoch, step = epoch + 1, 0
+            if main_process:
+                atomic_write_text(out / "metrics.jsonl", "".join(json.dumps(h, sort_keys=True) + "\n" for h in history))
+            say(f"epoch {record['epoch']}/{tc.epochs}: loss {record.get('loss', float('nan')):.4f} "
+                f"({record['clips_per_s']} clips/s)")
+            checkpoint(finished=epoch >= tc.epochs)
+            if max_steps is not None and steps_this_call >= max_steps and epoch < tc.epochs:
+                say(f"{out}: stopped after {steps_this_call} steps (resume with --resume)")
+                return history
+    except KeyboardInterrupt:
+        checkpoint()
+        raise
+    finally:
+        restore()
+    return history
+
+
+def _stop_on_sigterm() -> Callable[[], None]:
+    """Treat SIGTERM (a `timeout`, a job scheduler) like Ctrl-C, so the run checkpoints before it stops.
+
+    Returns a function that puts the previous handler back. Only in the main thread.
+    """
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        return lambda: None
+
+    def handler(signum, frame):  # noqa: ARG001
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, handler)
+    return lambda: signal.signal(signal.SIGTERM, previous)
+
+
+# --------------------------------------------------------------------------------------- CLI
+
+
+def config_from_args(args: argparse.Namespace) -> Config:
+    """The profile's Config with the command line's overrides applied."""
+    cfg = get_profile(args.profile)
+    overrides: dict[str, Any] = {}
+    for flag, key in (("k", "model.k"), ("scorer", "model.scorer"), ("epochs", "train.epochs"),
+                      ("batch_size", "train.batch_size"), ("lr", "train.lr"), ("seed", "train.seed"),
+                      ("device", "train.device"), ("workers", "train.num_workers"), ("frame_size", "data.frame_size"),
+                      ("num_frames", "data.num_frames")):
+        value = getattr(args, flag, None)
+        if value is not None:
+            overrides[key] = value
+    if getattr(args, "no_selection", False):
+        overrides["model.select_proposals"] = False
+    if getattr(args, "no_amp", False):
+        overrides["train.amp"] = False
+    if getattr(args, "from_scratch", False):  # the cpu profile before pretraining: random encoders trained with the rest
+        overrides["model.pretrained"] = False
+        overrides["train.freeze_encoders"] = False
+        overrides["train.lam"] = 0.5
+    for item in getattr(args, "set", None) or []:
+        key, sep, raw = item.partition("=")
+        if not sep:
+            raise SSLPropError(f"--set {item}: expected section.key=value")
+        try:
+            overrides[key] = json.loads(raw)
+        except json.JSONDecodeError:
+            overrides[key] = raw
+    cfg = cfg.replace(**overrides)
+    for name, value in (("k", cfg.model.k), ("epochs", cfg.train.epochs), ("batch size", cfg.train.batch_size)):
+        if value < 1:
+            raise SSLPropError(f"{name} = {value}: must be at least 1")
+    return cfg
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--method", default="ours", choices=sorted(METHODS), help="what to train (default: ours)")
+    p.add_argument("--data", required=True, help="data set folder (sslprop format, proposals cached)")
+    p.add_argument("--out", required=True, help="run folder to write (config, checkpoints, metrics)")
+    p.add_argument("--profile", default="cpu", choices=["cpu", "paper"], help="sizes and encoders (default: cpu)")
+    p.add_argument("--k", type=positive_int, help="proposals kept per frame (paper: 20)")
+    p.add_argument("--scorer", choices=["sum", "mean", "soft_iou"], help="GRM proposal scorer")
+    p.add_argument("--no-selection", action="store_true", help="ablation: every proposal in the bag, distance-ratio loss only")
+    p.add_argument("--epochs", type=positive_int)
+    p.add_argument("--batch-size", type=positive_int)
+    p.add_argument("--lr", type=float)
+    p.add_argument("--seed", type=int)
+    p.add_argument("--device", help="cpu, cuda, cuda:N or auto (default: the profile's)")
+    p.add_argument("--workers", type=int, help="DataLoader worker processes")
+    p.add_argument("--frame-size", type=positive_int, help="input frame size S (pixels)")
+    p.add_argument("--num-frames", type=positive_int, help="frames per clip N")
+    p.add_argument("--no-amp", action="store_true", help="no mixed precision on CUDA")
+    p.add_argument("--from-scratch", action="store_true",
+                   help="encoders from random weights, trained with the rest, lambda 0.5: the cpu profile before "
+                        "pretraining (default: the shipped pretrained encoders, frozen, lambda 0.1)")
+    p.add_argument("--set", action="append", metavar="SECTION.KEY=VALUE", help="any other config field, e.g. model.dim=128")
+    p.add_argument("--visual-weights", help="local state dict for the visual encoder (torchvision vgg16 layout)")
+    p.add_argument("--audio-weights", help="local state dict for the audio encoder (VGGish port layout)")
+    p.add_argument("--max-samples", type=positive_int, help="use only the first N training samples")
+    p.add_argument("--checkpoint-every", type=int, default=0, help="also checkpoint every N steps (default: epoch ends)")
+    p.add_argument("--resume", action="store_true", help="continue the run in --out from its latest.pth")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+def main(args: argparse.Namespace) -> int:
+    cfg = config_from_args(args)
+    for path in (args.visual_weights, args.audio_weights):
+        if path is not None and not Path(path).is_file():
+            raise SSLPropError(f"{path}: weight file not found")
+    t0 = time.perf_counter()
+    history = train(cfg, args.data, args.out, method=args.method, resume=args.resume,
+                    visual_weights=args.visual_weights, audio_weights=args.audio_weights,
+                    max_samples=args.max_samples, checkpoint_every=args.checkpoint_every,
+                    progress=not args.no_progress)
+    if _dist_info()[0] == 0:
+        print(f"trained {args.method} for {len(history)} epoch(s) in {time.perf_counter() - t0:.1f} s -> {args.out}")
+    if dist.is_initialized():
+        dist.destroy_process_group()
+    return 0

@@ -1,0 +1,195 @@
+"""On/off-screen recognition (Table 1), confidence over time (Fig. 3/4) and location-map shapes (Fig. 5), from prediction files.
+
+Everything here is a pure function of what `sslprop predict` writes and of a data set's
+manifest, so the notebooks only load, call and draw:
+
+    records = read_onscreen(pred_dir)                 # onscreen.json: {key: {d_on, distance, on_m, ...}}
+    labels = frame_labels(data, "test")               # {key: True (on-screen) / False (off-screen)}
+    table = table1(records, labels)                   # accuracy of on_m, on_d, on_or (paper Table 1)
+    sweep = threshold_sweep(records, labels, ts)      # the same as the d_on threshold moves
+    track = sequence_track(sample, boxes, records)    # per-frame confidences of a multi-frame sample (Fig. 3/4)
+    shape = map_shape(location_map, source_box)       # how a map covers the source (Fig. 5)
+    hits = ranking_summary(boxes, gt_boxes(data))     # does d_k rank the kept proposals (notebook 04)
+
+Keys are `sslprop.evaluation.predfiles.frame_key`: the sample id, or ``<sample id>/<frame index>`` for a
+frame of a multi-frame sample. Boxes are absolute pixels ``(x1, y1, x2, y2)`` of the stored frame.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+
+from sslprop.errors import SSLPropError
+from sslprop.evaluation.predfiles import D_ON_THRESHOLD, read_onscreen
+
+CRITERIA = ("on_m", "on_d", "on_or")  # m_on alone, d_on alone, either (the paper's "m_on || d_on")
+CRITERION_NAMES = {"on_m": "m_on", "on_d": "d_on", "on_or": "m_on || d_on"}
+
+
+# --------------------------------------------------------------------------------------- inputs
+
+
+def frame_labels(root: str | os.PathLike, split: str = "test") -> dict[str, bool]:
+    """On-screen label of every frame of `split` that has one: {key: True (on-screen) / False (off-screen)}.
+
+    Frames whose ``onscreen`` is None (unknown) are left out.
+    """
+    from sslprop.data.format import read_manifest
+    from sslprop.evaluation.predfiles import frame_key
+
+    return {frame_key(s.id, n, len(s.frames)): bool(f.onscreen) for s in read_manifest(root, split)
+            for n, f in enumerate(s.frames) if f.onscreen is not None}
+
+
+def aligned(records: Mapping[str, Mapping[str, Any]], labels: Mapping[str, bool],
+            m_threshold: float | None = None) -> tuple[list[str], np.ndarray, np.ndarray, np.ndarray]:
+    """Keys of `labels` (sorted) with their d_on (F,), m_on decisions (F,) bool and labels (F,) bool.
+
+    The m_on decision is the record's ``on_m`` (decided by `sslprop predict` with the threshold it
+    calibrated, recorded in predictions.json), or ``distance < m_threshold`` when a threshold is given.
+    Every labelled key must have a record.
+    """
+    keys = sorted(labels)
+    if not keys:
+        raise SSLPropError("on/off-screen: no labelled frame")
+    missing = [k for k in keys if k not in records]
+    if missing:
+        raise SSLPropError(f"on/off-screen: {len(missing)} labelled frame(s) have no prediction, e.g. {missing[0]!r}")
+    if any("d_on" not in records[k] for k in keys):
+        raise SSLPropError("on/off-screen: records without d_on (not a proposal-based run)")
+    d_on = np.array([float(records[k]["d_on"]) for k in keys])
+    if m_threshold is None:
+        on_m = np.array([bool(records[k]["on_m"]) for k in keys])
+    else:
+        on_m = np.array([float(records[k]["distance"]) for k in keys]) < m_threshold
+    y = np.array([bool(labels[k]) for k in keys])
+    return keys, d_on, on_m, y
+
+
+# --------------------------------------------------------------------------------------- Table 1
+
+
+def decisions(d_on: np.ndarray, on_m: np.ndarray, d_threshold: float) -> dict[str, np.ndarray]:
+    """The three criteria of Table 1 per frame: on_m as given, on_d = d_on > d_threshold, on_or = either.
+
+    d_on: (F,) float, on_m: (F,) bool -> {"on_m", "on_d", "on_or"}: (F,) bool.
+    """
+    on_m = np.asarray(on_m, dtype=bool)
+    on_d = np.asarray(d_on) > d_threshold
+    return {"on_m": on_m, "on_d": on_d, "on_or": on_m | on_d}
+
+
+def _rates(pred: np.ndarray, y: np.ndarray) -> dict[str, float]:
+    """accuracy, on-screen frames called on-screen (TPR), off-screen frames called off-screen (TNR); NaN for an absent class."""
+    pos, neg = int(y.sum()), int((~y).sum())
+    return {
+        "accuracy": float((pred == y).mean()),
+        "on-screen called on": float((pred & y).sum() / pos) if pos else float("nan"),
+        "off-screen called off": float((~pred & ~y).sum() / neg) if neg else float("nan"),
+    }
+
+
+def table1(records: Mapping[str, Mapping[str, Any]], labels: Mapping[str, bool], d_threshold: float = D_ON_THRESHOLD,
+           m_threshold: float | None = None) -> list[dict[str, Any]]:
+    """Table 1 on one data set: per criterion (m_on, d_on, m_on || d_on) its accuracy against the labels.
+
+    Args:
+        records: onscreen.json of a proposal-based run (`read_onscreen`).
+        labels: {key: on-screen?} (`frame_labels`); every labelled key needs a record.
+        d_threshold: the d_on cut (paper: 0.2).
+        m_threshold: an m_on cut on the distance to try instead of the stored ``on_m`` decisions
+            (default: the decisions as `sslprop predict` made them).
+    Returns:
+        Three rows {"criterion", "accuracy", "on-screen called on", "off-screen called off"} (shares in [0, 1]),
+        then a fourth, "always on-screen": the accuracy of the majority answer, the floor to beat.
+    """
+    _, d_on, on_m, y = aligned(records, labels, m_threshold)
+    dec = decisions(d_on, on_m, d_threshold)
+    rows = [{"criterion": CRITERION_NAMES[c], **_rates(dec[c], y)} for c in CRITERIA]
+    rows.append({"criterion": "always on-screen", **_rates(np.ones_like(y), y)})
+    return rows
+
+
+def label_counts(labels: Mapping[str, bool]) -> dict[str, int]:
+    """{"frames", "on-screen", "off-screen"} of a label dict."""
+    on = sum(bool(v) for v in labels.values())
+    return {"frames": len(labels), "on-screen": on, "off-screen": len(labels) - on}
+
+
+def threshold_sweep(records: Mapping[str, Mapping[str, Any]], labels: Mapping[str, bool], thresholds: Sequence[float],
+                    m_threshold: float | None = None) -> dict[str, np.ndarray]:
+    """Table 1's accuracies as the d_on threshold moves (m_on's threshold fixed).
+
+    Returns {"threshold": (T,), "on_m": (T,), "on_d": (T,), "on_or": (T,)} accuracies in [0, 1].
+    """
+    _, d_on, on_m, y = aligned(records, labels, m_threshold)
+    ts = np.asarray(thresholds, dtype=np.float64)
+    out: dict[str, list[float]] = {c: [] for c in CRITERIA}
+    for t in ts:
+        dec = decisions(d_on, on_m, float(t))
+        for c in CRITERIA:
+            out[c].append(float((dec[c] == y).mean()))
+    return {"threshold": ts, **{c: np.array(v) for c, v in out.items()}}
+
+
+def auc(scores: Sequence[float], labels: Sequence[bool]) -> float:
+    """Area under the ROC curve: the chance that a random positive scores above a random negative (ties count half).
+
+    scores, labels: (F,) -> float in [0, 1]; NaN when a class is absent. 0.5: no separation.
+    """
+    v = np.asarray(scores, dtype=np.float64)
+    y = np.asarray(labels, dtype=bool)
+    pos, neg = v[y], v[~y]
+    if not len(pos) or not len(neg):
+        return float("nan")
+    diff = pos[:, None] - neg[None, :]  # (P, Q)
+    return float(((diff > 0).sum() + 0.5 * (diff == 0).sum()) / diff.size)
+
+
+def separability(records: Mapping[str, Mapping[str, Any]], labels: Mapping[str, bool]) -> dict[str, float]:
+    """Threshold-free view of Table 1: ROC AUC of d_on (higher = on-screen) and of m_on's distance (lower = on-screen).
+
+    Returns {"d_on AUC", "m_on AUC"}; 0.5 means the score does not separate on- from off-screen frames at any cut.
+    """
+    keys, d_on, _, y = aligned(records, labels)
+    dist = np.array([float(records[k]["distance"]) for k in keys])
+    return {"d_on AUC": auc(d_on, y), "m_on AUC": auc(-dist, y)}
+
+
+def onscreen_report(pred_dir: str | os.PathLike, root: str | os.PathLike, split: str = "test") -> dict[str, Any]:
+    """Table 1 and its threshold-free view for one predictions folder against a data set's on/off labels.
+
+    Returns {"frames", "on-screen", "off-screen", "rows" (`table1`), "d_on AUC", "m_on AUC"}.
+    """
+    records, labels = read_onscreen(pred_dir), frame_labels(root, split)
+    return {**label_counts(labels), "rows": table1(records, labels), **separability(records, labels)}
+
+
+def format_onscreen_report(report: Mapping[str, Any]) -> str:
+    """The report of `onscreen_report` as a small text table."""
+    lines = [f"{report['frames']} labelled frames: {report['on-screen']} on-screen, {report['off-screen']} off-screen",
+             f"{'criterion':<18} {'accuracy':>8} {'on called on':>13} {'off called off':>15}"]
+    for r in report["rows"]:
+        lines.append(f"{r['criterion']:<18} {r['accuracy']:>8.3f} {r['on-screen called on']:>13.3f} {r['off-screen called off']:>15.3f}")
+    lines.append(f"ROC AUC: d_on {report['d_on AUC']:.3f}, m_on distance {report['m_on AUC']:.3f} (0.5: chance)")
+    return "\n".join(lines)
+
+
+def best_threshold(sweep: Mapping[str, np.ndarray], criterion: str = "on_d") -> tuple[float, float]:
+    """(threshold, accuracy) of the sweep's best `criterion` accuracy (the lowest such threshold on ties)."""
+    i = int(np.argmax(sweep[criterion]))
+    return float(sweep["threshold"][i]), float(sweep[criterion][i])
+
+
+# --------------------------------------------------------------------------------------- Fig. 3/4
+
+
+# --------------------------------------------------------------------------------------- Fig. 5
+
+
+# --------------------------------------------------------------------------------------- proposals (notebook 04)
+
+

@@ -1,0 +1,319 @@
+"""Tables 2, 3 and 4 of the paper: each method trained, predicted and scored end to end through the cached workflow.
+
+A notebook builds one `Setup` from its parameters and asks for a table:
+
+    setup = Setup(data_root, runs_root, budget, seed, profile, device)
+    records = table2_records(setup)          # every method and floor on solo, mosaic and scenes
+    rows = table2_rows(records)              # one row per method and paradigm, in percent
+    viz.paper_beside(rows, PAPER_TABLE2, "method", TABLE2_COLUMNS)
+
+Every run goes through `workflow.ensure_run` (trained once, shared with the other notebooks:
+the `ours` run on `scenes` with no overrides is the main run of notebooks 02-08), every
+prediction through `workflow.ensure_predictions`, and every score through
+`sslprop.evaluation.evaluate.evaluate` on the data set's test split under the protocol that the paper's
+column uses (`PRESET_PROTOCOL`). Rates are fractions in [0, 1] in records and percent (as the
+paper prints them) in table rows.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Mapping, Sequence
+
+from sslprop.errors import SSLPropError
+from sslprop.evaluation.floors import FLOORS
+from sslprop.lab import workflow as wf
+
+# The paper's data sets and the embedded presets that stand in for them, with each column's protocol.
+PRESET_PROTOCOL = {"solo": "dsol-solo", "mosaic": "dsol-multi", "scenes": "lvs"}
+PRESET_PAPER = {"solo": "MUSIC-solo", "mosaic": "MUSIC-Synthetic", "scenes": "SSL (Flickr-SoundNet)"}
+# Table 2's rows, in the paper's order: method name -> the paper's label.
+METHOD_LABELS = {
+    "pixelplayer": "PixelPlayer",
+    "avol": "Objects-that-Sound",
+    "attention": "Attention",
+    "dmc": "DMC",
+    "dsol": "AV-Matching",
+    "lvs": "SS-Hard-Way",
+    "ours": "Ours",
+}
+FLOOR_LABELS = {"full-frame": "floor: full frame", "center": "floor: centre box", "random-box": "floor: random box"}
+TABLE2_COLUMNS = ("solo IoU@0.5", "solo AUC", "mosaic IoU@0.5", "mosaic AUC", "scenes cIoU@0.5", "scenes AUC")
+TABLE3_COLUMNS = ("cIoU@0.5", "AUC")
+
+# Table 4: training samples drawn from Flickr-SoundNet; "—" in the paper is None here.
+PAPER_TABLE4_SIZES = {"10k": 10_000, "50k": 50_000, "90k": 90_000, "144k": 144_000}
+TABLE4_COLUMNS = ("cIoU@0.5 Attention", "cIoU@0.5 Ours", "AUC Attention", "AUC Ours")
+# Table 3's variants of the main run (K = 20, scorer soft_iou, the default): the overrides of each.
+TABLE3_RUNS = {
+    "Ours (K=10)": {"model.k": 10},
+    "Ours (K=20)": {},
+    "Ours (K=30)": {"model.k": 30},
+    "Ours - ProSelectNet": {"model.select_proposals": False},
+    "Ours (scorer sum)": {"model.scorer": "sum"},
+    "Ours (scorer mean)": {"model.scorer": "mean"},
+}
+
+
+@dataclass(frozen=True)
+class Setup:
+    """A notebook's parameters, passed to every experiment (see notebooks/README.md)."""
+
+    data_root: str | os.PathLike
+    runs_root: str | os.PathLike
+    budget: str
+    seed: int = 0
+    profile: str = "cpu"
+    device: str = "cpu"
+
+    def data(self, preset: str) -> Path:
+        """The preset's data set at this budget (`workflow.ensure_dataset`)."""
+        return wf.ensure_dataset(preset, self.data_root, self.budget, self.seed)
+
+    def run(self, method: str, data: str | os.PathLike, overrides: Mapping[str, Any] | None = None,
+            log: Callable[[str], None] = lambda msg: None) -> Path:
+        """`workflow.ensure_run` with this setup's budget, seed, profile and device."""
+        return wf.ensure_run(method, data, self.runs_root, self.budget, self.seed, overrides=overrides,
+                             profile=self.profile, device=self.device, log=log)
+
+
+# --------------------------------------------------------------------------------------- scoring
+
+
+def prediction_file(predictions: str | os.PathLike, kind: str = "boxes", two_sources: bool = False) -> Path:
+    """The file of a `sslprop predict` folder that a paradigm is scored on.
+
+    kind "boxes": boxes.json (best box first), or two_sources.json with `two_sources`;
+    kind "maps": maps.npz (the method's map, thresholded by the protocol).
+    """
+    if kind == "maps":
+        if two_sources:
+            raise SSLPropError("two_sources: only box predictions come as two sources (maps are scored as one map)")
+        name = "maps.npz"
+    elif kind == "boxes":
+        name = "two_sources.json" if two_sources else "boxes.json"
+    else:
+        raise SSLPropError(f"kind {kind!r}: choose 'boxes' or 'maps'")
+    path = Path(predictions) / name
+    if not path.is_file():
+        raise SSLPropError(f"{path}: no such prediction file (run `sslprop predict` first)")
+    return path
+
+
+def summarise(report: Mapping[str, Any]) -> dict[str, Any]:
+    """The few numbers of an `evaluate` report that the tables print.
+
+    Returns protocol, kind, metric (the protocol's headline: ``iou@0.5`` or ``ciou@0.5``),
+    rate (its value), auc and n (frames scored), rates as fractions.
+    """
+    from sslprop.evaluation.metrics import get_protocol
+
+    headline = get_protocol(report["protocol"]).headline
+    return {"protocol": report["protocol"], "kind": report["kind"], "metric": headline,
+            "rate": float(report[headline]), "auc": float(report["auc"]), "n": int(report["n"])}
+
+
+def score_predictions(predictions: str | os.PathLike, data: str | os.PathLike, protocol: str, kind: str = "boxes",
+                      two_sources: bool = False) -> dict[str, Any]:
+    """Score a `sslprop predict` folder on the test split of the sslprop data set `data` (see `summarise`)."""
+    from sslprop.evaluation.evaluate import evaluate
+
+    report = evaluate(data, protocol, predictions=prediction_file(predictions, kind, two_sources), fmt="sslprop", split="test")
+    return summarise(report)
+
+
+def score_run(run: str | os.PathLike, data: str | os.PathLike, protocol: str, kind: str = "boxes",
+              two_sources: bool = False, device: str = "cpu") -> dict[str, Any]:
+    """Predict the test split of `data` with `run` (cached, `workflow.ensure_predictions`) and score it (see `summarise`)."""
+    return score_predictions(wf.ensure_predictions(run, data, "test", device=device), data, protocol, kind, two_sources)
+
+
+def score_floor(floor: str, data: str | os.PathLike, protocol: str, seed: int = 0) -> dict[str, Any]:
+    """A floor of `sslprop.evaluation.floors` (one box per frame, no model) scored on the test split of `data`."""
+    from sslprop.evaluation.evaluate import evaluate
+
+    if floor not in FLOORS:
+        raise SSLPropError(f"floor {floor!r}: unknown (choose from {', '.join(FLOORS)})")
+    return summarise(evaluate(data, protocol, method=floor, fmt="sslprop", split="test", seed=seed))
+
+
+def views(method: str, preset: str) -> list[tuple[str, str, bool]]:
+    """How a method is scored on a preset: (view, kind, two_sources) per view.
+
+    ours: its boxes (its paradigm), the best box, or on `mosaic` the two best that do not overlap;
+    a map-based method: its map (its paradigm) and, second, the box `predict` reads from the map.
+    """
+    if method == "ours":
+        return [("boxes", "boxes", preset == "mosaic")]
+    return [("map", "maps", False), ("map box", "boxes", False)]
+
+
+# --------------------------------------------------------------------------------------- Table 2
+
+
+def table2_records(setup: Setup, methods: Sequence[str] = tuple(METHOD_LABELS), presets: Sequence[str] = tuple(PRESET_PROTOCOL),
+                   floors: Sequence[str] = FLOORS, log: Callable[[str], None] = lambda msg: None) -> list[dict[str, Any]]:
+    """Train (cached), predict (cached) and score every method and floor on every preset.
+
+    Returns one record per (method or floor, view, preset): method, view ("boxes", "map",
+    "map box" or "floor"), preset, plus the keys of `summarise`.
+    """
+    records = []
+    for preset in presets:
+        data = setup.data(preset)
+        protocol = PRESET_PROTOCOL[preset]
+        for method in methods:
+            log(f"{preset}: {method}")
+            run = setup.run(method, data)
+            for view, kind, two in views(method, preset):
+                records.append({"method": method, "view": view, "preset": preset,
+                                **score_run(run, data, protocol, kind, two, setup.device)})
+        for floor in floors:
+            records.append({"method": floor, "view": "floor", "preset": preset, **score_floor(floor, data, protocol, setup.seed)})
+    return records
+
+
+def row_label(method: str, view: str) -> str:
+    """Table 2's row label: the paper's name for a method's own paradigm, a suffix for the second view."""
+    if view == "floor":
+        return FLOOR_LABELS[method]
+    label = METHOD_LABELS.get(method, method)
+    return label + (", map box (T = 0.5)" if view == "map box" else "")
+
+
+def table2_rows(records: Sequence[Mapping[str, Any]], scale: float = 100.0) -> list[dict[str, Any]]:
+    """Records of `table2_records` -> one row per method and view with `TABLE2_COLUMNS` (times `scale`).
+
+    Row order: methods in the paper's order, each method's own paradigm first, then the floors.
+    A preset that was not scored leaves its two columns None.
+    """
+    rows: dict[str, dict[str, Any]] = {}
+    for r in records:
+        label = row_label(r["method"], r["view"])
+        row = rows.setdefault(label, {"method": label, **{c: None for c in TABLE2_COLUMNS}})
+        rate_col = f"{r['preset']} {'cIoU@0.5' if r['metric'] == 'ciou@0.5' else 'IoU@0.5'}"
+        row[rate_col] = scale * r["rate"]
+        row[f"{r['preset']} AUC"] = scale * r["auc"]
+    order = {row_label(m, v): i for i, (m, v) in enumerate(
+        [(m, v) for m in METHOD_LABELS for v in ("boxes", "map", "map box")] + [(f, "floor") for f in FLOOR_LABELS])}
+    return sorted(rows.values(), key=lambda row: order.get(row["method"], len(order)))
+
+
+# --------------------------------------------------------------------------------------- Table 3
+
+
+def table3_rows(setup: Setup, runs: Mapping[str, Mapping[str, Any]] | None = None, floors: Sequence[str] = FLOORS,
+                scale: float = 100.0, log: Callable[[str], None] = lambda msg: None) -> list[dict[str, Any]]:
+    """Table 3 on `scenes` under lvs: each variant of `ours` scored on its boxes, and the main run's location map m_n.
+
+    runs: variant label -> overrides of the main run (default `TABLE3_RUNS`); the variant with no
+    overrides is the main run, whose map gives the row "The location map m_n".
+    floors: floors of `sslprop.evaluation.floors` scored on the same frames, appended as rows "floor: ...".
+    Returns rows {variant, cIoU@0.5, AUC, n} in percent (times `scale`), in the order of `runs`,
+    the map row after the variants of K and selection, then the floors.
+    """
+    data = setup.data("scenes")
+    rows, map_row = [], None
+    for variant, overrides in (TABLE3_RUNS if runs is None else runs).items():
+        log(f"scenes: {variant}")
+        run = setup.run("ours", data, overrides)
+        s = score_run(run, data, "lvs", "boxes", False, setup.device)
+        rows.append({"variant": variant, "cIoU@0.5": scale * s["rate"], "AUC": scale * s["auc"], "n": s["n"]})
+        if not overrides:
+            m = score_run(run, data, "lvs", "maps", False, setup.device)
+            map_row = {"variant": "The location map m_n", "cIoU@0.5": scale * m["rate"], "AUC": scale * m["auc"], "n": m["n"]}
+    if map_row is not None:  # the paper's order: K rows, without selection, the map, then our extra scorer rows
+        names = [r["variant"] for r in rows]
+        place = names.index("Ours - ProSelectNet") + 1 if "Ours - ProSelectNet" in names else len(rows)
+        rows.insert(place, map_row)
+    for floor in floors:
+        f = score_floor(floor, data, "lvs", setup.seed)
+        rows.append({"variant": FLOOR_LABELS[floor], "cIoU@0.5": scale * f["rate"], "AUC": scale * f["auc"], "n": f["n"]})
+    return rows
+
+
+# --------------------------------------------------------------------------------------- Table 4
+
+
+def train_count(data: str | os.PathLike) -> int:
+    """Samples in the train split of a data set."""
+    from sslprop.data.format import read_manifest
+
+    return len(read_manifest(data, "train"))
+
+
+def subset_sizes(total: int, fractions: Mapping[str, float]) -> dict[str, int]:
+    """Training-set sizes: label -> round(fraction * total), at least 2 (the trainer needs two clips), at most total."""
+    return {label: min(total, max(2, int(round(f * total)))) for label, f in fractions.items()}
+
+
+def paper_fractions() -> dict[str, float]:
+    """Table 4's sizes as fractions of the paper's largest set (10k / 144k, ..., 1)."""
+    full = max(PAPER_TABLE4_SIZES.values())
+    return {label: n / full for label, n in PAPER_TABLE4_SIZES.items()}
+
+
+def ensure_subset_run(method: str, data: str | os.PathLike, setup: Setup, max_samples: int | None,
+                      overrides: Mapping[str, Any] | None = None, log: Callable[[str], None] = lambda msg: None) -> Path:
+    """`workflow.ensure_run` on the first `max_samples` training samples of `data` (Table 4's sizes).
+
+    With `max_samples` None or at least the training split's size it is the full run (the same
+    folder, shared with the other notebooks).
+    """
+    data = Path(data)
+    if max_samples is None or max_samples >= train_count(data):
+        return setup.run(method, data, overrides, log)
+    return wf.ensure_run(method, data, setup.runs_root, setup.budget, setup.seed, overrides, profile=setup.profile,
+                         device=setup.device, log=log, max_samples=int(max_samples))
+
+
+def table4_rows(setup: Setup, fractions: Mapping[str, float] | None = None, methods: Sequence[str] = ("attention", "ours"),
+                scale: float = 100.0, log: Callable[[str], None] = lambda msg: None) -> list[dict[str, Any]]:
+    """Table 4 on `scenes` under lvs: each method trained on a share of the training split, scored on the whole test split.
+
+    fractions: size label -> share of the training split (default `paper_fractions`: 10k / 144k, ...).
+    Every size trains for the budget's epochs, so a smaller set also means fewer optimiser steps.
+    ours is scored on its boxes, attention on its map (each in its own paradigm).
+    Returns rows {size, train samples, cIoU@0.5 <Label>..., AUC <Label>...} in percent (times `scale`).
+    """
+    data = setup.data("scenes")
+    sizes = subset_sizes(train_count(data), paper_fractions() if fractions is None else fractions)
+    rows = []
+    for label, n in sizes.items():
+        row: dict[str, Any] = {"size": label, "train samples": n}
+        scores = {}
+        for method in methods:
+            log(f"scenes: {method} on {n} training samples")
+            run = ensure_subset_run(method, data, setup, n)
+            kind = "boxes" if method == "ours" else "maps"
+            scores[method] = score_run(run, data, "lvs", kind, False, setup.device)
+        for method in methods:
+            row[f"cIoU@0.5 {METHOD_LABELS.get(method, method)}"] = scale * scores[method]["rate"]
+        for method in methods:
+            row[f"AUC {METHOD_LABELS.get(method, method)}"] = scale * scores[method]["auc"]
+        rows.append(row)
+    return rows
+
+
+# --------------------------------------------------------------------------------------- reading the tables
+
+
+def read_outputs(predictions: str | os.PathLike, keys: Sequence[str]) -> dict[str, dict[str, Any]]:
+    """What a `sslprop predict` folder holds for some keys: {key: {"map": float32 (S, S), "boxes": (M, 5), "two": (<=2, 5)}}.
+
+    Boxes are xyxy pixels of the stored frame with their score, best first; the map is on the model's input grid.
+    """
+    import numpy as np
+
+    folder = Path(predictions)
+    boxes = json.loads(prediction_file(folder).read_text(encoding="utf-8"))
+    two = json.loads(prediction_file(folder, two_sources=True).read_text(encoding="utf-8"))
+    with np.load(prediction_file(folder, "maps"), allow_pickle=False) as z:
+        missing = [k for k in keys if k not in z.files or k not in boxes]
+        if missing:
+            raise SSLPropError(f"{folder}: no prediction for {missing[0]!r}")
+        return {k: {"map": z[k], "boxes": np.asarray(boxes[k], dtype=np.float64).reshape(-1, 5),
+                    "two": np.asarray(two[k], dtype=np.float64).reshape(-1, 5)} for k in keys}

@@ -1,0 +1,302 @@
+"""ipywidgets explorers of the notebooks: K and the proposal scorer, the map threshold T, any score threshold.
+
+Every explorer is an `Explorer`: a row of controls above an output area holding one
+matplotlib figure that is redrawn when a control changes. The figure is drawn once with the
+default values when the explorer is built, and the explorer's rich output carries that
+figure as a PNG beside the live widget, so a notebook executed headless (papermill, nbval)
+or viewed where no widget can run still shows the default state.
+
+Writing a new explorer (the pattern; see `threshold_explorer` for a complete one):
+
+    def my_explorer(data..., value=default) -> Explorer:
+        slider = ipywidgets.FloatSlider(value=value, ...)
+        def draw(fig, value):                  # redraw the whole figure from the control values
+            ax = fig.subplots()
+            ...
+        return Explorer(draw, {"value": slider})
+
+`Explorer(draw, controls)` calls ``draw(fig, **{name: control.value})`` on a cleared figure at
+construction and on every change. Keep `draw` a pure function of its arguments and the data
+it closes over; heavy work (scoring all proposals, ...) belongs before the explorer is built.
+"""
+
+from __future__ import annotations
+
+import io
+from typing import Any, Callable, Mapping, Sequence
+
+import numpy as np
+
+from sslprop.errors import SSLPropError
+from sslprop.evaluation.onscreen import (
+    CRITERIA,
+    CRITERION_NAMES,
+    aligned,
+    decisions,
+    threshold_sweep,
+)
+from sslprop.evaluation.predfiles import D_ON_THRESHOLD
+
+
+class Explorer:
+    """Controls plus a figure redrawn from their values.
+
+    draw:     draw(fig, **values), drawing on the cleared matplotlib Figure `fig`
+    controls: {argument name: ipywidgets control with a `.value`}
+    figsize:  figure size in inches
+
+    Attributes: `figure` (the current matplotlib Figure), `widget` (the ipywidgets box to
+    display), `values()` (the current control values). `update(**values)` sets controls
+    and redraws (also how tests and notebooks drive it without a browser).
+    """
+
+    def __init__(self, draw: Callable[..., None], controls: Mapping[str, Any], figsize: tuple[float, float] = (6.0, 3.2)):
+        import ipywidgets as W
+        import matplotlib.pyplot as plt
+
+        self._draw = draw
+        self.controls = dict(controls)
+        self.figure = plt.figure(figsize=figsize)
+        plt.close(self.figure)  # not shown by the inline backend at the end of the cell; we display it ourselves
+        self.output = W.Output()
+        self.widget = W.VBox([W.HBox(list(self.controls.values())), self.output])
+        for c in self.controls.values():
+            c.observe(lambda change: self.redraw(), names="value")
+        self.redraw()
+
+    def values(self) -> dict[str, Any]:
+        return {name: c.value for name, c in self.controls.items()}
+
+    def redraw(self) -> None:
+        """Clear the figure, draw it from the current values, and show it in the output area."""
+        from IPython.display import display
+
+        self.figure.clear()
+        self._draw(self.figure, **self.values())
+        with self.output:
+            self.output.clear_output(wait=True)
+            display(self.figure)
+
+    def update(self, **values: Any) -> None:
+        """Set controls by name (each change redraws) and redraw once more."""
+        for name, value in values.items():
+            if name not in self.controls:
+                raise SSLPropError(f"explorer has no control {name!r} (controls: {', '.join(self.controls)})")
+            self.controls[name].value = value
+        self.redraw()
+
+    def png(self) -> bytes:
+        """The current figure as PNG bytes."""
+        buf = io.BytesIO()
+        self.figure.savefig(buf, format="png", dpi=80, metadata={"Software": None}, facecolor="white")
+        return buf.getvalue()
+
+    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, Any]:
+        """The live widget where a front end can run it, and the default figure as PNG everywhere else."""
+        bundle = dict(self.widget._repr_mimebundle_(include=include, exclude=exclude) or {})
+        bundle["image/png"] = self.png()
+        bundle["text/plain"] = f"<{type(self).__name__}: {', '.join(f'{k}={v!r}' for k, v in self.values().items())}>"
+        return bundle
+
+
+def k_scorer_explorer(
+    image: np.ndarray,
+    g: Any,
+    proposals: Any,
+    gt_boxes: Any = None,
+    k: int = 20,
+    scorer: str = "mean",
+    max_k: int = 50,
+) -> Explorer:
+    """K slider and scorer dropdown redrawing the top-K proposals of one frame on its GRM.
+
+    Args:
+        image: RGB uint8 (S, S, 3), the frame as the model saw it.
+        g: Tensor[S, S] (or array), the frame's GRM g_n.
+        proposals: Tensor[P, 4], every proposal of the frame, xyxy pixels of the S x S frame.
+        gt_boxes: Tensor[G, 4] or None, the annotators' boxes (green) for reference.
+        k, scorer: the initial K and scorer ("sum", "mean", "soft_iou").
+        max_k: the slider's upper end.
+    Left: the frame with the top-K proposals (best in orange, the others in blue); right:
+    the GRM with the same boxes. The title gives how many of the K reach IoU >= 0.5 with an
+    annotator's box.
+    """
+    import ipywidgets as W
+    import torch
+    from torchvision.ops import box_iou
+
+    from sslprop.lab import viz
+    from sslprop.ops.grm import SCORERS, score_boxes, select_topk
+
+    if scorer not in SCORERS:
+        raise SSLPropError(f"unknown proposal scorer {scorer!r} (choose from {', '.join(SCORERS)})")
+    g_t = torch.as_tensor(g).float()
+    props = torch.as_tensor(proposals).float().reshape(-1, 4)
+    gt = None if gt_boxes is None else torch.as_tensor(gt_boxes).float().reshape(-1, 4)
+    ranked = {s: select_topk([props], score_boxes(g_t[None], [props], s), max(max_k, 1)) for s in SCORERS}
+
+    def draw(fig: Any, k: int, scorer: str) -> None:
+        top = ranked[scorer]
+        keep = top.mask[0, :k]
+        boxes = top.boxes[0, :k][keep]  # (k', 4), best first
+        axes = fig.subplots(1, 2)
+        hits = 0 if gt is None or not len(gt) or not len(boxes) else int((box_iou(boxes, gt).amax(dim=1) >= 0.5).sum())
+        viz.show_boxes(image, boxes[1:], axes[0], viz.PROPOSAL, 0.7)
+        viz.show_boxes(None, boxes[:1], axes[0], viz.SELECTED, 1.8)
+        if gt is not None:
+            viz.show_boxes(None, gt, axes[0], viz.SOUNDING, 1.2, "--")
+        axes[0].set_title(f"top {k} by '{scorer}': {hits} with IoU >= 0.5", fontsize=8)
+        viz.show_map(None, g_t, axes[1], title="GRM g with the same boxes")
+        viz.show_boxes(None, boxes[1:], axes[1], "white", 0.7)
+        viz.show_boxes(None, boxes[:1], axes[1], viz.SELECTED, 1.8)
+        fig.tight_layout()
+
+    controls = {
+        "k": W.IntSlider(value=k, min=1, max=max_k, step=1, description="K", continuous_update=False),
+        "scorer": W.Dropdown(options=list(SCORERS), value=scorer, description="scorer"),
+    }
+    return Explorer(draw, controls, figsize=(6.4, 3.4))
+
+
+def map_threshold_explorer(image: np.ndarray, score_map: Any, gt_boxes: Any = None, threshold: float = 0.5,
+                           title: str = "map-based box") -> Explorer:
+    """Threshold slider redrawing the box a map-based method reads from a map (Fig. 1's threshold problem).
+
+    Args:
+        image: RGB uint8 (H, W, 3).
+        score_map: Tensor[H, W] (or array), the location map on the image's grid.
+        gt_boxes: Tensor[G, 4] or None, annotators' boxes (green, dashed); the title gives the
+            box's best IoU with them.
+        threshold: initial T; the box is `sslprop.ops.boxes.map_box(score_map, T)`, the tight box of
+            the pixels at or above T after min-max normalisation.
+    Left: the frame with the box; right: the min-max map with its T contour.
+    """
+    import ipywidgets as W
+    import torch
+
+    from sslprop.lab import viz
+    from sslprop.ops.boxes import box_iou_np, map_box
+
+    m = torch.as_tensor(score_map).float()
+    lo, hi = float(m.min()), float(m.max())
+    norm = ((m - lo) / (hi - lo) if hi > lo else torch.zeros_like(m)).numpy()
+    gt = None if gt_boxes is None else np.asarray(torch.as_tensor(gt_boxes).float().reshape(-1, 4))
+
+    def draw(fig: Any, threshold: float) -> None:
+        box = map_box(m, threshold).tolist()
+        axes = fig.subplots(1, 2)
+        viz.show_boxes(image, [box], axes[0], viz.SELECTED, 1.8)
+        text = f"{title}, T = {threshold:.2f}"
+        if gt is not None and len(gt):
+            viz.show_boxes(None, gt, axes[0], viz.SOUNDING, 1.2, "--")
+            text += f": IoU {max(box_iou_np(box, b) for b in gt):.2f}"
+        axes[0].set_title(text, fontsize=8)
+        viz.show_map(None, norm, axes[1], title="min-max map, contour at T")
+        axes[1].contour(norm, levels=[min(max(threshold, 1e-6), 1.0)], colors="white", linewidths=1.0)
+        viz.show_boxes(None, [box], axes[1], viz.SELECTED, 1.5)
+        fig.tight_layout()
+
+    controls = {"threshold": W.FloatSlider(value=threshold, min=0.0, max=1.0, step=0.05, description="T",
+                                           continuous_update=False, readout_format=".2f")}
+    return Explorer(draw, controls, figsize=(6.4, 3.4))
+
+
+def threshold_rates(values: Sequence[float], labels: Sequence[bool], threshold: float) -> dict[str, float]:
+    """Decide "positive" where value > threshold; accuracy, true-positive and false-positive rates against `labels`.
+
+    Returns {"accuracy", "tpr", "fpr"}; a rate whose class is absent is NaN.
+    """
+    v = np.asarray(values, dtype=np.float64)
+    y = np.asarray(labels, dtype=bool)
+    if v.shape != y.shape or v.ndim != 1 or not len(v):
+        raise SSLPropError(f"threshold_rates: {v.shape} values for {y.shape} labels (need equal, non-empty 1-D)")
+    pred = v > threshold
+    pos, neg = y.sum(), (~y).sum()
+    return {
+        "accuracy": float((pred == y).mean()),
+        "tpr": float((pred & y).sum() / pos) if pos else float("nan"),
+        "fpr": float((pred & ~y).sum() / neg) if neg else float("nan"),
+    }
+
+
+def threshold_explorer(values: Sequence[float], labels: Sequence[bool], threshold: float = 0.2,
+                       name: str = "score", classes: tuple[str, str] = ("negative", "positive"),
+                       limits: tuple[float, float] | None = None, bins: int = 20) -> Explorer:
+    """A threshold slider over any score with binary labels: histograms per class, the cut, and its rates.
+
+    Args:
+        values: one score per item (e.g. d_on = max_k d_k per frame).
+        labels: True for the positive class (e.g. on-screen).
+        threshold: initial cut; an item is called positive where value > threshold (as `d_on > 0.2`).
+        name: the score's name for the axis; classes: (negative, positive) names for the legend.
+        limits: slider range (default: the values' min and max).
+    The title gives accuracy, true-positive and false-positive rates at the cut (`threshold_rates`).
+    """
+    import ipywidgets as W
+    v = np.asarray(values, dtype=np.float64)
+    y = np.asarray(labels, dtype=bool)
+    threshold_rates(v, y, threshold)  # validates the inputs
+    lo, hi = limits if limits is not None else (float(v.min()), float(v.max()))
+    if hi <= lo:
+        hi = lo + 1.0
+    edges = np.linspace(lo, hi, bins + 1)
+
+    def draw(fig: Any, threshold: float) -> None:
+        ax = fig.subplots()
+        ax.hist(v[~y], bins=edges, alpha=0.6, label=classes[0], color="#d62728")
+        ax.hist(v[y], bins=edges, alpha=0.6, label=classes[1], color="#2ca02c")
+        ax.axvline(threshold, color="black", linewidth=1.2)
+        r = threshold_rates(v, y, threshold)
+        ax.set_title(f"{name} > {threshold:.3f}: accuracy {r['accuracy']:.2f}, TPR {r['tpr']:.2f}, FPR {r['fpr']:.2f}", fontsize=8)
+        ax.set_xlabel(name, fontsize=8)
+        ax.legend(fontsize=7)
+        fig.tight_layout()
+
+    step = (hi - lo) / 100
+    controls = {"threshold": W.FloatSlider(value=float(np.clip(threshold, lo, hi)), min=lo, max=hi, step=step, description="T",
+                                           continuous_update=False, readout_format=".3f")}
+    return Explorer(draw, controls, figsize=(5.0, 3.0))
+
+
+def table1_explorer(records: Mapping[str, Mapping[str, Any]], labels: Mapping[str, bool], threshold: float = D_ON_THRESHOLD,
+                    title: str = "", steps: int = 101) -> Any:
+    """A d_on threshold slider redrawing Table 1's accuracies (a `sslprop.lab.widgets.Explorer`).
+
+    Left: d_on of on-screen and off-screen frames with the cut; right: accuracy of m_on, d_on and
+    m_on || d_on against the threshold, the current one marked; the title gives the three accuracies.
+    The slider spans [0, 1] (d_k lies in [0, 1]); `steps` points are precomputed for the curves.
+    """
+    import ipywidgets as W
+
+    _, d_on, on_m, y = aligned(records, labels)
+    sweep = threshold_sweep(records, labels, np.linspace(0.0, 1.0, steps))
+    lo, hi = float(min(d_on.min(), threshold)), float(max(d_on.max(), threshold))
+    pad = max(hi - lo, 1e-3) * 0.1
+    edges = np.linspace(lo - pad, hi + pad, 21)
+    colours = {"on_m": "#1f77b4", "on_d": "#ff7f0e", "on_or": "#2ca02c"}
+
+    def draw(fig: Any, threshold: float) -> None:
+        ax_h, ax_a = fig.subplots(1, 2)
+        ax_h.hist(d_on[~y], bins=edges, alpha=0.6, color="#d62728", label=f"off-screen ({int((~y).sum())})")
+        ax_h.hist(d_on[y], bins=edges, alpha=0.6, color="#2ca02c", label=f"on-screen ({int(y.sum())})")
+        ax_h.axvline(threshold, color="black", linewidth=1.2)
+        ax_h.set_xlabel("d_on = max_k d_k", fontsize=8)
+        ax_h.set_ylabel("frames", fontsize=8)
+        ax_h.legend(fontsize=7)
+        for c in CRITERIA:
+            ax_a.plot(sweep["threshold"], sweep[c], color=colours[c], label=CRITERION_NAMES[c], linewidth=1.2)
+        ax_a.axvline(threshold, color="black", linewidth=1.0)
+        ax_a.set_xlabel("d_on threshold", fontsize=8)
+        ax_a.set_ylabel("accuracy", fontsize=8)
+        ax_a.set_ylim(0, 1)
+        ax_a.legend(fontsize=7)
+        for a in (ax_h, ax_a):
+            a.tick_params(labelsize=7)
+        acc = {c: float((v == y).mean()) for c, v in decisions(d_on, on_m, threshold).items()}
+        fig.suptitle(f"{title}{': ' if title else ''}d_on > {threshold:.2f}: accuracy m_on {acc['on_m']:.2f}, "
+                     f"d_on {acc['on_d']:.2f}, m_on || d_on {acc['on_or']:.2f}", fontsize=8)
+        fig.tight_layout()
+
+    slider = W.FloatSlider(value=float(threshold), min=0.0, max=1.0, step=0.01, description="d_on T",
+                           continuous_update=False, readout_format=".2f")
+    return Explorer(draw, {"threshold": slider}, figsize=(7.0, 3.0))

@@ -1,0 +1,92 @@
+"""Shared pieces of the map-based baselines: inputs, encoders per frame, negatives per frame, map read-out.
+
+A map-based method localises with a map on the visual encoder's grid; `predict` turns the
+upsampled map into a box by thresholding it (`--map-threshold`) when the method's `Inference`
+holds no box (K = 0, see `map_inference`). Everything here is a pure function of its arguments.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+from torch import Tensor
+
+from sslprop.errors import SSLPropError
+from sslprop.models.negatives import negative_indices
+
+if TYPE_CHECKING:
+    from sslprop.models.methods import Inference
+
+
+def check_inputs(frames: Tensor, audio: Tensor) -> None:
+    """SSLPropError unless frames is Tensor[B, N, 3, H, W] and audio Tensor[B, N, 1, T, n_mels] with the same B, N."""
+    if frames.dim() != 5 or frames.shape[2] != 3 or audio.dim() != 5 or audio.shape[2] != 1 \
+            or frames.shape[:2] != audio.shape[:2]:
+        raise SSLPropError(
+            f"frames of shape {tuple(frames.shape)} with audio of shape {tuple(audio.shape)}: "
+            "expected frames Tensor[B, N, 3, H, W] and audio Tensor[B, N, 1, T, n_mels] with the same B, N"
+        )
+
+
+def encode(visual: nn.Module, audio_encoder: nn.Module, frames: Tensor, audio: Tensor) -> tuple[Tensor, Tensor]:
+    """Run the shared encoders on every frame: F = B*N frames, frame-major (index b * N + n).
+
+    frames: Tensor[B, N, 3, S, S], audio: Tensor[B, N, 1, T, n_mels]
+    Returns (fmap Tensor[F, C, h, w], s Tensor[F, D]).
+    """
+    check_inputs(frames, audio)
+    fmap = visual(frames.flatten(0, 1))  # (B*N, C, h, w)
+    s = audio_encoder(audio.flatten(0, 1))  # (B*N, D)
+    return fmap, s
+
+
+def upsample_map(m: Tensor, size: int | tuple[int, int]) -> Tensor:
+    """A map on the feature grid brought to the frame, bilinear: Tensor[F, h, w] -> Tensor[F, H, W]."""
+    return F.interpolate(m[:, None], size=size, mode="bilinear", align_corners=False)[:, 0]
+
+
+def frame_negatives(video_ids: list[str], generator: torch.Generator, num_frames: int) -> Tensor:
+    """For every frame of a batch, the frame at the same position n of another video's clip.
+
+    One negative clip j per clip b (`negative_indices`, drawn with `generator` only), then frame
+    b * N + n is paired with frame j * N + n, as the proposal model pairs f_s[neg].
+    Returns Tensor[B*N] long (CPU).
+    """
+    neg = negative_indices(video_ids, generator)  # (B,)
+    n = torch.arange(num_frames)
+    return (neg[:, None] * num_frames + n[None, :]).reshape(-1)  # (B, N) -> (B*N,)
+
+
+def map_inference(maps: Tensor, f_v: Tensor | None = None, f_s: Tensor | None = None) -> "Inference":
+    """The read-out of a map-based method: its maps and no boxes (predict thresholds the map for one).
+
+    maps: Tensor[F, S, S] (higher = more likely the source); f_v, f_s: Tensor[F, d] or None.
+    Returns Inference with boxes Tensor[F, 0, 4], scores Tensor[F, 0], mask Tensor[F, 0] (bool), d_on None.
+    """
+    from sslprop.models.methods import (
+        Inference,  # here: sslprop.models.methods imports the baselines at its own import
+    )
+
+    n = maps.shape[0]
+    return Inference(
+        maps=maps.float(),
+        boxes=maps.new_zeros(n, 0, 4, dtype=torch.float32),
+        scores=maps.new_zeros(n, 0, dtype=torch.float32),
+        mask=torch.zeros(n, 0, dtype=torch.bool, device=maps.device),
+        f_v=None if f_v is None else f_v.float(),
+        f_s=None if f_s is None else f_s.float(),
+        d_on=None,
+    )
+
+
+def location_head(in_channels: int, dim: int) -> nn.Sequential:
+    """Two 1x1 convolutions (ReLU between) that embed every location of a feature map: [F, C, h, w] -> [F, dim, h, w]."""
+    return nn.Sequential(nn.Conv2d(in_channels, dim, 1), nn.ReLU(inplace=True), nn.Conv2d(dim, dim, 1))
+
+
+def location_similarity(f_v: Tensor, f_s: Tensor) -> Tensor:
+    """Inner product of each location's embedding with the audio embedding: [F, d, h, w], [F, d] -> [F, h, w]."""
+    return torch.einsum("fdhw,fd->fhw", f_v, f_s)

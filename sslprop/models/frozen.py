@@ -1,0 +1,210 @@
+"""Frozen encoders (`train.freeze_encoders`) and the cache of their outputs.
+
+A frozen encoder does not train: no gradient reaches its weights, and it stays in eval mode
+(BatchNorm uses the statistics it was pretrained with, and does not update them) whatever mode
+the model around it is put in. Its output is then a fixed function of its input, so it can be
+cached: `EncoderCache` keeps each output under the hash of the input it came from (one frame,
+or one audio patch), in memory and in shards on disk.
+
+    model = freeze_encoders(method.build(cfg, ...))        # every encoder of the model, wrapped
+    attach_caches(model, data_folder, cfg)                 # outputs read from / kept in DATA/encoder-cache/
+    ... train or predict ...
+    flush_caches(model)                                    # new outputs written as one more shard
+
+The cache folder of an encoder is ``DATA/encoder-cache/<kind>-<sha256 of its weights>-<frame
+size or audio front end>/``: another data set, other weights or another frame size is another
+folder, so a stale output is never read. Within a folder an entry is found by the hash of its
+input's bytes, so a frame that changed on disk is simply a miss. Shards are written atomically
+(a temporary file renamed into place): an interrupted run loses at most the outputs since its
+last flush, never the folder. Outputs are kept in float32 as the encoder computed them: a run that
+reads every output from the cache repeats the run that filled it to the last bit (a test checks it).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+from pathlib import Path
+from typing import Any, Iterator
+
+import torch
+import torch.nn as nn
+from torch import Tensor
+
+from sslprop.models.encoders import SmallAudio, SmallVisual, VGG16Backbone, VGGish
+
+ENCODER_TYPES = (SmallVisual, SmallAudio, VGG16Backbone, VGGish)
+CACHE_DIR = "encoder-cache"
+CACHE_VERSION = 1
+
+
+def weights_digest(module: nn.Module) -> str:
+    """sha256 over a module's state dict (names, dtypes, shapes and bytes, in order)."""
+    h = hashlib.sha256()
+    for name, t in module.state_dict().items():
+        t = t.detach().cpu().contiguous()
+        h.update(f"{name}:{t.dtype}:{tuple(t.shape)};".encode())
+        h.update(t.numpy().tobytes() if t.dtype != torch.bfloat16 else t.float().numpy().tobytes())
+    return h.hexdigest()
+
+
+class EncoderCache:
+    """Outputs of one frozen encoder, keyed by the hash of each input row; shards in `folder`.
+
+    __call__(x Tensor[F, ...], encoder) -> encoder(x) Tensor[F, ...], computing only the rows not
+    cached yet (in one batch). `flush()` writes what was computed since the last flush.
+    """
+
+    def __init__(self, folder: str | os.PathLike | None = None) -> None:
+        self.folder = None if folder is None else Path(folder)
+        self.entries: dict[bytes, Tensor] = {}
+        self.new: dict[bytes, Tensor] = {}
+        self.hits = self.misses = 0
+        if self.folder is not None and self.folder.is_dir():
+            for shard in sorted(self.folder.glob("shard-*.pt")):
+                self._read(shard)
+
+    def _read(self, shard: Path) -> None:
+        try:
+            data = torch.load(shard, map_location="cpu", weights_only=True)
+            keys, values = data["keys"], data["values"]
+            if data.get("version") != CACHE_VERSION or len(keys) != len(values):
+                raise ValueError("not a shard of this version")
+        except Exception:  # a damaged or foreign shard is ignored (its outputs are recomputed), never trusted
+            return
+        for k, v in zip(keys.numpy(), values):
+            self.entries[k.tobytes()] = v
+
+    @staticmethod
+    def keys(x: Tensor) -> list[bytes]:
+        """One 16-byte blake2b digest per row of x (its dtype, shape and bytes)."""
+        x = x.detach().cpu().contiguous()
+        head = f"{x.dtype}:{tuple(x.shape[1:])}".encode()
+        flat = x.view(len(x), -1) if x.dtype != torch.bfloat16 else x.float().view(len(x), -1)
+        return [hashlib.blake2b(head + row.numpy().tobytes(), digest_size=16).digest() for row in flat]
+
+    def __call__(self, x: Tensor, encoder: nn.Module) -> Tensor:
+        keys = self.keys(x)
+        missing = [i for i, k in enumerate(keys) if k not in self.entries]
+        self.hits += len(keys) - len(missing)
+        self.misses += len(missing)
+        if missing:
+            computed = encoder(x[missing])
+            for i, out in zip(missing, computed.float().cpu()):
+                self.entries[keys[i]] = out.clone()
+                self.new[keys[i]] = self.entries[keys[i]]
+        return torch.stack([self.entries[k] for k in keys]).to(x.device)
+
+    def flush(self) -> Path | None:
+        """Write the outputs computed since the last flush as one shard (atomically); returns its path, or None."""
+        from sslprop.utils import atomic_write_bytes
+
+        if not self.new or self.folder is None:
+            self.new = {}
+            return None
+        keys = sorted(self.new)
+        buf = io.BytesIO()
+        torch.save({"version": CACHE_VERSION,
+                    "keys": torch.frombuffer(bytearray(b"".join(keys)), dtype=torch.uint8).view(len(keys), 16),
+                    "values": torch.stack([self.new[k] for k in keys])}, buf)
+        name = hashlib.sha256(b"".join(keys)).hexdigest()[:16]
+        path = self.folder / f"shard-{name}.pt"
+        atomic_write_bytes(path, buf.getvalue())
+        self.new = {}
+        return path
+
+
+class FrozenEncoder(nn.Module):
+    """An encoder that does not train: always in eval mode, no gradient, optionally cached.
+
+    Keeps the wrapped encoder's interface (`out_channels`, `stride` or `out_dim`); its state
+    dict is the encoder's under the prefix ``encoder.``. forward(x) = encoder(x) without gradient,
+    read from `cache` when one is attached.
+    """
+
+    def __init__(self, encoder: nn.Module) -> None:
+        super().__init__()
+        self.encoder = encoder
+        for p in self.encoder.parameters():
+            p.requires_grad_(False)
+        for name in ("out_channels", "stride", "out_dim"):
+            if hasattr(encoder, name):
+                setattr(self, name, getattr(encoder, name))
+        self.cache: EncoderCache | None = None
+        self.encoder.eval()
+
+    def train(self, mode: bool = True) -> "FrozenEncoder":
+        super().train(mode)
+        self.encoder.eval()  # BatchNorm keeps its pretrained statistics
+        return self
+
+    def _load_from_state_dict(self, *args: Any, **kwargs: Any) -> None:
+        self.cache = None  # new weights: outputs cached for the old ones must not be read (DSOL's teacher)
+        super()._load_from_state_dict(*args, **kwargs)
+
+    def forward(self, x: Tensor) -> Tensor:
+        with torch.no_grad():
+            if self.cache is None:
+                return self.encoder(x)
+            return self.cache(x, self.encoder)
+
+
+def _encoder_slots(module: nn.Module, prefix: str = "") -> Iterator[tuple[nn.Module, str, nn.Module]]:
+    for name, child in module.named_children():
+        if isinstance(child, ENCODER_TYPES + (FrozenEncoder,)):
+            yield module, name, child
+        else:
+            yield from _encoder_slots(child, prefix + name + ".")
+
+
+def freeze_encoders(model: nn.Module) -> nn.Module:
+    """Wrap every encoder of `model` (the shared visual and audio encoders, and copies such as DSOL's
+    teacher) in a `FrozenEncoder`, in place; returns `model`. Other modules keep training."""
+    for parent, name, child in list(_encoder_slots(model)):
+        if not isinstance(child, FrozenEncoder):
+            setattr(parent, name, FrozenEncoder(child))
+    return model
+
+
+def frozen_encoders(model: nn.Module) -> list[tuple[str, FrozenEncoder]]:
+    """(name, encoder) of every `FrozenEncoder` in `model`."""
+    return [(n, m) for n, m in model.named_modules() if isinstance(m, FrozenEncoder)]
+
+
+def cache_folder(data: str | os.PathLike, encoder: FrozenEncoder, data_cfg: Any) -> Path:
+    """DATA/encoder-cache/<kind>-<weights sha256, 16 hex>-<frame size px | audio front end>."""
+    inner = encoder.encoder
+    if hasattr(inner, "out_channels"):
+        kind, what = "visual", f"{data_cfg.frame_size}px"
+    else:
+        kind, what = "audio", f"{data_cfg.audio_features}{data_cfg.n_mels}"
+    return Path(data) / CACHE_DIR / f"{kind}-{type(inner).__name__}-{weights_digest(inner)[:16]}-{what}"
+
+
+def attach_caches(model: nn.Module, data: str | os.PathLike, data_cfg: Any) -> list[EncoderCache]:
+    """Give every frozen encoder of `model` the cache of data set `data` (read from disk; encoders that share
+    weights share one cache). Returns the caches."""
+    caches: dict[Path, EncoderCache] = {}
+    for _, enc in frozen_encoders(model):
+        folder = cache_folder(data, enc, data_cfg)
+        if folder not in caches:
+            caches[folder] = EncoderCache(folder)
+        enc.cache = caches[folder]
+    return list(caches.values())
+
+
+def flush_caches(model: nn.Module) -> None:
+    """Write every attached cache's new outputs to disk."""
+    seen = set()
+    for _, enc in frozen_encoders(model):
+        if enc.cache is not None and id(enc.cache) not in seen:
+            seen.add(id(enc.cache))
+            enc.cache.flush()
+
+
+def detach_caches(model: nn.Module) -> None:
+    """Flush, then drop the caches (the encoders run again on every call)."""
+    flush_caches(model)
+    for _, enc in frozen_encoders(model):
+        enc.cache = None

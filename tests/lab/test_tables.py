@@ -1,0 +1,169 @@
+"""Tests for sslprop/lab/tables.py."""
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from sslprop.data.format import read_manifest
+from sslprop.errors import SSLPropError
+from sslprop.evaluation.evaluate import evaluate
+from sslprop.lab import tables
+from sslprop.lab import workflow as wf
+
+
+@pytest.fixture(scope="module")
+def solo(tmp_path_factory) -> Path:
+    return wf.ensure_dataset("solo", tmp_path_factory.mktemp("data"), "smoke", 0, size=8)
+
+
+def _write_predictions(folder: Path, boxes: dict, maps: dict | None = None) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "boxes.json").write_text(json.dumps(boxes))
+    (folder / "two_sources.json").write_text(json.dumps({k: v[:2] for k, v in boxes.items()}))
+    if maps is not None:
+        np.savez(folder / "maps.npz", **maps)
+    return folder
+
+
+def test_score_predictions_ground_truth_boxes_and_maps(solo, tmp_path):
+    test = read_manifest(solo, "test")
+    assert [s.id for s in test] == ["solo-000003", "solo-000007"]
+    gt = {s.id: [list(s.frames[0].annotators[0][0]) + [1.0]] for s in test}
+    # the second sample gets a box in the frame's far corner: cIoU 0 unless the object is there
+    wrong = {test[0].id: gt[test[0].id], test[1].id: [[0.0, 0.0, 2.0, 2.0, 1.0]]}
+    maps = {}
+    for s in test:  # a map that is 1 exactly on the annotated box, on the stored frame's grid
+        f = s.frames[0]
+        m = np.zeros((f.height, f.width), np.float32)
+        x1, y1, x2, y2 = (int(v) for v in f.annotators[0][0])
+        m[y1:y2, x1:x2] = 1.0
+        maps[s.id] = m
+    right = tables.score_predictions(_write_predictions(tmp_path / "right", gt, maps), solo, "dsol-solo")
+    assert right == {"protocol": "dsol-solo", "kind": "boxes", "metric": "iou@0.5", "rate": 1.0, "auc": 1.0, "n": 2}
+    half = tables.score_predictions(_write_predictions(tmp_path / "half", wrong), solo, "dsol-solo")
+    assert (half["rate"], half["n"]) == (0.5, 2)
+    on_map = tables.score_predictions(tmp_path / "right", solo, "dsol-solo", kind="maps")
+    assert (on_map["kind"], on_map["metric"], on_map["rate"], on_map["n"]) == ("maps", "iou@0.5", 1.0, 2)
+    assert tables.score_predictions(tmp_path / "right", solo, "lvs")["metric"] == "ciou@0.5"
+    two = tables.score_predictions(tmp_path / "right", solo, "dsol-multi", two_sources=True)
+    assert (two["metric"], two["rate"]) == ("iou@0.5", 1.0)
+
+
+def test_prediction_file_errors(tmp_path):
+    _write_predictions(tmp_path, {"a": [[0, 0, 1, 1, 1.0]]})
+    assert tables.prediction_file(tmp_path) == tmp_path / "boxes.json"
+    assert tables.prediction_file(tmp_path, two_sources=True) == tmp_path / "two_sources.json"
+    with pytest.raises(SSLPropError, match="maps.npz: no such prediction file"):
+        tables.prediction_file(tmp_path, "maps")
+    with pytest.raises(SSLPropError, match="only box predictions"):
+        tables.prediction_file(tmp_path, "maps", two_sources=True)
+    with pytest.raises(SSLPropError, match="choose 'boxes' or 'maps'"):
+        tables.prediction_file(tmp_path, "heatmap")
+
+
+def test_score_floor_is_evaluate(solo):
+    for floor in ("full-frame", "center", "random-box"):
+        report = evaluate(solo, "lvs", method=floor, fmt="sslprop", split="test", seed=3)
+        assert tables.score_floor(floor, solo, "lvs", seed=3) == {
+            "protocol": "lvs", "kind": "boxes", "metric": "ciou@0.5", "rate": report["ciou@0.5"], "auc": report["auc"], "n": 2}
+    with pytest.raises(SSLPropError, match="unknown"):
+        tables.score_floor("half-frame", solo, "lvs")
+
+
+def test_views():
+    assert tables.views("ours", "solo") == [("boxes", "boxes", False)]
+    assert tables.views("ours", "mosaic") == [("boxes", "boxes", True)]
+    assert tables.views("attention", "mosaic") == [("map", "maps", False), ("map box", "boxes", False)]
+
+
+def test_table2_rows_pivot_and_order():
+    def rec(method, view, preset, metric, rate, auc):
+        return {"method": method, "view": view, "preset": preset, "metric": metric, "rate": rate, "auc": auc}
+
+    records = [
+        rec("center", "floor", "solo", "iou@0.5", 0.25, 0.5),
+        rec("ours", "boxes", "solo", "iou@0.5", 0.5, 0.375),
+        rec("attention", "map box", "scenes", "ciou@0.5", 0.125, 0.25),
+        rec("attention", "map", "scenes", "ciou@0.5", 0.75, 0.625),
+        rec("ours", "boxes", "scenes", "ciou@0.5", 1.0, 0.875),
+    ]
+    rows = tables.table2_rows(records)
+    assert [r["method"] for r in rows] == ["Attention", "Attention, map box (T = 0.5)", "Ours", "floor: centre box"]
+    assert rows[0] == {"method": "Attention", "solo IoU@0.5": None, "solo AUC": None, "mosaic IoU@0.5": None,
+                       "mosaic AUC": None, "scenes cIoU@0.5": 75.0, "scenes AUC": 62.5}
+    assert (rows[2]["solo IoU@0.5"], rows[2]["solo AUC"], rows[2]["scenes cIoU@0.5"]) == (50.0, 37.5, 100.0)
+    assert rows[3]["solo IoU@0.5"] == 25.0 and rows[3]["scenes AUC"] is None
+
+
+def test_subset_sizes():
+    fr = tables.paper_fractions()
+    assert fr["144k"] == 1.0 and fr["10k"] == pytest.approx(10 / 144)
+    # 150 training samples: 10.4 -> 10, 52.08 -> 52, 93.75 -> 94, 150
+    assert tables.subset_sizes(150, fr) == {"10k": 10, "50k": 52, "90k": 94, "144k": 150}
+    assert tables.subset_sizes(12, fr) == {"10k": 2, "50k": 4, "90k": 8, "144k": 12}  # at least two clips
+
+
+def test_ensure_subset_run_is_cached_and_separate(solo, tmp_path, monkeypatch):
+    import sslprop.engine.train as train_mod
+
+    setup = tables.Setup(solo.parent, tmp_path, "smoke", 0)
+    assert tables.train_count(solo) == 6
+    sub = tables.ensure_subset_run("ours", solo, setup, 3)
+    assert sub.name.startswith("ours-solo-n8-s0-smoke-m3-")
+    assert json.loads((sub / "config.json").read_text())["max_samples"] == 3
+    marker = json.loads((sub / ".finished.json").read_text())
+    assert marker["max_samples"] == 3 and marker["config"]["train"]["epochs"] == 1
+    monkeypatch.setattr(train_mod, "train", lambda *a, **k: (_ for _ in ()).throw(AssertionError("trained again")))
+    assert tables.ensure_subset_run("ours", solo, setup, 3) == sub
+    with pytest.raises(AssertionError, match="trained again"):  # the whole split is the shared run, not trained yet
+        tables.ensure_subset_run("ours", solo, setup, 6)
+
+
+def test_table3_and_table4_rows_order_and_runs(monkeypatch, tmp_path):
+    """Which runs each table asks for, with which overrides and sizes, and how it lays out the rows (scores faked)."""
+    asked = []
+    setup = tables.Setup(tmp_path, tmp_path / "runs", "smoke", 0)
+    monkeypatch.setattr(tables.Setup, "data", lambda self, preset: tmp_path / preset)
+    monkeypatch.setattr(tables.Setup, "run", lambda self, method, data, overrides=None, log=None: (
+        asked.append((method, dict(overrides or {}))) or tmp_path / f"{method}-{len(asked)}"))
+    scores = iter([0.5, 0.25, 0.125, 0.75, 0.375, 0.625, 1.0])
+
+    def fake_score(run, data, protocol, kind="boxes", two_sources=False, device="cpu"):
+        v = next(scores)
+        return {"rate": v, "auc": v / 2, "n": 4, "kind": kind, "protocol": protocol}
+
+    monkeypatch.setattr(tables, "score_run", fake_score)
+    monkeypatch.setattr(tables, "score_floor", lambda floor, data, protocol, seed=0: {"rate": 0.0625, "auc": 0.25, "n": 4})
+    rows = tables.table3_rows(setup, floors=("center",))
+    assert [o for _, o in asked] == list(tables.TABLE3_RUNS.values())
+    assert [r["variant"] for r in rows] == ["Ours (K=10)", "Ours (K=20)", "Ours (K=30)", "Ours - ProSelectNet",
+                                            "The location map m_n", "Ours (scorer sum)", "Ours (scorer mean)",
+                                            "floor: centre box"]
+    # the scores in call order: K=10, K=20 boxes, K=20 map, K=30, no selection, sum, mean; then the floor
+    assert [r["cIoU@0.5"] for r in rows] == [50.0, 25.0, 75.0, 37.5, 12.5, 62.5, 100.0, 6.25]
+    assert rows[4] == {"variant": "The location map m_n", "cIoU@0.5": 12.5, "AUC": 6.25, "n": 4}
+
+    subsets = []
+    monkeypatch.setattr(tables, "train_count", lambda data: 150)
+    monkeypatch.setattr(tables, "ensure_subset_run", lambda method, data, setup, n, overrides=None, log=None: (
+        subsets.append((method, n)) or tmp_path / f"{method}-{n}"))
+    kinds = []
+    monkeypatch.setattr(tables, "score_run", lambda run, data, protocol, kind="boxes", two_sources=False, device="cpu": (
+        kinds.append((Path(run).name, kind)) or {"rate": 0.5 if "ours" in Path(run).name else 0.25, "auc": 0.5, "n": 4}))
+    rows4 = tables.table4_rows(setup)
+    assert subsets == [(m, n) for n in (10, 52, 94, 150) for m in ("attention", "ours")]
+    assert kinds[:2] == [("attention-10", "maps"), ("ours-10", "boxes")]
+    assert rows4[0] == {"size": "10k", "train samples": 10, "cIoU@0.5 Attention": 25.0, "cIoU@0.5 Ours": 50.0,
+                        "AUC Attention": 50.0, "AUC Ours": 50.0}
+
+
+def test_read_outputs(tmp_path):
+    _write_predictions(tmp_path, {"a": [[1, 2, 3, 4, 0.9], [0, 0, 2, 2, 0.5], [5, 5, 6, 6, 0.1]]},
+                       {"a": np.arange(4, dtype=np.float32).reshape(2, 2)})
+    out = tables.read_outputs(tmp_path, ["a"])
+    assert out["a"]["map"].tolist() == [[0.0, 1.0], [2.0, 3.0]]
+    assert out["a"]["boxes"].shape == (3, 5) and out["a"]["two"][:, 4].tolist() == [0.9, 0.5]
+    with pytest.raises(SSLPropError, match="no prediction for 'b'"):
+        tables.read_outputs(tmp_path, ["b"])

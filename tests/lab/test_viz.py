@@ -1,0 +1,67 @@
+"""Tests for sslprop/lab/viz.py."""
+
+from __future__ import annotations
+
+import matplotlib
+import matplotlib.pyplot as plt
+import numpy as np
+import pytest
+
+from sslprop.errors import SSLPropError
+from sslprop.lab import viz
+
+matplotlib.use("Agg")
+
+def _figure():
+    fig, ax = plt.subplots(figsize=(2, 2))
+    ax.plot([0, 1, 2], [2, 0, 1])
+    viz.show_boxes(np.zeros((8, 8, 3), np.uint8), [[1, 1, 4, 5]], ax, labels=["a"])
+    return fig
+
+
+def test_save_figure_is_byte_identical_and_has_no_metadata(tmp_path):
+    fig = _figure()
+    a = viz.save_figure(fig, "f", tmp_path / "a")
+    b = viz.save_figure(_figure(), "f", tmp_path / "b")
+    plt.close("all")
+    assert a == tmp_path / "a" / "f.png"
+    data = a.read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    assert data == b.read_bytes()
+    assert b"Software" not in data and b"matplotlib" not in data.lower()
+    with pytest.raises(SSLPropError, match="bare name"):
+        viz.save_figure(fig, "sub/f", tmp_path)
+    with pytest.raises(SSLPropError, match="bare name"):
+        viz.save_figure(fig, "f.png", tmp_path)
+
+
+def test_save_table_markdown_and_csv(tmp_path):
+    rows = [{"name": "solo", "n": 3, "share": 0.25}, {"name": "a|b, c", "n": np.int64(4), "share": float("nan")}]
+    md, csv_path = viz.save_table(rows, "t", tmp_path)
+    assert md.read_text() == (
+        "| name | n | share |\n"
+        "|---|---|---|\n"
+        "| solo | 3 | 0.250 |\n"
+        "| a\\|b, c | 4 | - |\n"
+    )
+    assert csv_path.read_text() == 'name,n,share\nsolo,3,0.250\n"a|b, c",4,-\n'
+    # the same table as sequences with columns, and as a dict of columns
+    viz.save_table([["solo", 3, 0.25], ["a|b, c", 4, float("nan")]], "u", tmp_path, columns=["name", "n", "share"])
+    viz.save_table({"name": ["solo", "a|b, c"], "n": [3, 4], "share": [0.25, float("nan")]}, "v", tmp_path)
+    assert (tmp_path / "u.csv").read_bytes() == (tmp_path / "v.csv").read_bytes() == csv_path.read_bytes()
+    assert viz.format_table(rows, ["n"], float_format="{:.1f}") == "| n |\n|---|\n| 3 |\n| 4 |\n"
+    with pytest.raises(SSLPropError, match="need `columns`"):
+        viz.save_table([[1, 2]], "w", tmp_path)
+    with pytest.raises(SSLPropError, match="every row needs 2 cells"):
+        viz.save_table([[1, 2, 3]], "w", tmp_path, columns=["a", "b"])
+
+
+def test_format_cell_and_paper_beside():
+    assert [viz.format_cell(v) for v in (None, 1.23456, np.float32(0.5), True, np.int32(7), "x")] == ["-", "1.235", "0.500", "True", "7", "x"]
+    ours = [{"method": "ours", "cIoU": 0.5}, {"method": "floor", "cIoU": 0.4}]
+    paper = [{"method": "ours", "cIoU": 72.8, "AUC": 61.4}, {"method": "attention", "cIoU": 52.2}]
+    assert viz.paper_beside(ours, paper, "method", ["cIoU"]) == [
+        {"method": "ours", "cIoU (ours)": 0.5, "cIoU (paper)": 72.8},
+        {"method": "floor", "cIoU (ours)": 0.4, "cIoU (paper)": None},
+        {"method": "attention", "cIoU (ours)": None, "cIoU (paper)": 52.2},
+    ]

@@ -1,0 +1,37 @@
+"""Tests for sslprop/models/negatives.py."""
+
+import pytest
+import torch
+
+from sslprop.errors import SSLPropError
+from sslprop.models.negatives import negative_indices
+
+
+def test_negative_indices_other_video_always():
+    ids = ["a", "a", "b", "c", "c", "c", "d", "a"]
+    g = torch.Generator().manual_seed(0)
+    seen = set()
+    for _ in range(200):
+        idx = negative_indices(ids, g)
+        assert idx.dtype == torch.long and idx.shape == (8,)
+        for i, j in enumerate(idx.tolist()):
+            assert ids[j] != ids[i]
+            seen.add((i, j))
+    # every allowed pair is drawn sometimes (uniform over other videos' items): 8*8 minus same-video pairs
+    allowed = {(i, j) for i in range(8) for j in range(8) if ids[i] != ids[j]}
+    assert seen == allowed
+
+
+def test_negative_indices_reproducible_and_tensor_ids():
+    ids = torch.tensor([3, 3, 5, 9])
+    a = negative_indices(ids, torch.Generator().manual_seed(7))
+    b = negative_indices(ids, torch.Generator().manual_seed(7))
+    assert torch.equal(a, b)
+    assert a[0].item() in (2, 3) and a[1].item() in (2, 3) and a[2].item() != 2 and a[3].item() != 3
+
+
+def test_negative_indices_one_video_is_an_error():
+    with pytest.raises(SSLPropError, match="one video only"):
+        negative_indices(["v1", "v1", "v1"])
+    with pytest.raises(SSLPropError, match="one video only"):
+        negative_indices(["v1"])
