@@ -32,7 +32,7 @@ class ModelConfig:
     attn_dim: int = 64  # projection size of U_v and U_s in the audio-guided attention
     use_lstm: bool = True  # modality-specific LSTMs over the N frames (identity-sized, hidden = feature size)
     k: int = 20  # K, proposals kept per frame after GRM scoring
-    scorer: str = "soft_iou"  # proposal confidence from the GRM: "sum" (as printed), "mean" or "soft_iou" (see README)
+    scorer: str = "soft_iou"  # proposal confidence from the GRM: "sum" (as printed), "mean" or "soft_iou" (docs/design.md)
     select_proposals: bool = True  # False: Table 3 row 4, every proposal enters the MIL bag, loss = distance ratio only
     spp_levels: tuple[int, ...] = (1, 2)  # SPP grid sizes (RoI pooling at each, concatenated)
     max_proposals: int = 300  # proposals per frame considered before selection (largest-first cap)
@@ -57,6 +57,11 @@ class TrainConfig:
     log_every: int = 10  # optimiser steps between progress-bar updates of the running loss
 
 
+# Options that were removed, with the value that meant "off": a run folder written before the removal
+# still loads when it has that value; any other value is refused (docs/findings.md says what they did).
+REMOVED = {"train": {"hard_negatives": 0}}
+
+
 @dataclass(frozen=True)
 class Config:
     data: DataConfig = field(default_factory=DataConfig)
@@ -73,6 +78,9 @@ class Config:
         parts = {}
         for name, typ in (("data", DataConfig), ("model", ModelConfig), ("train", TrainConfig)):
             sub = dict(d.get(name, {}))
+            for key, off in REMOVED.get(name, {}).items():
+                if key in sub and sub.pop(key) != off:
+                    raise SSLPropError(f"config {name}.{key} was removed from sslprop (this run used it; see docs/findings.md)")
             known = {f.name for f in dataclasses.fields(typ)}
             unknown = set(sub) - known
             if unknown:
@@ -105,7 +113,7 @@ PROFILES: dict[str, Config] = {
     # One frame per clip (N = 1), where an LSTM step is only a gated layer: left out, for speed.
     # Paired negatives (4 per clip, each frame localised again with the negative's audio) and
     # alpha = softmax(d / 0.1): from scratch, the loss as printed is met by an audio-chosen bag of
-    # diverse proposal features instead of by localising (docs/from-scratch.md).
+    # diverse proposal features instead of by localising (docs/findings.md).
     "cpu": Config(
         model=ModelConfig(use_lstm=False, mil_temperature=0.1, pretrained=True),
         train=TrainConfig(batch_size=32, lam=0.1, paired_negatives=4, freeze_encoders=True),

@@ -74,8 +74,3 @@ def resolve_device(name: str | None) -> "torch.device":  # noqa: F821
     if dev.type == "cuda" and not torch.cuda.is_available():
         raise SSLPropError(f"--device {name}: CUDA is not available on this machine (use --device cpu)")
     return dev
-
-
-def model_device(model: "torch.nn.Module") -> "torch.device":  # noqa: F821
-    """The device of a model's parameters (works through DistributedDataParallel too)."""
-    return next(model.parameters()).device

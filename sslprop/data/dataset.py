@@ -15,11 +15,10 @@ from torch.utils.data import Dataset
 
 from sslprop.config import DataConfig
 from sslprop.data.audio import audio_patch, clip_at, load_audio
-from sslprop.data.format import Sample, read_manifest
+from sslprop.data.format import Sample, frame_key, read_manifest
 from sslprop.data.images import read_image
-from sslprop.data.proposals import ProposalCache
+from sslprop.data.proposal_cache import ProposalCache
 from sslprop.errors import SSLPropError
-from sslprop.evaluation.predfiles import frame_key
 from sslprop.ops.boxes import cap_proposals, rescale_boxes
 
 
@@ -172,12 +171,3 @@ def collate(batch: list[dict[str, Any]]) -> dict[str, Any]:
         "sample_id": [b["sample_id"] for b in batch],
         "video_id": [b["video_id"] for b in batch],
     }
-
-
-def batch_inputs(batch: dict[str, Any], device: torch.device) -> tuple[Tensor, Tensor, list[Tensor]]:
-    """A collated batch's model inputs on `device`: frames Tensor[B, N, 3, S, S] in [0, 1], audio
-    Tensor[B, N, 1, T, n_mels] and the B*N proposal boxes (each Tensor[P_i, 4]; empty without proposals)."""
-    frames = batch["frames"].to(device, non_blocking=True)  # (B, N, 3, S, S)
-    audio = batch["audio"].to(device, non_blocking=True)  # (B, N, 1, T, n_mels)
-    proposals = [p.to(device) for p in batch["proposals"]]  # B*N x (P_i, 4)
-    return frames, audio, proposals

@@ -198,6 +198,11 @@ def read_manifest(root: str | os.PathLike, split: str | None = None) -> list[Sam
     return [s for s in samples if s.split == split]
 
 
+def frame_key(sample_id: str, frame_index: int, num_frames: int) -> str:
+    """The prediction key of one frame: the sample id for a single-frame sample, else ``"<id>/<index>"``."""
+    return sample_id if num_frames == 1 else f"{sample_id}/{frame_index}"
+
+
 def read_info(root: str | os.PathLike) -> dict[str, Any]:
     """The data set's `dataset.json` (empty dict if absent)."""
     path = Path(root) / DATASET_INFO

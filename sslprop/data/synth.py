@@ -6,7 +6,7 @@ Backgrounds are photos and textures bundled with scikit-image (`BACKGROUNDS`). S
 stamps share one recording (badger and beaver; goat, mountain goat and ram): stamps
 whose decoded recordings are the same sound form one class (`group_recordings`).
 
-Presets mirror the paper's data (see docs/design.md, "The embedded benchmark"):
+Presets mirror the paper's data (see docs/data.md, "The embedded benchmark"):
 
 - ``solo`` (MUSIC-solo): one sounding object and 0-2 silent distractors of other classes;
   1 s of audio: an excerpt of the sounding stamp's recording plus light noise.
@@ -84,7 +84,7 @@ SEQ_SECONDS = 8.0  # audio of a `sequences` clip
 OFFSCREEN_SHARE = 0.2  # scenes whose sound comes from a class not in view
 # The co-occurrence bias of `scenes`. Until 2026-11-25 the background chance was 0.7 for on- and
 # off-screen scenes alike; a from-scratch cpu-profile model then learned the backgrounds and never
-# the objects (README, "Training from scratch"). `--habitat-prob 0.7 --offscreen-habitat-prob 0.7`
+# the objects (docs/findings.md). `--habitat-prob 0.7 --offscreen-habitat-prob 0.7`
 # still gives those samples, file for file (dataset.json records the version and the chances).
 HABITAT_PROB = 0.3  # on-screen scenes: chance that the sound's class brings its preferred background
 COMPANION_PROB = 0.6  # scenes with 2+ objects: chance that the first distractor is the class's companion

@@ -290,9 +290,6 @@ def _corpus_text(kind: str, classes: int) -> str:
             f"white noise std 0.002-0.008, log-mel patch (1, 96, 64); random streams {CORPUS_CODE[kind]}")
 
 
-# --------------------------------------------------------------------------------------- shipped weights
-
-
 # --------------------------------------------------------------------------------------- CLI
 
 

@@ -315,9 +315,6 @@ def restrict_to_ids(annotated: Annotated, ids: Sequence[str], source: str) -> An
     return Annotated(items, excluded, annotated.problems, f"{annotated.source}, ids from {source}", outside)
 
 
-# --------------------------------------------------------------------------- predictions
-
-
 # --------------------------------------------------------------------------- scoring
 
 

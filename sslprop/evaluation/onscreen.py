@@ -1,15 +1,14 @@
-"""On/off-screen recognition (Table 1), confidence over time (Fig. 3/4) and location-map shapes (Fig. 5), from prediction files.
+"""On/off-screen recognition (paper Table 1) from prediction files: the three criteria, their accuracies, threshold sweeps and ROC AUCs.
 
 Everything here is a pure function of what `sslprop predict` writes and of a data set's
 manifest, so the notebooks only load, call and draw:
 
-    records = read_onscreen(pred_dir)                 # onscreen.json: {key: {d_on, distance, on_m, ...}}
+    records = predfiles.read_onscreen(pred_dir)               # onscreen.json: {key: {d_on, distance, on_m, ...}}
     labels = frame_labels(data, "test")               # {key: True (on-screen) / False (off-screen)}
     table = table1(records, labels)                   # accuracy of on_m, on_d, on_or (paper Table 1)
     sweep = threshold_sweep(records, labels, ts)      # the same as the d_on threshold moves
-    track = sequence_track(sample, boxes, records)    # per-frame confidences of a multi-frame sample (Fig. 3/4)
-    shape = map_shape(location_map, source_box)       # how a map covers the source (Fig. 5)
-    hits = ranking_summary(boxes, gt_boxes(data))     # does d_k rank the kept proposals (notebook 04)
+
+The per-clip tracks of Figs. 3-5 built on the same files are in `sslprop.lab.tracks`.
 
 Keys are `sslprop.evaluation.predfiles.frame_key`: the sample id, or ``<sample id>/<frame index>`` for a
 frame of a multi-frame sample. Boxes are absolute pixels ``(x1, y1, x2, y2)`` of the stored frame.
@@ -182,14 +181,3 @@ def best_threshold(sweep: Mapping[str, np.ndarray], criterion: str = "on_d") -> 
     """(threshold, accuracy) of the sweep's best `criterion` accuracy (the lowest such threshold on ties)."""
     i = int(np.argmax(sweep[criterion]))
     return float(sweep["threshold"][i]), float(sweep[criterion][i])
-
-
-# --------------------------------------------------------------------------------------- Fig. 3/4
-
-
-# --------------------------------------------------------------------------------------- Fig. 5
-
-
-# --------------------------------------------------------------------------------------- proposals (notebook 04)
-
-

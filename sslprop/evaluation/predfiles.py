@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from sslprop.data.format import frame_key  # noqa: F401  (the prediction files' key, defined with the sample format)
 from sslprop.errors import SSLPropError
 
 
@@ -40,11 +41,6 @@ def read_onscreen(pred_dir: str | os.PathLike) -> dict[str, dict[str, Any]]:
 
 
 D_ON_THRESHOLD = 0.2  # paper Sec. 4.2: the sound is on-screen when max_k d_k > 0.2
-
-
-def frame_key(sample_id: str, frame_index: int, num_frames: int) -> str:
-    """The prediction key of one frame: the sample id for a single-frame sample, else ``"<id>/<index>"``."""
-    return sample_id if num_frames == 1 else f"{sample_id}/{frame_index}"
 
 
 @dataclass

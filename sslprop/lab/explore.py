@@ -23,7 +23,7 @@ def dataset_summary(root: str | os.PathLike) -> dict[str, Any]:
     proposals (mean Selective Search boxes per frame, 0 when not cached).
     """
     from sslprop.data.format import read_info, read_manifest
-    from sslprop.data.proposals import ProposalCache
+    from sslprop.data.proposal_cache import ProposalCache
 
     root = Path(root)
     samples = read_manifest(root)

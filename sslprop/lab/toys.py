@@ -108,7 +108,7 @@ def discriminative_part_case(root: str | os.PathLike, sample_id: str, k: int = 2
 
     from sslprop.data.dataset import read_frame
     from sslprop.data.format import read_manifest
-    from sslprop.data.proposals import ProposalCache
+    from sslprop.data.proposal_cache import ProposalCache
     from sslprop.ops.boxes import map_box
     from sslprop.ops.grm import score_boxes, select_topk
 

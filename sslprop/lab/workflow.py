@@ -118,7 +118,8 @@ def ensure_dataset(
     """
     from sslprop.data import synth
     from sslprop.data.format import read_info
-    from sslprop.data.proposals import ProposalCache, extract_dataset
+    from sslprop.data.proposal_cache import ProposalCache
+    from sslprop.data.proposals import extract_dataset
     from sslprop.utils import atomic_write_json
 
     b = get_budget(budget)
@@ -267,14 +268,3 @@ def ensure_predictions(
         return out
     predict(run, data, out, split=split, device=device, progress=False, log=log)
     return out
-
-
-# --------------------------------------------------------------------------------------- model outputs
-
-
-# --------------------------------------------------------------------------------------- analyses
-
-
-# --------------------------------------------------------------------------------------- real-data demo
-
-

@@ -1,4 +1,4 @@
-"""Loss functions of the proposal-based model, as pure functions: distance ratio, Euclidean, negatives."""
+"""Loss functions of the proposal-based model, as pure functions: distance ratio (one, all or paired negatives) and Euclidean."""
 
 from __future__ import annotations
 
@@ -31,8 +31,9 @@ def common_space(x: Tensor, normalize: bool) -> Tensor:
 def distance_ratio_loss(f_v: Tensor, f_pos: Tensor, f_neg: Tensor, reduction: str = "mean") -> Tensor:
     """Distance ratio loss of Senocak et al. (CVPR 2018), after Hoffer & Ailon's triplet network.
 
-    d+ = |f_v - f_pos|_2 and d- = |f_v - f_neg|_2 (Euclidean, on the features as they are:
-    Senocak's public PyTorch code does not L2-normalise them before the loss, and neither do we);
+    d+ = |f_v - f_pos|_2 and d- = |f_v - f_neg|_2 (Euclidean, on the features as given: Senocak's
+    public PyTorch code does not L2-normalise them; `proposal_loss` does first when
+    `train.normalize` is set, as both profiles do);
     (p+, p-) = softmax([d+, d-]); the loss of one item is |(p+, p- - 1)|_2^2 = (p+)^2 + (1 - p-)^2
     = 2 (p+)^2, the paper's formula. (Senocak's code takes `.mean()` over both entries, half this.)
     It goes from 0 (the negative infinitely farther than the positive) to 2.
@@ -90,7 +91,7 @@ def paired_distance_ratio_loss(out: "ModelOutput", normalize: bool = True) -> Te
     own sound better than it holds one for another sound?". As printed, one f_v, chosen and pooled by
     the frame's own audio, is compared with every audio: a bag of diverse proposal features, selected
     by an audio-guided attention, always holds one close to the audio that picked it, a shortcut
-    that a model trained from scratch takes instead of localising (docs/from-scratch.md).
+    that a model trained from scratch takes instead of localising (docs/findings.md).
     out.f_v, out.f_s: Tensor[B, N, d]; out.pair_f_v, out.pair_f_s: Tensor[M, B, N, d].
     Returns Tensor[B, N], the mean over the M negatives of 2 (p+)^2.
     """

@@ -22,12 +22,11 @@ import torch.nn as nn
 from torch import Tensor
 
 from sslprop.config import Config
-from sslprop.data.dataset import batch_inputs
 from sslprop.errors import SSLPropError
+from sslprop.models.batch import batch_inputs, model_device
 from sslprop.models.losses import common_space, proposal_loss
 from sslprop.models.model import ProposalModel
 from sslprop.models.negatives import StepContext, inference_generator, negative_indices
-from sslprop.utils import model_device
 
 
 @dataclass

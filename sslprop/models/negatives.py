@@ -1,4 +1,4 @@
-"""Negative pairs: which other frame (or audio) each frame is contrasted with, at random or hard (nearest descriptor of another video).
+"""Negative pairs: which other clip (its audio or its frame) each clip is contrasted with, and the random streams they are drawn from.
 
 Every method and `sslprop predict`'s m_on calibration draw negatives here, from a generator the
 trainer hands each step, so that a run is deterministic in its seed."""

@@ -311,3 +311,14 @@ def test_pair_audio_runs_the_whole_localisation_with_the_other_clips_audio(selec
     for bad in (torch.tensor([1, 2, 0]), torch.tensor([[0, 1, 3]]), torch.tensor([[0, 1]])):
         with pytest.raises(SSLPropError, match="pair_audio"):
             model(frames, audio, props, pair_audio=bad)
+
+
+def test_the_model_module_imports_neither_opencv_nor_a_process_pool():
+    import subprocess
+    import sys
+
+    code = ("import sys, sslprop.models.model, sslprop.models.methods; "
+            "print(sorted(m for m in ('cv2', 'multiprocessing.pool', 'concurrent.futures.process', 'sslprop.data.proposals') "
+            "if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"

@@ -262,18 +262,6 @@ def problem_lines(problems: Iterable[Any]) -> list[str]:
     return [str(p) for p in problems]
 
 
-# ----------------------------------------------------------------------------- VGG-SS
-
-
-# ----------------------------------------------------------------------------- MUSIC
-
-
-# ----------------------------------------------------------------------------- AVE
-
-
-# ----------------------------------------------------------------------------- folder
-
-
 # ----------------------------------------------------------------------------- building one sample
 
 
@@ -488,11 +476,3 @@ def run_job(job: Job, out: Path, opts: ImportOptions) -> tuple[Sample | None, Sk
         return None, Skipped(job.id, ANNOTATION, str(e)), False
     atomic_write_json(_record_path(out, job), {"signature": signature, "sample": json.loads(sample.to_json())})
     return sample, None, False
-
-
-# ----------------------------------------------------------------------------- the import
-
-
-# ----------------------------------------------------------------------------- CLI
-
-

@@ -1,4 +1,4 @@
-"""A folder of one's own videos (or image + audio pairs), no annotation -> sslprop jobs (split "all" or test)."""
+"""A folder of one's own videos (or image + audio pairs), no annotation -> sslprop jobs (split train unless --split says otherwise)."""
 
 from __future__ import annotations
 

@@ -34,7 +34,6 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from sslprop.config import Config
-from sslprop.data.dataset import batch_inputs
 from sslprop.models.baselines.common import (
     encode,
     frame_negatives,
@@ -43,9 +42,9 @@ from sslprop.models.baselines.common import (
     map_inference,
     upsample_map,
 )
+from sslprop.models.batch import batch_inputs, model_device
 from sslprop.models.encoders import build_encoders
 from sslprop.models.model import mlp
-from sslprop.utils import model_device
 
 
 @dataclass

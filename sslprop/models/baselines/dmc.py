@@ -37,12 +37,11 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from sslprop.config import Config
-from sslprop.data.dataset import batch_inputs
 from sslprop.errors import SSLPropError
 from sslprop.models.baselines.common import encode, frame_negatives, location_head, map_inference, upsample_map
+from sslprop.models.batch import batch_inputs, model_device
 from sslprop.models.encoders import build_encoders
 from sslprop.models.model import mlp
-from sslprop.utils import model_device
 
 
 @dataclass

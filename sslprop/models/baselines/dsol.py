@@ -57,11 +57,10 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from sslprop.config import Config
-from sslprop.data.dataset import batch_inputs
 from sslprop.errors import SSLPropError
 from sslprop.models.baselines.common import encode, frame_negatives, location_head, map_inference, upsample_map
+from sslprop.models.batch import batch_inputs, model_device
 from sslprop.models.encoders import build_encoders
-from sslprop.utils import model_device
 
 CLUSTERS = 11  # k-means classes (the code's `--cluster 11`, the MUSIC-solo instruments)
 MASK_THRESHOLD = 0.05  # object mask: map > 0.05 (the code's `--mask`)

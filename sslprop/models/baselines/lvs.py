@@ -36,10 +36,9 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from sslprop.config import Config
-from sslprop.data.dataset import batch_inputs
 from sslprop.models.baselines.common import encode, map_inference, upsample_map
+from sslprop.models.batch import batch_inputs, model_device
 from sslprop.models.encoders import build_encoders
-from sslprop.utils import model_device
 
 EPSILON_POS = 0.65  # eps: above it a location is positive (LVS `epsilon`)
 EPSILON_NEG = 0.40  # eps': below it a location is background (LVS `epsilon2`)

@@ -45,11 +45,10 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from sslprop.config import Config
-from sslprop.data.dataset import batch_inputs
 from sslprop.errors import SSLPropError
 from sslprop.models.baselines.common import check_inputs, frame_negatives, map_inference, upsample_map
+from sslprop.models.batch import batch_inputs, model_device
 from sslprop.models.encoders import build_encoders
-from sslprop.utils import model_device
 
 CHANNELS = 32  # K, feature channels shared by the frame and sound networks (`--num_channels 32`)
 UNET_DEPTH = 4  # down-sampling levels of the audio U-Net

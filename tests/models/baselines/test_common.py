@@ -60,15 +60,6 @@ def tiny(tmp_path_factory) -> Path:
 LATER_NAMES = ("dsol", "lvs", "pixelplayer")
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """The models here are tiny: one intra-op thread is faster than several on a shared 2-core machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def test_frame_negatives_pair_the_same_frame_position_of_another_clip():
     video_ids = ["a", "a", "b"]
     neg = common.frame_negatives(video_ids, torch.Generator().manual_seed(0), num_frames=2)  # (B*N,) = (6,)

@@ -1,21 +1,11 @@
 """Tests for sslprop/models/baselines/dsol.py."""
 
-import pytest
 import torch
 
 from sslprop.engine.train import load_checkpoint, train
 from sslprop.models.baselines import dsol
 from sslprop.models.negatives import StepContext, step_generator
 from tests.helpers import build_method, map_batch, map_cfg, step_lowers_loss
-
-
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """The models here are tiny: one intra-op thread is faster than several on a shared 2-core machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 def test_dsol_schedule():

@@ -8,15 +8,6 @@ import torch
 from sslprop.models.baselines import lvs
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """The models here are tiny: one intra-op thread is faster than several on a shared 2-core machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def test_lvs_trimap_thresholds():
     pos, neg = lvs.trimap(torch.tensor([0.65, 0.4, 0.68]))
     assert torch.allclose(pos, torch.tensor([0.5, 1 / (1 + math.exp(0.25 / 0.03)), 1 / (1 + math.exp(-1.0))]))

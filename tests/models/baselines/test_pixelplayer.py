@@ -1,19 +1,9 @@
 """Tests for sslprop/models/baselines/pixelplayer.py."""
 
-import pytest
 import torch
 
 from sslprop.models.baselines import pixelplayer
 from tests.helpers import MAP_S, build_method, map_batch, map_cfg
-
-
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """The models here are tiny: one intra-op thread is faster than several on a shared 2-core machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 def test_pixelplayer_magnitude_inverts_the_log_mel():

@@ -1,0 +1,38 @@
+"""Tests for sslprop/lab/explore.py: summaries, object masks and picked samples of a data set."""
+
+from __future__ import annotations
+
+import pytest
+
+from sslprop.data import synth
+from sslprop.data.format import read_manifest
+from sslprop.lab import explore
+
+
+@pytest.fixture(scope="module")
+def scenes(tmp_path_factory):
+    out = tmp_path_factory.mktemp("scenes_explore")
+    synth.generate("scenes", 12, 5, out, size=64, progress=False)
+    return out
+
+
+def test_dataset_summary_counts_what_the_manifest_holds(scenes):
+    samples = read_manifest(scenes)
+    row = explore.dataset_summary(scenes)
+    assert row["name"] == "scenes" and row["train"] + row["test"] == len(samples) == 12
+    assert row["test"] == sum(s.split == "test" for s in samples) > 0
+    assert row["frames"] == 12 and row["annotators"] == 3 and row["proposals"] == 0.0  # no proposals cached yet
+    assert 0.0 <= row["offscreen"] <= 1.0 and abs(row["onscreen"] + row["offscreen"] - 1.0) < 1e-9
+
+
+def test_pick_samples_and_masks(scenes):
+    test = [s for s in read_manifest(scenes, "test")]
+    on = [s.id for s in test if s.onscreen is True]
+    assert explore.pick_samples(scenes, "test", onscreen=True) == on
+    assert explore.pick_samples(scenes, "test", count=1) == [test[0].id]
+    assert explore.pick_samples(scenes, "test", where=lambda s: False) == []
+    if on:
+        masks = explore.sample_masks(scenes, on[0])
+        sample = next(s for s in test if s.id == on[0])
+        assert len(masks) == len(sample.frames) and len(masks[0]) == len(sample.frames[0].objects)
+        assert all(m.shape == (sample.frames[0].height, sample.frames[0].width) and m.any() for m in masks[0])

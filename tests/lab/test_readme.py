@@ -1,0 +1,61 @@
+"""Tests for sslprop/lab/readme.py: the README's results section is generated from figures/."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from sslprop.errors import SSLPropError
+from sslprop.lab import readme
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _figures(folder: Path, t2_ours: str = "35.2") -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "06_table2.csv").write_text(
+        "method,solo IoU@0.5,scenes cIoU@0.5\nAttention,25.3,10.6\n\"Attention, map box (T = 0.5)\",39.5,13.8\n"
+        f"Ours,47.8,{t2_ours}\nfloor: full frame,25.3,7.3\n")
+    (folder / "05_table1_scenes.csv").write_text(
+        "criterion,accuracy,on-screen called on,off-screen called off\nm_on,0.814,0.830,0.753\nm_on || d_on,0.829,0.963,0.350\n")
+    (folder / "07_table3.csv").write_text("variant,cIoU@0.5,AUC,n\nOurs (K=20),35.2,37.9,867\n")
+    (folder / "reproduce.txt").write_text("25 min 3 s of wall time on 2 cores\n")
+    return folder
+
+
+def test_block_is_read_from_the_tables(tmp_path):
+    block = readme.results_block(_figures(tmp_path))
+    assert "| **Ours** | **47.8** | **35.2** |" in block
+    assert "map box" not in block  # each method in its own paradigm only
+    assert "| m_on \\|\\| d_on | 82.9 | 96.3 | 35.0 |" in block  # shares as percent, the pipe escaped
+    assert "| Ours (K=20) | 35.2 | 37.9 |" in block and "867 on-screen test frames" in block
+    assert "25 min 3 s of wall time on 2 cores" in block
+
+
+def test_update_rewrites_only_the_block(tmp_path):
+    figures = _figures(tmp_path / "figures")
+    page = tmp_path / "README.md"
+    page.write_text(f"intro\n{readme.BEGIN}\nold numbers\n{readme.END}\nafter\n")
+    assert readme.update_readme(page, figures)
+    text = page.read_text()
+    assert text.startswith("intro\n") and text.endswith("after\n") and "old numbers" not in text
+    assert not readme.update_readme(page, figures)  # a second run changes nothing
+    _figures(figures, t2_ours="36.0")
+    assert readme.update_readme(page, figures) and "**36.0**" in page.read_text()
+
+
+def test_missing_table_or_markers_is_one_line(tmp_path):
+    with pytest.raises(SSLPropError, match="06_table2.csv: missing"):
+        readme.results_block(tmp_path)
+    page = tmp_path / "README.md"
+    page.write_text("no markers\n")
+    with pytest.raises(SSLPropError, match="expected one"):
+        readme.update_readme(page, _figures(tmp_path / "f"))
+
+
+def test_the_committed_readme_holds_the_committed_figures():
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    inside = text.split(readme.BEGIN)[1].split(readme.END)[0].strip()
+    assert inside == readme.results_block(ROOT / "figures")
+    assert len(text) <= 12_000
