@@ -11,7 +11,7 @@ One forward, the same in training and evaluation, read top to bottom:
                -> SPP on the encoder's map v_n -> FC -> f_box_k                           (proposal stream)
     d_k = ReLU(cos(f_s, f_box_k)) e_k;  alpha = d / sum_k d_k;  f_v = sum_k alpha_k f_box_k
 
-Our reading where the paper leaves a choice open (docs/design.md, "Open choices"):
+Our reading where the paper leaves a choice open (docs/design.md, "Choices the paper leaves open"):
 - LSTMs: residual, x + LSTM(x), hidden size = feature size. The visual LSTM runs per location
   over time (B*h*w sequences of length N, shared weights, i.e. a 1x1 ConvLSTM); with N = 1 it is
   a gated layer. The residual keeps (pretrained) encoder features intact at initialisation.
