@@ -225,7 +225,7 @@ def measure_training(profile: str, batch_size: int | None, steps: int, proposals
     from sslprop.models.frozen import EncoderCache, freeze_encoders, frozen_encoders
     from sslprop.models.losses import proposal_loss
     from sslprop.models.model import ProposalModel
-    from sslprop.models.negatives import negative_indices
+    from sslprop.models.negatives import negative_indices, paired_indices
     from sslprop.ops.boxes import cap_proposals
     from sslprop.ops.grm import grm, score_boxes, select_topk
     from sslprop.utils import resolve_device, seed_everything
@@ -268,7 +268,7 @@ def measure_training(profile: str, batch_size: int | None, steps: int, proposals
         def step() -> None:
             with torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_amp):
                 pairs = cfg.train.paired_negatives  # the profile's loss: paired negatives (cpu) or as printed (paper)
-                pair_audio = torch.stack([negative_indices(videos, gen) for _ in range(pairs)]).to(device) if pairs else None
+                pair_audio = paired_indices(videos, gen, pairs).to(device) if pairs else None
                 out = model(frames, audio, props, pair_audio=pair_audio)
                 neg = None if pairs or cfg.train.negatives == "all" else out.f_s[negative_indices(videos, gen).to(device)]
                 loss, _ = proposal_loss(out, neg, cfg.train.lam, normalize=cfg.train.normalize, video_ids=videos, paired=pairs > 0)

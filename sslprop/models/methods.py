@@ -26,7 +26,7 @@ from sslprop.errors import SSLPropError
 from sslprop.models.batch import batch_inputs, model_device
 from sslprop.models.losses import common_space, proposal_loss
 from sslprop.models.model import ProposalModel
-from sslprop.models.negatives import StepContext, inference_generator, negative_indices
+from sslprop.models.negatives import StepContext, inference_generator, negative_indices, paired_indices
 
 
 @dataclass
@@ -87,7 +87,7 @@ class Ours:
         if pairs < 0:
             raise SSLPropError(f"train.paired_negatives = {pairs}: must be 0 (the loss as printed) or a number of negatives")
         if pairs > 0:  # M negatives per clip, each run through the whole localisation with its own audio
-            pair_audio = torch.stack([negative_indices(batch["video_id"], ctx.generator) for _ in range(pairs)])  # (M, B)
+            pair_audio = paired_indices(batch["video_id"], ctx.generator, pairs)  # (M, B)
             out = model(frames, audio, proposals, pair_audio=pair_audio.to(frames.device))
             neg_f_s = None
         elif cfg.train.negatives == "all":  # every clip of another video, in proposal_loss
@@ -113,7 +113,7 @@ class Ours:
             # the negative pair as the loss formed it: the frame localised again with another video's audio,
             # drawn from a generator fixed by the seed and the batch, so predictions are reproducible
             gen = inference_generator(cfg.train.seed, int(batch["index"][0]))
-            pair = negative_indices(ids, gen)[None]  # (1, B)
+            pair = paired_indices(ids, gen, 1)  # (1, B)
         out = model(*batch_inputs(batch, model_device(model)), pair_audio=pair)
         neg = None
         if cfg.train.paired_negatives > 0:

@@ -68,6 +68,16 @@ def _first_id(video_ids: Sequence[str] | Tensor) -> str:
     return str(video_ids[0].item() if isinstance(video_ids, Tensor) else video_ids[0])
 
 
+def paired_indices(video_ids: Sequence[str] | Tensor, generator: torch.Generator, m: int) -> Tensor:
+    """The clips whose audio each clip is localised with for its m paired negatives (`train.paired_negatives`).
+
+    Returns Tensor[m, B] long (CPU): row r holds, for every clip, an independent `negative_indices`
+    draw, in order, from `generator`. Training draws them from the step's generator, prediction
+    (m_on's negative distances) from `inference_generator`, so both form pairs the same way.
+    """
+    return torch.stack([negative_indices(video_ids, generator) for _ in range(m)])
+
+
 def video_codes(video_ids: Sequence[str] | Tensor) -> Tensor:
     if isinstance(video_ids, Tensor):
         return video_ids.detach().to("cpu").reshape(-1)

@@ -35,3 +35,14 @@ def test_negative_indices_one_video_is_an_error():
         negative_indices(["v1", "v1", "v1"])
     with pytest.raises(SSLPropError, match="one video only"):
         negative_indices(["v1"])
+
+
+def test_paired_indices_are_successive_draws_of_the_generator():
+    from sslprop.models.negatives import paired_indices
+
+    ids = ["a", "a", "b", "c"]
+    pairs = paired_indices(ids, torch.Generator().manual_seed(5), 3)
+    g = torch.Generator().manual_seed(5)
+    assert pairs.shape == (3, 4) and torch.equal(pairs, torch.stack([negative_indices(ids, g) for _ in range(3)]))
+    codes = torch.tensor([0, 0, 1, 2])
+    assert bool((codes[pairs] != codes[None, :]).all())  # never a clip of the same video
