@@ -8,7 +8,7 @@ STAMP     := $(VENV)/.installed-stamp
 NOTEBOOKS := $(sort $(wildcard notebooks/[0-9][0-9]_*.ipynb))
 EXECUTED  := executed
 
-.PHONY: test unit notebooks reproduce pretrain reach scenes12k venv clean-data
+.PHONY: test unit notebooks reproduce ship pretrain reach scenes12k venv clean-data
 
 venv: $(STAMP)
 
@@ -44,6 +44,11 @@ reproduce: $(STAMP)
 	echo "$$((secs / 60)) min $$((secs % 60)) s of wall time on $$(nproc) cores" > figures/reproduce.txt && \
 	echo "make reproduce: $$(cat figures/reproduce.txt)" && \
 	$(BIN)/python -m sslprop.lab.readme README.md figures
+
+# The shipped checkpoint of `sslprop localize` (sslprop/weights/ours_scenes.pt + its card): the notebooks' main `ours`
+# run at budget full, exported small (sslprop/lab/ship.py); run after make reproduce, which trains it.
+ship: $(STAMP)
+	$(BIN)/python -m sslprop.lab.ship
 
 # The shipped pretrained small encoders of the cpu profile and their cards (sslprop/weights/): deterministic in the
 # seed, about 3 minutes in all on 2 cores. Labels are used here only (sslprop/engine/pretrain.py).

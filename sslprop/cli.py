@@ -13,6 +13,7 @@ import importlib
 import importlib.util
 import os
 import sys
+from typing import Callable
 
 from sslprop.errors import SSLPropError
 
@@ -24,6 +25,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "eval": ("sslprop.evaluation.evaluate", "score predictions or a floor under a named evaluation protocol"),
     "train": ("sslprop.engine.train", "train a method (ours or a baseline) on a data set"),
     "predict": ("sslprop.engine.predict", "run a trained model on a data set and write predictions"),
+    "localize": ("sslprop.engine.localize", "localise the sounding object in your own videos: boxes over time, an annotated video, a timeline"),
     "probe": ("sslprop.evaluation.probe", "does a trained model's box feature prefer its own sound: the object's box vs. the background's"),
     "pretrain": ("sslprop.engine.pretrain", "pretrain the cpu profile's small encoders with labels on a corpus apart from the benchmark"),
     "bench": ("sslprop.bench", "print throughput figures (data pipeline, training, inference)"),
@@ -39,6 +41,17 @@ def positive_int(text: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
     return value
+
+
+def one_line_errors(fn: Callable[[], str]) -> int:
+    """Run `fn` for a `python -m` entry point outside the subcommands: print what it returns, or its
+    `SSLPropError` as one line ``error: ...`` with exit status 2."""
+    try:
+        print(fn())
+    except SSLPropError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    return 0
 
 
 def available_commands() -> dict[str, tuple[str, str]]:

@@ -207,3 +207,34 @@ def write_vggss_demo(src_data: str | os.PathLike, out: str | os.PathLike, ids: S
     out.mkdir(parents=True, exist_ok=True)
     (out / "vggss.json").write_text(json.dumps(entries, indent=1) + "\n", encoding="utf-8")
     return out
+
+
+def write_sample_video(root: str | os.PathLike, sample_id: str, out: str | os.PathLike,
+                       size: tuple[int, int] | None = None) -> Path:
+    """One multi-frame sample of a data set (e.g. a `sequences` clip) as an mp4 with its audio, for `sslprop localize`.
+
+    The frames are shown at the rate of their times (1 fps for `sequences`), resized to `size`
+    (W, H; even) when given, so that the video's pixels differ from the data set's.
+    """
+    import cv2
+
+    from sslprop.data.audio import load_audio
+    from sslprop.data.format import read_manifest
+    from sslprop.data.images import read_image
+    from sslprop.data.video import write_video
+
+    root = Path(root)
+    sample = next((s for s in read_manifest(root) if s.id == sample_id), None)
+    if sample is None:
+        raise SSLPropError(f"{root}: no sample {sample_id!r}")
+    times = [f.time for f in sample.frames]
+    step = (times[-1] - times[0]) / max(len(times) - 1, 1) if len(times) > 1 else 1.0
+    fps = round(1.0 / step) if step > 0 else 1
+    frames = [read_image(root / f.path) for f in sample.frames]
+    if size is not None:
+        frames = [cv2.resize(f, size, interpolation=cv2.INTER_CUBIC) for f in frames]
+    h, w = frames[0].shape[:2]
+    frames = [f[: h - h % 2, : w - w % 2] for f in frames]
+    wave = load_audio(root / sample.audio).numpy()
+    n = int(round(len(frames) / fps * 16000))
+    return write_video(out, frames, np.resize(wave, n), fps=fps)

@@ -13,9 +13,9 @@ from __future__ import annotations
 
 import argparse
 import csv
-import sys
 from pathlib import Path
 
+from sslprop.cli import one_line_errors
 from sslprop.errors import SSLPropError
 
 BEGIN = "<!-- results:begin -->"
@@ -92,13 +92,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("readme", type=Path)
     p.add_argument("figures", type=Path)
     args = p.parse_args(argv)
-    try:
+
+    def run() -> str:
         changed = update_readme(args.readme, args.figures)
-    except SSLPropError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
-    print(f"{args.readme}: results {'updated' if changed else 'unchanged'} from {args.figures}")
-    return 0
+        return f"{args.readme}: results {'updated' if changed else 'unchanged'} from {args.figures}"
+
+    return one_line_errors(run)
 
 
 if __name__ == "__main__":

@@ -300,3 +300,48 @@ def table1_explorer(records: Mapping[str, Mapping[str, Any]], labels: Mapping[st
     slider = W.FloatSlider(value=float(threshold), min=0.0, max=1.0, step=0.01, description="d_on T",
                            continuous_update=False, readout_format=".2f")
     return Explorer(draw, {"threshold": slider}, figsize=(7.0, 3.0))
+
+
+def sound_swap_explorer(frame: np.ndarray, results: Mapping[str, Any], sound: str | None = None, k: int = 3,
+                        d_threshold: float = D_ON_THRESHOLD, gt_boxes: Any = None) -> Explorer:
+    """A sound menu over one frame: the boxes and d_on as the model ranks them with each sound (`localize.swap_sounds`).
+
+    Args:
+        frame: (H, W, 3) uint8 RGB.
+        results: {sound name: FrameResult} from `sslprop.engine.localize.swap_sounds` on this frame.
+        sound: the sound shown first (default: the first).
+        k: boxes drawn: the best (orange) and the next k - 1 (blue, thinner).
+        gt_boxes: the sounding object's box(es), drawn green when given.
+    Left: the frame with the boxes of the chosen sound, titled with its d_on and the on/off-screen
+    call (d_on > `d_threshold`); right: d_on of every sound, the chosen one marked.
+    """
+    import ipywidgets as W
+
+    from sslprop.lab import viz
+
+    if not results:
+        raise SSLPropError("sound_swap_explorer: no sound to show")
+    names = list(results)
+    if sound is not None and sound not in results:
+        raise SSLPropError(f"sound {sound!r}: choose from {', '.join(names)}")
+
+    def draw(fig: Any, sound: str) -> None:
+        left, right = fig.subplots(1, 2, gridspec_kw={"width_ratios": [1.3, 1.0]})
+        r = results[sound]
+        on = r.d_on > d_threshold
+        viz.show_image(frame, left, f"{sound}: d_on {r.d_on:.3f} ({'on' if on else 'off'}-screen)")
+        if gt_boxes is not None:
+            viz.show_boxes(None, gt_boxes, ax=left, color=viz.SOUNDING, linewidth=1.2)
+        viz.show_boxes(None, r.boxes[1:k, :4], ax=left, color=viz.PROPOSAL, linewidth=0.8)
+        viz.show_boxes(None, r.boxes[:1, :4], ax=left, color=viz.SELECTED, linewidth=1.6)
+        d = [results[n].d_on for n in names]
+        right.barh(range(len(names)), d, color=[viz.SELECTED if n == sound else "#bbbbbb" for n in names])
+        right.axvline(d_threshold, color="black", linewidth=0.8, linestyle=":")
+        right.set_yticks(range(len(names)), names, fontsize=7)
+        right.invert_yaxis()
+        right.set_xlabel("d_on", fontsize=8)
+        right.tick_params(labelsize=7)
+        fig.tight_layout(rect=(0, 0, 1, 0.94))
+
+    controls = {"sound": W.Dropdown(options=names, value=sound or names[0], description="sound")}
+    return Explorer(draw, controls, figsize=(6.4, 3.0))

@@ -36,3 +36,17 @@ def test_pick_samples_and_masks(scenes):
         sample = next(s for s in test if s.id == on[0])
         assert len(masks) == len(sample.frames) and len(masks[0]) == len(sample.frames[0].objects)
         assert all(m.shape == (sample.frames[0].height, sample.frames[0].width) and m.any() for m in masks[0])
+
+
+def test_write_sample_video_plays_a_clip_at_its_frame_rate(tmp_path):
+    from sslprop.data.video import probe_video
+
+    seq = tmp_path / "seq"
+    synth.generate("sequences", 2, 1, seq, size=64, progress=False)
+    sample = read_manifest(seq)[0]
+    path = explore.write_sample_video(seq, sample.id, tmp_path / "clip.mp4", size=(128, 96))
+    info = probe_video(path)
+    assert (info.width, info.height, info.num_frames) == (128, 96, len(sample.frames)) and info.has_audio
+    assert info.fps == pytest.approx(1.0) and info.duration == pytest.approx(len(sample.frames), abs=0.05)
+    with pytest.raises(Exception, match="no sample 'nope'"):
+        explore.write_sample_video(seq, "nope", tmp_path / "x.mp4")

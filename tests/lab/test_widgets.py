@@ -58,3 +58,21 @@ def test_threshold_rates():
     assert r["tpr"] == 1.0 and np.isnan(r["fpr"])
     with pytest.raises(SSLPropError, match="need equal"):
         widgets.threshold_rates([0.1, 0.2], [True], 0.2)
+
+
+def test_sound_swap_explorer_shows_each_sounds_ranking():
+    from sslprop.engine.localize import FrameResult
+
+    frame = np.zeros((20, 30, 3), np.uint8)
+    results = {
+        "own": FrameResult(np.array([[2, 2, 10, 10, 0.6], [12, 2, 20, 10, 0.3]], np.float32), 0.6, None, None),
+        "silence": FrameResult(np.array([[12, 2, 20, 10, 0.1]], np.float32), 0.1, None, None),
+    }
+    e = widgets.sound_swap_explorer(frame, results, gt_boxes=[[2, 2, 10, 10]])
+    assert e.figure.axes[0].get_title() == "own: d_on 0.600 (on-screen)"
+    e.update(sound="silence")
+    assert e.figure.axes[0].get_title() == "silence: d_on 0.100 (off-screen)"
+    bars = [p.get_width() for p in e.figure.axes[1].patches]
+    assert bars == pytest.approx([0.6, 0.1])
+    with pytest.raises(SSLPropError, match="sound 'x': choose from own, silence"):
+        widgets.sound_swap_explorer(frame, results, sound="x")

@@ -1,0 +1,496 @@
+"""`python -m sslprop localize VIDEO ... --out DIR`: the sounding object in your own videos, box by box over time.
+
+No import, no proposals command, no annotation: each video is decoded (any size PyAV reads),
+sampled at `--fps`, every sampled frame localised with the audio clip centred on it (the video's
+own soundtrack, or `--audio FILE` to swap it), and per video ``DIR/<video name>/`` receives:
+
+    boxes.json     per frame: time, the best box with d_on, the top K with d_k, the on/off-screen
+                   decisions (d_on, m_on, their OR) and the two best non-overlapping boxes; boxes in
+                   the video's own pixels (x1, y1, x2, y2)
+    coco.json      the top K of every frame as COCO detection results (image_id = frame index,
+                   bbox = x, y, w, h, category 1 "sound source"), with the frame index -> time table
+    annotated.mp4  the sampled frames with the best box, its d_on and an on/off-screen mark, and the
+                   soundtrack that was localised
+    timeline.png   d_on and the two tracked boxes' confidences over time (the paper's Figs. 3 and 4;
+                   the tracks, `box_tracks`, are also in boxes.json)
+
+Without `--run` the shipped checkpoint is used (`sslprop/weights/ours_scenes.pt`, card beside it):
+the cpu profile's main `ours` run of `make reproduce`. It knows the embedded benchmark's 72 object
+classes on photo backgrounds, not real-world sound sources: on real videos its boxes show what the
+method does, not what a model trained on real data would find. A run trained with `sslprop train`
+(either profile, e.g. the paper's VGG16 + VGGish on a GPU) works with the same command.
+
+Frames are searched for proposals at `--max-side` (default: the model's input size, as the
+benchmark's frames are) and the boxes mapped back to the video's pixels, so a 1024 px video costs
+about what a benchmark frame does. m_on needs a threshold: with several videos it is calibrated on
+them as `sslprop predict` does; with one, the run's own (`m_on_threshold` of the shipped card or of
+`--m-threshold`) or none, and then the OR is d_on alone (boxes.json says which).
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from sslprop.cli import positive_int
+from sslprop.errors import SSLPropError
+
+SHIPPED_RUN = "ours_scenes.pt"  # in sslprop/weights/, with ours_scenes.json (its card)
+EXPORT_VERSION = 1
+TOP_K_KEPT = 5  # boxes per frame written to boxes.json's "top" and to coco.json
+
+
+# --------------------------------------------------------------------------------------- the model
+
+
+def shipped_run() -> Path:
+    """The shipped checkpoint (the cpu profile's main `ours` run), or a one-line error naming the missing file."""
+    from sslprop.models.weights import WEIGHTS_DIR
+
+    path = WEIGHTS_DIR / SHIPPED_RUN
+    if not path.is_file():
+        raise SSLPropError(f"{path}: the shipped checkpoint is missing (reinstall sslprop, or pass --run RUN)")
+    return path
+
+
+def export_run(run: str | os.PathLike, out: str | os.PathLike, card: dict[str, Any]) -> dict[str, Any]:
+    """Write a finished run as one small file (method, config, model weights; no optimiser) and its card.
+
+    `card` is merged into what is recorded (run, method, config, sha256); returns the card.
+    """
+    from sslprop.engine.train import CHECKPOINT, load_checkpoint
+    from sslprop.models.weights import card_path, sha256_file
+    from sslprop.utils import atomic_write_bytes, atomic_write_json
+
+    state = load_checkpoint(Path(run) / CHECKPOINT)
+    small = {"version": EXPORT_VERSION, "kind": "sslprop-export", "method": state["method"], "config": state["config"],
+             "model": {k: v.detach().cpu().clone() for k, v in state["model"].items()}}
+    buf = io.BytesIO()
+    torch.save(small, buf)
+    atomic_write_bytes(out, buf.getvalue())
+    full = {**card, "method": state["method"], "config": state["config"], "sha256": sha256_file(out),
+            "bytes": Path(out).stat().st_size}
+    atomic_write_json(card_path(out), full)
+    return full
+
+
+def load_model(run: str | os.PathLike | None, device: torch.device, log: Callable[[str], None] = lambda m: None):
+    """(method, model in eval mode, config, card or {}) of a run folder, an exported file, or the shipped checkpoint."""
+    from sslprop.config import Config
+    from sslprop.engine.train import build_model, load_run
+    from sslprop.models.methods import get_method
+    from sslprop.models.weights import card_path
+
+    path = shipped_run() if run is None else Path(run)
+    if path.is_dir():
+        method, model, cfg, _ = load_run(path, device, log)
+        return method, model, cfg, {}
+    if not path.is_file():
+        raise SSLPropError(f"{path}: no run folder or exported checkpoint here")
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as e:  # a truncated or foreign file
+        raise SSLPropError(f"{path}: not a readable sslprop checkpoint ({type(e).__name__})") from None
+    if not isinstance(state, dict) or state.get("kind") != "sslprop-export" or state.get("version") != EXPORT_VERSION:
+        raise SSLPropError(f"{path}: not an exported sslprop checkpoint (version {EXPORT_VERSION})")
+    cfg = Config.from_dict(state["config"])
+    method = get_method(state["method"])
+    model = build_model(method, cfg, None, None, lambda msg: None)
+    model.load_state_dict(state["model"])
+    model.to(device).eval()
+    card_file = card_path(path)
+    card = json.loads(card_file.read_text(encoding="utf-8")) if card_file.is_file() else {}
+    return method, model, cfg, card
+
+
+# --------------------------------------------------------------------------------------- one video
+
+
+@dataclass
+class Track:
+    """What the model said about the sampled frames of one video."""
+
+    video: str
+    width: int
+    height: int
+    times: list[float]
+    frames: list[np.ndarray]  # (H, W, 3) uint8 RGB, the video's own size
+    audio: torch.Tensor  # float32 Tensor[T] at 16 kHz: the soundtrack that was localised
+    boxes: list[np.ndarray] = field(default_factory=list)  # per frame (K, 5): x1, y1, x2, y2, d_k, best first
+    d_on: list[float] = field(default_factory=list)
+    distance: list[float] = field(default_factory=list)  # |f_v - f_s| in the loss's space (m_on)
+    f_v: list[torch.Tensor] = field(default_factory=list)  # per frame Tensor[d], in the loss's space
+    f_s: list[torch.Tensor] = field(default_factory=list)
+
+
+def _frames_and_audio(path: Path, fps: float, audio: str | os.PathLike | None, sample_rate: int):
+    from sslprop.data.audio import load_audio
+    from sslprop.data.video import aligned_audio, frame_times, probe_video, read_frames
+
+    info = probe_video(path)
+    if audio is None and not info.has_audio:
+        raise SSLPropError(f"{path}: no audio track (give the sound with --audio FILE)")
+    times = frame_times(info.duration, fps)
+    frames = read_frames(path, times)
+    wave = load_audio(audio, sample_rate) if audio is not None else aligned_audio(path, sample_rate)
+    return info, times, frames, wave
+
+
+def _batch(frames: Sequence[np.ndarray], patches: Sequence[torch.Tensor], proposals: Sequence[torch.Tensor],
+           size: int, videos: Sequence[str]) -> dict[str, Any]:
+    """Frames as a collated batch of one-frame clips (what `SSLDataset` + `collate` give)."""
+    import cv2
+
+    x = [torch.from_numpy(cv2.resize(f, (size, size), interpolation=cv2.INTER_AREA)).permute(2, 0, 1).float() / 255.0
+         for f in frames]
+    n = len(frames)
+    return {"frames": torch.stack(x)[:, None], "audio": torch.stack(list(patches))[:, None], "proposals": list(proposals),
+            "index": torch.arange(n), "keys": [str(i) for i in range(n)], "sample_id": list(videos), "video_id": list(videos)}
+
+
+@dataclass
+class FrameResult:
+    """One localised frame: boxes (K, 5) x1, y1, x2, y2, d_k in the frame's pixels, best first; d_on; f_v, f_s or None."""
+
+    boxes: np.ndarray
+    d_on: float
+    f_v: torch.Tensor | None
+    f_s: torch.Tensor | None
+
+
+def frame_proposals(frame: np.ndarray, cfg: Any, max_side: int | None = None) -> torch.Tensor:
+    """Selective Search boxes of one frame (searched at `max_side`, default the model's input size), in its pixels."""
+    from sslprop.data.proposals import selective_search
+    from sslprop.ops.boxes import cap_proposals
+
+    boxes = torch.from_numpy(selective_search(frame, max_side=max_side or cfg.data.frame_size))
+    return cap_proposals(boxes, cfg.model.max_proposals) if len(boxes) else boxes
+
+
+def localize_frames(method: Any, model: torch.nn.Module, cfg: Any, frames: Sequence[np.ndarray], waves: Sequence[torch.Tensor],
+                    times: Sequence[float], proposals: Sequence[torch.Tensor], videos: Sequence[str]) -> list[FrameResult]:
+    """Run `model` on frames, frame i with the clip of `waves[i]` centred on `times[i]` and its `proposals[i]`."""
+    from sslprop.data.audio import audio_patch, clip_at
+    from sslprop.models.losses import common_space
+    from sslprop.ops.boxes import map_box, rescale_boxes
+
+    d, S = cfg.data, cfg.data.frame_size
+    patches = [audio_patch(clip_at(w, d.sample_rate, t, d.clip_seconds), d.sample_rate, d.audio_features, d.n_mels)
+               for w, t in zip(waves, times)]
+    props = [rescale_boxes(b if method.needs_proposals else torch.zeros(0, 4), f.shape[:2], (S, S)) for f, b in zip(frames, proposals)]
+    inf = method.infer(model, _batch(frames, patches, props, S, videos), cfg)
+    out = []
+    for j, frame in enumerate(frames):
+        keep = inf.mask[j].cpu()
+        b, s = inf.boxes[j].cpu()[keep].float(), inf.scores[j].cpu()[keep].float()
+        if len(b) == 0:  # a map-based run, or a frame without proposals: the box around the map
+            b, s = map_box(inf.maps[j].cpu(), 0.5)[None], inf.maps[j].max().cpu().float()[None]
+        order = torch.sort(s, descending=True, stable=True).indices
+        b = rescale_boxes(b[order], (S, S), frame.shape[:2])
+        fv = fs = None
+        if inf.f_v is not None:
+            fv = common_space(inf.f_v[j].float(), cfg.train.normalize).cpu()
+            fs = common_space(inf.f_s[j].float(), cfg.train.normalize).cpu()
+        d_on = float(inf.d_on[j]) if inf.d_on is not None else float(s.max())
+        out.append(FrameResult(torch.cat([b, s[order, None]], dim=1).numpy(), d_on, fv, fs))
+    return out
+
+
+def localize_video(path: str | os.PathLike, method: Any, model: torch.nn.Module, cfg: Any, fps: float = 2.0,
+                   audio: str | os.PathLike | None = None, max_side: int | None = None, batch_size: int = 16,
+                   progress: bool = True) -> Track:
+    """Run `model` on the frames of one video sampled at `fps`, each with the audio clip centred on it."""
+    path = Path(path)
+    info, times, frames, wave = _frames_and_audio(path, fps, audio, cfg.data.sample_rate)
+    track = Track(path.name, info.width, info.height, times, frames, wave)
+    bar = tqdm(total=len(frames), desc=f"localize {path.name}", disable=not progress, leave=False)
+    for start in range(0, len(frames), batch_size):
+        chunk = frames[start : start + batch_size]
+        props = [frame_proposals(f, cfg, max_side) for f in chunk]
+        for r in localize_frames(method, model, cfg, chunk, [wave] * len(chunk), times[start : start + len(chunk)], props,
+                                 [path.name] * len(chunk)):
+            track.boxes.append(r.boxes)
+            track.d_on.append(r.d_on)
+            if r.f_v is not None:
+                track.distance.append(float(torch.linalg.vector_norm(r.f_v - r.f_s)))
+                track.f_v.append(r.f_v)
+                track.f_s.append(r.f_s)
+        bar.update(len(chunk))
+    bar.close()
+    return track
+
+
+def swap_sounds(method: Any, model: torch.nn.Module, cfg: Any, frame: np.ndarray, sounds: dict[str, torch.Tensor],
+                time: float, max_side: int | None = None) -> dict[str, FrameResult]:
+    """One frame localised with each of several sounds (16 kHz waveforms; the clip centred on `time`): {name: result}."""
+    if not sounds:
+        raise SSLPropError("swap_sounds: give at least one sound")
+    props = frame_proposals(frame, cfg, max_side)
+    names = list(sounds)
+    results = localize_frames(method, model, cfg, [frame] * len(names), [sounds[n] for n in names], [time] * len(names),
+                              [props] * len(names), names)
+    return dict(zip(names, results))
+
+
+# --------------------------------------------------------------------------------------- outputs
+
+
+def calibrate(tracks: Sequence[Track], seed: int = 0) -> float | None:
+    """The m_on threshold from several videos' frames, as `sslprop predict` calibrates it, or None with fewer than two.
+
+    Mean of the medians of the positive distances |f_v - f_s| and of negative ones, a frame's f_v
+    with the f_s of a frame of another video (drawn with `seed`); no labels are used.
+    """
+    if len(tracks) < 2 or any(not t.f_v for t in tracks):
+        return None
+    from sslprop.engine.predict import calibrate_m_on
+
+    ids = [t.video + f"#{i}" for i, t in enumerate(tracks) for _ in t.f_v]
+    _, threshold = calibrate_m_on(torch.stack([v for t in tracks for v in t.f_v]),
+                                  torch.stack([s for t in tracks for s in t.f_s]), ids, seed)
+    return threshold
+
+
+def decisions(track: Track, d_threshold: float, m_threshold: float | None) -> list[dict[str, Any]]:
+    """Per frame: on_d = d_on > d_threshold, on_m = distance < m_threshold (None without a threshold), on_or."""
+    out = []
+    for i, d in enumerate(track.d_on):
+        on_d = bool(d > d_threshold)
+        on_m = None if m_threshold is None or not track.distance else bool(track.distance[i] < m_threshold)
+        out.append({"on_d": on_d, "on_m": on_m, "on_or": on_d or bool(on_m)})
+    return out
+
+
+def _box(row: np.ndarray) -> list[float]:
+    return [round(float(v), 2) for v in row[:4]]
+
+
+def boxes_record(track: Track, run: str, d_threshold: float, m_threshold: float | None, m_source: str) -> dict[str, Any]:
+    """boxes.json of one video (see the module docstring)."""
+    from sslprop.ops.boxes import two_sources
+
+    frames = []
+    for i, (t, rows, dec) in enumerate(zip(track.times, track.boxes, decisions(track, d_threshold, m_threshold))):
+        pick = two_sources(torch.from_numpy(rows[:, :4])) if len(rows) else []
+        frames.append({
+            "index": i, "time": round(t, 4),
+            "best": _box(rows[0]) if len(rows) else None, "d_on": round(track.d_on[i], 6),
+            "top": [_box(r) + [round(float(r[4]), 6)] for r in rows[:TOP_K_KEPT]],
+            "two_sources": [_box(rows[r]) + [round(float(rows[r][4]), 6)] for r in pick],
+            "distance": round(track.distance[i], 6) if track.distance else None,
+            "onscreen": dec,
+        })
+    return {"video": track.video, "width": track.width, "height": track.height, "run": run,
+            "box_format": "x1, y1, x2, y2 in the video's pixels", "d_on_threshold": d_threshold,
+            "m_on_threshold": m_threshold, "m_on_threshold_from": m_source, "frames": frames,
+            "tracks": box_tracks(track)}
+
+
+def coco_results(track: Track) -> dict[str, Any]:
+    """The top boxes of every frame as COCO detection results, with the images and the one category they refer to."""
+    dets = [{"image_id": i, "category_id": 1, "bbox": [round(float(r[0]), 2), round(float(r[1]), 2),
+                                                      round(float(r[2] - r[0]), 2), round(float(r[3] - r[1]), 2)],
+             "score": round(float(r[4]), 6)}
+            for i, rows in enumerate(track.boxes) for r in rows[:TOP_K_KEPT]]
+    images = [{"id": i, "file_name": f"{track.video}@{t:.3f}s", "width": track.width, "height": track.height}
+              for i, t in enumerate(track.times)]
+    return {"images": images, "categories": [{"id": 1, "name": "sound source"}], "annotations": dets}
+
+
+def annotate(frame: np.ndarray, rows: np.ndarray, d_on: float, onscreen: bool) -> np.ndarray:
+    """The frame with the best box (orange), its d_on and an on/off-screen mark drawn on it."""
+    import cv2
+
+    img = np.ascontiguousarray(frame.copy())
+    h, w = img.shape[:2]
+    thick = max(1, round(min(h, w) / 160))
+    if len(rows):
+        x1, y1, x2, y2 = (int(round(v)) for v in rows[0][:4])
+        cv2.rectangle(img, (x1, y1), (max(x1, x2 - 1), max(y1, y2 - 1)), (255, 127, 14), thick)
+    label = f"{'ON' if onscreen else 'OFF'}-screen  d_on {d_on:.2f}"
+    scale = max(0.35, min(h, w) / 400)
+    (tw, th), _ = cv2.getTextSize(label, cv2.FONT_HERSHEY_SIMPLEX, scale, 1)
+    cv2.rectangle(img, (0, 0), (tw + 6, th + 8), (0, 0, 0), -1)
+    cv2.putText(img, label, (3, th + 3), cv2.FONT_HERSHEY_SIMPLEX, scale,
+                (44, 160, 44) if onscreen else (200, 200, 200), 1, cv2.LINE_AA)
+    return img
+
+
+def box_tracks(track: Track, iou: float = 0.5, count: int = 2) -> list[dict[str, Any]]:
+    """Up to `count` places the best box visits most often, each with its confidence in every frame.
+
+    The frames' best boxes are grouped greedily (a box joins the first group whose first box it
+    overlaps with IoU >= `iou`); the largest groups become tracks, placed at the median of their
+    boxes. A track's confidence in a frame is the largest d_k of that frame's kept boxes that
+    overlap the track's box with IoU >= `iou` (0 when none does): in a clip where two sources take
+    turns (Fig. 4) the two curves should alternate, and with one source (Fig. 3) one curve carries it.
+    Returns [{"box": [x1, y1, x2, y2], "frames": n best boxes in the group, "confidence": [per frame]}].
+    """
+    from torchvision.ops import box_iou
+
+    groups: list[list[np.ndarray]] = []
+    for rows in track.boxes:
+        if not len(rows):
+            continue
+        b = rows[0, :4]
+        for g in groups:
+            if float(box_iou(torch.tensor(b[None]), torch.tensor(g[0][None]))[0, 0]) >= iou:
+                g.append(b)
+                break
+        else:
+            groups.append([b])
+    groups.sort(key=len, reverse=True)
+    out = []
+    for g in groups[:count]:
+        box = np.median(np.stack(g), axis=0)
+        conf = []
+        for rows in track.boxes:
+            if not len(rows):
+                conf.append(0.0)
+                continue
+            overlap = box_iou(torch.tensor(box[None]), torch.tensor(rows[:, :4]))[0].numpy()
+            hits = rows[overlap >= iou, 4]
+            conf.append(float(hits.max()) if len(hits) else 0.0)
+        out.append({"box": [round(float(v), 2) for v in box], "frames": len(g), "confidence": [round(c, 6) for c in conf]})
+    return out
+
+
+def timeline_figure(track: Track, record: dict[str, Any]) -> Any:
+    """d_on over time with its threshold, and the confidences of the (up to two) tracked boxes (the paper's Figs. 3 and 4)."""
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt
+
+    t = [f["time"] for f in record["frames"]]
+    fig, ax = plt.subplots(figsize=(6.4, 2.6))
+    ax.plot(t, [f["d_on"] for f in record["frames"]], color="black", lw=1.0, marker="o", ms=3, label="d_on (best box)")
+    for colour, tr in zip(("#ff7f0e", "#1f77b4"), record["tracks"]):
+        x1, y1, x2, y2 = (int(round(v)) for v in tr["box"])
+        ax.plot(t, tr["confidence"], color=colour, ls="--", marker=".", ms=3,
+                label=f"box ({x1}, {y1})-({x2}, {y2}), best in {tr['frames']} frames")
+    ax.axhline(record["d_on_threshold"], color="grey", lw=0.8, ls=":", label=f"d_on threshold {record['d_on_threshold']}")
+    off = [f["time"] for f in record["frames"] if not f["onscreen"]["on_or"]]
+    if off:
+        ax.scatter(off, [0.0] * len(off), marker="x", color="black", s=14, label="called off-screen")
+    ax.set_xlabel("time (s)")
+    ax.set_ylabel("confidence")
+    ax.set_ylim(-0.05, 1.05)
+    ax.set_title(track.video, fontsize=9)
+    ax.legend(fontsize=6, loc="upper right")
+    fig.tight_layout()
+    return fig
+
+
+def write_outputs(track: Track, record: dict[str, Any], out: Path, fps: float) -> dict[str, Path]:
+    """The four files of one video into `out` (see the module docstring); returns their paths."""
+    import fractions
+
+    from sslprop.data.video import write_video
+    from sslprop.lab.viz import save_figure
+    from sslprop.utils import atomic_write_json
+
+    out.mkdir(parents=True, exist_ok=True)
+    atomic_write_json(out / "boxes.json", record)
+    atomic_write_json(out / "coco.json", coco_results(track))
+    frames = [annotate(f, rows, d, rec["onscreen"]["on_or"])
+              for f, rows, d, rec in zip(track.frames, track.boxes, track.d_on, record["frames"])]
+    h, w = frames[0].shape[:2]
+    frames = [f[: h - h % 2, : w - w % 2] for f in frames]  # H.264 wants even sides
+    n = int(round(len(frames) / fps * 16000))
+    audio = np.resize(track.audio.numpy(), n) if len(track.audio) else np.zeros(n, np.float32)
+    write_video(out / "annotated.mp4", frames, audio, fps=fractions.Fraction(fps).limit_denominator(1000))
+    import matplotlib.pyplot as plt
+
+    fig = timeline_figure(track, record)
+    save_figure(fig, "timeline", out)
+    plt.close(fig)
+    return {"boxes": out / "boxes.json", "coco": out / "coco.json", "video": out / "annotated.mp4", "timeline": out / "timeline.png"}
+
+
+def _out_name(path: Path, taken: set[str]) -> str:
+    name = re.sub(r"[^A-Za-z0-9._-]+", "_", path.stem) or "video"
+    base, k = name, 1
+    while name in taken:
+        k += 1
+        name = f"{base}-{k}"
+    taken.add(name)
+    return name
+
+
+def localize(videos: Sequence[str | os.PathLike], out: str | os.PathLike, run: str | os.PathLike | None = None,
+             fps: float = 2.0, audio: str | os.PathLike | None = None, max_side: int | None = None,
+             m_threshold: float | None = None, device: str | None = None, progress: bool = True,
+             log: Callable[[str], None] = print) -> dict[str, dict[str, Any]]:
+    """Localise the sounding object in each video; returns {output folder name: boxes.json record}."""
+    from sslprop.evaluation.predfiles import D_ON_THRESHOLD
+    from sslprop.utils import resolve_device
+
+    if not videos:
+        raise SSLPropError("localize: give at least one video")
+    if not fps > 0 or not np.isfinite(fps):
+        raise SSLPropError(f"--fps {fps}: must be a positive number")
+    dev = resolve_device(device)
+    method, model, cfg, card = load_model(run, dev)
+    run_name = str(run) if run is not None else f"shipped: {SHIPPED_RUN}"
+    tracks = [localize_video(v, method, model, cfg, fps, audio, max_side, progress=progress) for v in videos]
+    if m_threshold is not None:
+        m_thr, source = float(m_threshold), "--m-threshold"
+    elif (calibrated := calibrate(tracks, cfg.train.seed)) is not None:
+        m_thr, source = calibrated, f"calibrated on these {len(tracks)} videos"
+    elif card.get("m_on_threshold") is not None:
+        m_thr, source = float(card["m_on_threshold"]), "the checkpoint's card (calibrated on its test split)"
+    else:
+        m_thr, source = None, "none (one video and no threshold given): the OR is d_on alone"
+    results, taken = {}, set()
+    out = Path(out)
+    for v, track in zip(videos, tracks):
+        name = _out_name(Path(v), taken)
+        record = boxes_record(track, run_name, D_ON_THRESHOLD, m_thr, source)
+        write_outputs(track, record, out / name, fps)
+        on = sum(f["onscreen"]["on_or"] for f in record["frames"])
+        log(f"{v}: {len(track.times)} frames at {fps:g} fps, sounding object on-screen in {on}; "
+            f"{track.width}x{track.height} boxes -> {out / name}")
+        results[name] = record
+    return results
+
+
+# --------------------------------------------------------------------------------------- CLI
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}") from None
+    if not value > 0 or not np.isfinite(value):
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text}")
+    return value
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("videos", nargs="+", metavar="VIDEO", help="video files (any format PyAV reads)")
+    p.add_argument("--out", required=True, help="output folder: one subfolder per video")
+    p.add_argument("--run", help="a run folder or an exported checkpoint (default: the shipped cpu-profile checkpoint)")
+    p.add_argument("--fps", type=_positive_float, default=2.0, help="frames localised per second (default 2)")
+    p.add_argument("--audio", help="localise with this sound instead of each video's own soundtrack")
+    p.add_argument("--max-side", type=positive_int, help="side at which frames are searched for proposals (default: the model's input size)")
+    p.add_argument("--m-threshold", type=_positive_float, help="m_on threshold on |f_v - f_s| (default: calibrated on several videos, or the checkpoint's)")
+    p.add_argument("--device", help="cpu, cuda, cuda:N or auto (default: auto)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+def main(args: argparse.Namespace) -> int:
+    localize(args.videos, args.out, args.run, args.fps, args.audio, args.max_side, args.m_threshold, args.device,
+             progress=not args.no_progress)
+    return 0
