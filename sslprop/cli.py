@@ -96,6 +96,11 @@ def main(argv: list[str] | None = None) -> int:
     except BrokenPipeError:  # the reader of our output went away (`... | head`): stop quietly, as a shell tool does
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # so that the exit flush does not fail again
         return 141
+    except OSError as e:  # a path the user gave that cannot be written or read (read-only, a file for a folder, ...)
+        if e.filename is None:
+            raise
+        print(f"error: {e.filename}: {e.strerror or type(e).__name__}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

@@ -57,6 +57,47 @@ class TrainConfig:
     log_every: int = 10  # optimiser steps between progress-bar updates of the running loss
 
 
+# Value ranges checked by `Config.check` (types come from the annotations): (low, high, low inclusive).
+RANGES: dict[str, tuple[float, float, bool]] = {
+    "data.frame_size": (8, float("inf"), True), "data.sample_rate": (1000, float("inf"), True),
+    "data.clip_seconds": (0, float("inf"), False), "data.n_mels": (1, float("inf"), True),
+    "data.num_frames": (1, float("inf"), True), "data.min_frame_size": (1, float("inf"), True),
+    "data.proposal_max_side": (8, float("inf"), True),
+    "model.visual_width": (1, float("inf"), True), "model.audio_width": (1, float("inf"), True),
+    "model.dim": (1, float("inf"), True), "model.attn_dim": (1, float("inf"), True), "model.k": (1, float("inf"), True),
+    "model.max_proposals": (1, float("inf"), True), "model.mil_temperature": (0, float("inf"), False),
+    "train.epochs": (1, float("inf"), True), "train.batch_size": (1, float("inf"), True),
+    "train.lr": (0, float("inf"), False), "train.lam": (0, float("inf"), True),
+    "train.paired_negatives": (0, float("inf"), True), "train.num_workers": (0, float("inf"), True),
+    "train.log_every": (1, float("inf"), True),
+}
+CHOICES = {"data.audio_features": ("logmel", "vggish"), "data.proposal_mode": ("fast", "quality"),
+           "model.visual": ("small", "vgg16"), "model.audio": ("small", "vggish"),
+           "model.scorer": ("sum", "mean", "soft_iou"), "train.negatives": ("one", "all")}
+
+
+def _check_value(key: str, annotation: str, value: Any) -> None:
+    """One-line SSLPropError unless `value` has the annotated type and lies in the key's range."""
+    import math
+
+    kinds = {a.strip().split("[")[0] for a in str(annotation).split("|")}
+    ok = (value is None and "None" in kinds) or (isinstance(value, bool) and "bool" in kinds) or (
+        not isinstance(value, bool) and (
+            (isinstance(value, int) and ("int" in kinds or "float" in kinds)) or (isinstance(value, float) and "float" in kinds)
+            or (isinstance(value, str) and "str" in kinds)
+            or (isinstance(value, (tuple, list)) and "tuple" in kinds and all(isinstance(v, int) and not isinstance(v, bool) for v in value))))
+    if not ok:
+        raise SSLPropError(f"config {key} = {value!r}: expected {annotation}")
+    if key in CHOICES and value not in CHOICES[key]:
+        raise SSLPropError(f"config {key} = {value!r}: choose from {', '.join(CHOICES[key])}")
+    if key in RANGES and value is not None:
+        low, high, inclusive = RANGES[key]
+        v = float(value)
+        if not math.isfinite(v) or v > high or v < low or (v == low and not inclusive):
+            bound = f">= {low:g}" if inclusive else f"> {low:g}"
+            raise SSLPropError(f"config {key} = {value!r}: must be a finite number {bound}")
+
+
 # Options that were removed, with the value that meant "off": a run folder written before the removal
 # still loads when it has that value; any other value is refused (docs/findings.md says what they did).
 REMOVED = {"train": {"hard_negatives": 0}}
@@ -89,7 +130,7 @@ class Config:
                 if f.name in sub and isinstance(sub[f.name], list):
                     sub[f.name] = tuple(sub[f.name])
             parts[name] = typ(**sub)
-        return cls(**parts)
+        return cls(**parts).check()
 
     def replace(self, **overrides: Any) -> "Config":
         """Copy with dotted overrides, e.g. ``cfg.replace(**{"model.k": 10, "train.epochs": 2})``."""
@@ -100,7 +141,15 @@ class Config:
             if section not in sections or name not in {f.name for f in dataclasses.fields(sections[section])}:
                 raise SSLPropError(f"unknown config key '{key}'")
             changes[section][name] = value
-        return Config(**{k: dataclasses.replace(v, **changes[k]) for k, v in sections.items()})
+        return Config(**{k: dataclasses.replace(v, **changes[k]) for k, v in sections.items()}).check()
+
+    def check(self) -> "Config":
+        """Every field's type and range (`RANGES`, `CHOICES`); a one-line SSLPropError naming the first bad one."""
+        for section in ("data", "model", "train"):
+            part = getattr(self, section)
+            for f in dataclasses.fields(part):
+                _check_value(f"{section}.{f.name}", f.type, getattr(part, f.name))
+        return self
 
 
 PROFILES: dict[str, Config] = {

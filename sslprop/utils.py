@@ -23,6 +23,20 @@ def seed_everything(seed: int) -> None:
         torch.cuda.manual_seed_all(seed)
 
 
+def check_out_folder(out: str | os.PathLike, flag: str = "--out") -> None:
+    """A one-line SSLPropError before any work when an output folder path names an existing file."""
+    from pathlib import Path
+
+    from sslprop.errors import SSLPropError
+
+    p = Path(out)
+    for q in (p, *p.parents):
+        if q.exists():
+            if not q.is_dir():
+                raise SSLPropError(f"{flag} {out}: {q} is a file, not a folder")
+            return
+
+
 def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
     """Write `data` to `path` so that a reader never sees a half-written file.
 
@@ -70,7 +84,10 @@ def resolve_device(name: str | None) -> "torch.device":  # noqa: F821
 
     if name in (None, "", "auto"):
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    dev = torch.device(name)
+    try:
+        dev = torch.device(name)
+    except (RuntimeError, ValueError, TypeError):
+        raise SSLPropError(f"--device {name}: not a device (use cpu, cuda, cuda:N or auto)") from None
     if dev.type == "cuda" and not torch.cuda.is_available():
         raise SSLPropError(f"--device {name}: CUDA is not available on this machine (use --device cpu)")
     return dev

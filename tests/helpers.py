@@ -155,8 +155,8 @@ def make_sequence() -> Sample:
     return Sample("q", "q", "test", "audio/q.wav", frames, ["A"], {"mode": "distance", "gains": [1.0, 0.5, 0.25]})
 
 
-def tiny_set(root: Path, n: int = 16, size: int = 48) -> Path:
-    """n single-frame samples: a coloured square on grey whose tone pitch follows its colour."""
+def tiny_set(root: Path, n: int = 16, size: int = 48, proposals: bool = True) -> Path:
+    """n single-frame samples: a coloured square on grey whose tone pitch follows its colour (the last 6 are test)."""
     import cv2
 
     rng = np.random.default_rng(0)
@@ -173,7 +173,8 @@ def tiny_set(root: Path, n: int = 16, size: int = 48) -> Path:
         frame = Frame(f"frames/{i}.png", 0.5, size, size, [[[x, y, x + s, y + s]]], onscreen=True)
         samples.append(Sample(f"s{i}", f"v{i}", "train" if i < n - 6 else "test", f"audio/{i}.wav", [frame]))
     write_manifest(root, samples, {"name": "tiny"})
-    extract_dataset(root, workers=1, progress=False)
+    if proposals:
+        extract_dataset(root, workers=1, progress=False)
     return root
 
 

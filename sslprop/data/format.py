@@ -177,6 +177,7 @@ def iter_manifest(root: str | os.PathLike) -> Iterator[Sample]:
     path = Path(root) / MANIFEST
     if not path.is_file():
         raise SSLPropError(f"{path}: no manifest here (is {root} an sslprop data set? see `python -m sslprop synth --help`)")
+    seen: dict[str, int] = {}
     with open(path, encoding="utf-8") as f:
         for lineno, line in enumerate(f, 1):
             if not line.strip():
@@ -185,7 +186,12 @@ def iter_manifest(root: str | os.PathLike) -> Iterator[Sample]:
                 d = json.loads(line)
             except json.JSONDecodeError as e:
                 raise SSLPropError(f"{path}:{lineno}: row does not parse as JSON ({e.msg})") from None
-            yield sample_from_dict(d, f"{path}:{lineno}")
+            sample = sample_from_dict(d, f"{path}:{lineno}")
+            if sample.id in seen:
+                raise SSLPropError(f"{path}:{lineno}: sample id {sample.id!r} again (first on line {seen[sample.id]}): "
+                                   "every sample needs its own id")
+            seen[sample.id] = lineno
+            yield sample
 
 
 def read_manifest(root: str | os.PathLike, split: str | None = None) -> list[Sample]:

@@ -76,17 +76,39 @@ class ProposalCache:
     def has(self, frame_relpath: str | os.PathLike) -> bool:
         return self.path(frame_relpath).is_file()
 
+    def _load(self, path: Path) -> tuple[np.ndarray | None, str | None]:
+        """(boxes, None) of a sound cache file, or (None, what is wrong with it)."""
+        if path.stat().st_size == 0:
+            return None, "empty file"
+        try:
+            boxes = np.load(path, allow_pickle=False)
+        except (OSError, ValueError, EOFError) as e:
+            return None, f"unreadable: {type(e).__name__}"
+        if not isinstance(boxes, np.ndarray) or boxes.ndim != 2 or boxes.shape[1] != 4 or boxes.dtype != np.float32:
+            return None, f"not a (P, 4) float32 array: {getattr(boxes, 'dtype', '?')} {getattr(boxes, 'shape', '?')}"
+        if not np.isfinite(boxes).all():
+            return None, "non-finite values"
+        return boxes, None
+
+    def problem(self, frame_relpath: str | os.PathLike) -> str | None:
+        """What is wrong with a frame's cache entry ("missing", "empty file", ...), or None when it is sound."""
+        path = self.path(frame_relpath)
+        if not path.is_file():
+            return "missing"
+        return self._load(path)[1]
+
     def get(self, frame_relpath: str | os.PathLike) -> np.ndarray:
-        """The frame's boxes: np.ndarray (P, 4) float32, absolute pixels xyxy (P may be 0)."""
+        """The frame's boxes: np.ndarray (P, 4) float32, absolute pixels xyxy (P may be 0).
+
+        A missing or broken entry (empty, unreadable, another shape, NaN) is a one-line error naming it
+        and the command that (re)computes it: `python -m sslprop proposals` repairs broken entries.
+        """
         path = self.path(frame_relpath)
         if not path.is_file():
             raise SSLPropError(f"{self.root / str(frame_relpath)}: no cached proposals in {self.dir} (run `{self.command()}`)")
-        try:
-            boxes = np.load(path, allow_pickle=False)
-        except (OSError, ValueError) as e:
-            raise SSLPropError(f"{path}: unreadable proposal file ({e}); delete it and run `{self.command()}`") from None
-        if boxes.ndim != 2 or boxes.shape[1] != 4 or boxes.dtype != np.float32:
-            raise SSLPropError(f"{path}: expected a (P, 4) float32 array, got {boxes.dtype} {boxes.shape}")
+        boxes, problem = self._load(path)
+        if problem is not None:
+            raise SSLPropError(f"{path}: broken proposal file ({problem}); run `{self.command()}` to recompute it")
         return boxes
 
     def put(self, frame_relpath: str | os.PathLike, boxes: np.ndarray) -> Path:

@@ -109,6 +109,7 @@ class ProposalStats:
     done:     frames searched in this run
     reused:   frames already in the cache
     failed:   {frame path: one-line reason} (unreadable, missing or too small)
+    repaired: {frame path: what was wrong} cache entries that were broken (empty, unreadable, NaN) and were recomputed
     few:      {frame path: P} frames with fewer than k proposals (kept; masked downstream)
     counts:   {frame path: P} for every frame that has proposals
     k:        the K the `few` list refers to
@@ -122,6 +123,7 @@ class ProposalStats:
     reused: int
     failed: dict[str, str] = field(default_factory=dict)
     few: dict[str, int] = field(default_factory=dict)
+    repaired: dict[str, str] = field(default_factory=dict)
     counts: dict[str, int] = field(default_factory=dict)
     k: int = 20
     seconds: float = 0.0
@@ -139,6 +141,8 @@ class ProposalStats:
             head += f"nothing to do, all {self.reused} frames were already cached; "
         else:
             head += f"{self.done} done, {self.reused} reused, {len(self.failed)} failed; "
+            if self.repaired:
+                head += f"{len(self.repaired)} broken cache entries recomputed (e.g. {next(iter(self.repaired))}); "
         rate = f" ({self.done / self.seconds:.1f} frames/s, {self.workers} workers)" if self.done and self.seconds > 0 else ""
         return (
             head + f"{len(self.few)} with < {self.k} proposals; "
@@ -152,6 +156,7 @@ class ProposalStats:
             "done": self.done,
             "reused": self.reused,
             "failed": self.failed,
+            "repaired": self.repaired,
             "k": self.k,
             "fewer_than_k": self.few,
             "mean_proposals": self.mean_proposals,
@@ -171,6 +176,22 @@ def _init_worker() -> None:
     import cv2
 
     cv2.setNumThreads(1)
+    _die_with_parent()
+
+
+def _die_with_parent() -> None:
+    """Linux: ask the kernel to end this worker when its parent dies (a SIGKILLed `proposals` leaves no worker behind)."""
+    import signal
+
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG = 1
+    except (OSError, AttributeError):  # no prctl: the worker ends when its task queue closes, as before
+        return
+    if os.getppid() == 1:  # the parent died before the request was made
+        os._exit(1)
 
 
 def _extract_one(job: tuple[str, str, str, int | None, int, int]) -> tuple[str, int, str | None]:
@@ -221,9 +242,10 @@ def extract_dataset(
     cache = ProposalCache(root, mode, max_side, min_size)
     frames = list(dict.fromkeys(str(check_relpath(f.path)) for s in read_manifest(root) for f in s.frames))
     old_counts = cache.read_index().get("counts", {})
-    is_cached = {rel: cache.has(rel) for rel in frames}
-    cached = [rel for rel in frames if is_cached[rel]]
-    todo = [rel for rel in frames if not is_cached[rel]]
+    problems = {rel: cache.problem(rel) for rel in frames}  # every entry is read: a broken one is recomputed
+    repaired = {rel: p for rel, p in problems.items() if p not in (None, "missing")}
+    cached = [rel for rel in frames if problems[rel] is None]
+    todo = [rel for rel in frames if problems[rel] is not None]
     counts = {rel: int(old_counts[rel]) if rel in old_counts else cache.count(rel) for rel in cached}
     failed: dict[str, str] = {}
     workers = max(1, min(workers or available_cores(), len(todo) or 1))
@@ -255,6 +277,7 @@ def extract_dataset(
         reused=len(cached),
         failed=failed,
         few={rel: n for rel, n in counts.items() if n < k},
+        repaired={rel: p for rel, p in repaired.items() if rel not in failed},
         counts=counts,
         k=k,
         seconds=time.perf_counter() - start,

@@ -34,7 +34,7 @@ from sslprop.models.frozen import attach_caches, detach_caches
 from sslprop.models.losses import common_space
 from sslprop.models.negatives import negative_indices
 from sslprop.ops.boxes import map_box, rescale_boxes, two_sources
-from sslprop.utils import atomic_write_bytes, atomic_write_json, resolve_device
+from sslprop.utils import atomic_write_bytes, atomic_write_json, check_out_folder, resolve_device
 
 
 def calibrate_m_on(f_v: torch.Tensor, f_s: torch.Tensor, video_ids: list[str], seed: int = 0,
@@ -74,8 +74,16 @@ def predict(
     log: Callable[[str], None] = print,
 ) -> dict[str, Any]:
     """Write the prediction files of the module docstring for `split` of `data`; returns predictions.json."""
+    check_out_folder(out)
     dev = resolve_device(device)
     method, model, cfg, state = load_run(run, dev, log)
+    if split == "test":
+        from sslprop.data.format import read_manifest
+
+        everything = read_manifest(data)
+        if everything and not any(s.split == "test" for s in everything):  # e.g. `import folder`: one's own videos, unsplit
+            log(f"{data}: no test split; predicting all {len(everything)} samples (as --split all)")
+            split = "all"
     ds = SSLDataset(data, split, cfg.data, with_proposals=method.needs_proposals,
                     max_proposals=cfg.model.max_proposals, max_samples=max_samples)
     loader = DataLoader(ds, batch_size=batch_size or cfg.train.batch_size, shuffle=False, collate_fn=collate)

@@ -146,6 +146,7 @@ def train(
     say = log if main_process else (lambda msg: None)
 
     ckpt_path = out / CHECKPOINT
+    fingerprint = data_fingerprint(data)
     state: dict[str, Any] | None = None
     if ckpt_path.exists():
         if not resume:
@@ -153,6 +154,9 @@ def train(
         state = load_checkpoint(ckpt_path)
         if state["method"] != method or Config.from_dict(state["config"]) != cfg:
             raise SSLPropError(f"{ckpt_path}: --resume with another method or configuration than the run's own ({out / 'config.json'})")
+        if state.get("data_fingerprint", fingerprint) != fingerprint or state.get("max_samples", max_samples) != max_samples:
+            raise SSLPropError(f"{ckpt_path}: --resume with another data set (or --max-samples) than the run's own, "
+                               f"{state.get('data')} ({out / 'config.json'})")
         if state.get("finished"):
             say(f"{out}: run already finished ({state['epoch']} epochs); nothing to do")
             return state["history"]
@@ -177,11 +181,13 @@ def train(
     scaler = torch.amp.GradScaler("cuda", enabled=use_amp and amp_dtype == torch.float16)
 
     epoch, step, history = 0, 0, []
+    partial: dict[str, Any] = {}  # the running epoch's sums, kept in mid-epoch checkpoints
     if state is not None:
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
         scaler.load_state_dict(state["scaler"])
         epoch, step, history = state["epoch"], state["step"], state["history"]
+        partial = state.get("partial") or {}
         say(f"{out}: resuming at epoch {epoch + 1}, step {step}")
     if tc.freeze_encoders:
         attach_caches(model, data, cfg.data)  # DATA/encoder-cache/: later epochs and runs do not encode again
@@ -214,22 +220,30 @@ def train(
         if main_process:
             save_checkpoint(ckpt_path, {
                 "version": CHECKPOINT_VERSION, "method": method, "config": cfg.to_dict(), "data": str(data),
+                "data_fingerprint": fingerprint, "max_samples": max_samples,
                 "epoch": epoch, "step": step, "finished": finished, "history": history,
+                "partial": {"sums": dict(sums), "n_steps": n_steps, "clips": clips, "seconds": time.perf_counter() - t0}
+                if step else None,
                 "model": model.state_dict(), "optimizer": optimizer.state_dict(), "scaler": scaler.state_dict(),
             })
         if world > 1:
             dist.barrier()
 
     steps_this_call = 0
-    restore = _stop_on_sigterm()
+    sums: dict[str, float] = {}
+    n_steps, clips, t0 = 0, 0, time.perf_counter()
+    stop = _StopRequest()
     try:
         while epoch < tc.epochs:
             sampler.set_epoch(epoch)
             batches = _batches(sampler, batch_size)
             loader = DataLoader(dataset, batch_sampler=batches[step:], collate_fn=collate, num_workers=tc.num_workers)
             net.train()
-            sums: dict[str, float] = {}
-            n_steps, clips, t0 = 0, 0, time.perf_counter()
+            # a resumed epoch continues its sums, so its metrics equal those of an uninterrupted run
+            sums = dict(partial.get("sums", {})) if step else {}
+            n_steps, clips = (int(partial.get("n_steps", 0)), int(partial.get("clips", 0))) if step else (0, 0)
+            t0 = time.perf_counter() - (float(partial.get("seconds", 0.0)) if step else 0.0)
+            partial = {}
             bar = tqdm(loader, total=len(batches), initial=step, desc=f"{method} epoch {epoch + 1}/{tc.epochs}",
                        disable=not (progress and main_process), leave=False)
             for batch in bar:
@@ -256,6 +270,9 @@ def train(
                     checkpoint()
                     say(f"{out}: stopped after {steps_this_call} steps (resume with --resume)")
                     return history
+                if stop.requested and step < len(batches):  # Ctrl-C or SIGTERM: save this finished step, then stop
+                    checkpoint()
+                    raise KeyboardInterrupt
             bar.close()
             seconds = time.perf_counter() - t0
             record = {"epoch": epoch + 1, "steps": len(batches), **{k: v / max(n_steps, 1) for k, v in sums.items()},
@@ -267,33 +284,64 @@ def train(
             say(f"epoch {record['epoch']}/{tc.epochs}: loss {record.get('loss', float('nan')):.4f} "
                 f"({record['clips_per_s']} clips/s)")
             checkpoint(finished=epoch >= tc.epochs)
+            if stop.requested and epoch < tc.epochs:
+                raise KeyboardInterrupt
             if max_steps is not None and steps_this_call >= max_steps and epoch < tc.epochs:
                 say(f"{out}: stopped after {steps_this_call} steps (resume with --resume)")
                 return history
-    except KeyboardInterrupt:
+    except Exception:
+        if not stop.requested:
+            raise
+        # a signal also reaches DataLoader workers, whose loss then surfaces while the next batch is fetched,
+        # between two steps: the state is still that of the last finished step
         checkpoint()
-        raise
+        raise KeyboardInterrupt from None
     finally:
-        restore()
+        stop.restore()
     return history
 
 
-def _stop_on_sigterm() -> Callable[[], None]:
-    """Treat SIGTERM (a `timeout`, a job scheduler) like Ctrl-C, so the run checkpoints before it stops.
+class _StopRequest:
+    """Ctrl-C (SIGINT) or SIGTERM during training: finish the current step, checkpoint it, then stop.
 
-    Returns a function that puts the previous handler back. Only in the main thread.
+    The checkpoint of a stop is then a consistent state (every optimiser and BatchNorm update of a
+    finished step, none of a half-done one), so `--resume` gives the uninterrupted run's tensors.
+    A second signal stops at once (the last checkpoint stays). Handlers are installed in the main
+    thread only and put back by `restore`.
     """
-    import signal
-    import threading
 
-    if threading.current_thread() is not threading.main_thread():
-        return lambda: None
+    def __init__(self) -> None:
+        import signal
+        import threading
 
-    def handler(signum, frame):  # noqa: ARG001
-        raise KeyboardInterrupt
+        self.requested = False
+        self._previous: dict[int, Any] = {}
+        if threading.current_thread() is not threading.main_thread():
+            return
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            self._previous[sig] = signal.signal(sig, self._handle)
 
-    previous = signal.signal(signal.SIGTERM, handler)
-    return lambda: signal.signal(signal.SIGTERM, previous)
+    def _handle(self, signum: int, frame: Any) -> None:  # noqa: ARG002
+        if self.requested:
+            raise KeyboardInterrupt
+        self.requested = True
+
+    def restore(self) -> None:
+        import signal
+
+        for sig, handler in self._previous.items():
+            signal.signal(sig, handler)
+        self._previous = {}
+
+
+def data_fingerprint(data: str | os.PathLike) -> str:
+    """sha256 of a data set's manifest: what `--resume` compares to refuse continuing a run on other data."""
+    import hashlib
+
+    from sslprop.data.format import MANIFEST
+
+    path = Path(data) / MANIFEST
+    return hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() else ""
 
 
 # --------------------------------------------------------------------------------------- CLI

@@ -81,8 +81,8 @@ def load_predictions(path: str | os.PathLike) -> Predictions:
             key = f.relative_to(p).with_suffix("").as_posix()
             try:
                 data[key] = np.load(f, allow_pickle=False)
-            except (ValueError, OSError) as e:
-                raise SSLPropError(f"{f}: not a plain .npy array ({e})") from None
+            except (ValueError, OSError, EOFError) as e:
+                raise SSLPropError(f"{f}: not a plain .npy array ({type(e).__name__}: {e or 'empty file'})") from None
         return Predictions("maps", _check_maps(data, str(p)), str(p))
     if not p.is_file():
         raise SSLPropError(f"{p}: no such predictions file")

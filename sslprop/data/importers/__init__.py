@@ -35,7 +35,7 @@ from sslprop.data.importers.folder import plan_folder
 from sslprop.data.importers.music import plan_music
 from sslprop.data.importers.vggss import plan_vggss
 from sslprop.errors import SSLPropError
-from sslprop.utils import atomic_write_json
+from sslprop.utils import atomic_write_json, check_out_folder
 
 PLANNERS: dict[str, Callable[[Path, ImportOptions, ImportReport, Path], list[Job]]] = {
     "flickr": plan_flickr,
@@ -99,6 +99,7 @@ def import_dataset(kind: str, src: str | os.PathLike, out: str | os.PathLike, op
     _check_options(kind, opts)
     if opts.audio_seconds is None:
         opts = replace(opts, audio_seconds=DEFAULT_AUDIO_SECONDS[kind])
+    check_out_folder(out)
     out_p = Path(out)
     src_p = Path(src)
     report = ImportReport(kind=kind, source=str(src_p.resolve()), out=str(out_p))

@@ -1,0 +1,202 @@
+"""Fault injection: interruptions, repetitions and bad input replayed, so that what issue #15 fixed stays fixed."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+
+import pytest
+import torch
+
+from sslprop.data.format import read_manifest
+from sslprop.engine.train import load_checkpoint, train
+from sslprop.errors import SSLPropError
+from sslprop.models.methods import Ours
+from tests.helpers import tiny_set, train_cfg
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory):
+    return tiny_set(tmp_path_factory.mktemp("tiny_faults"), n=14)  # 8 training clips: 2 steps of 4 per epoch
+
+
+def _interrupt_at(monkeypatch, call: int, sig: int) -> None:
+    """Send `sig` to this process inside the `call`-th loss computation: after the forward (BatchNorm statistics
+    already updated), before the optimiser step, the worst moment for a checkpoint."""
+    original = Ours.loss
+    calls = {"n": 0}
+
+    def loss(self, model, batch, ctx, cfg):
+        out = original(self, model, batch, ctx, cfg)
+        calls["n"] += 1
+        if calls["n"] == call:
+            os.kill(os.getpid(), sig)
+        return out
+
+    monkeypatch.setattr(Ours, "loss", loss)
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_a_signal_mid_step_then_resume_gives_the_uninterrupted_tensors(tiny, tmp_path, monkeypatch, sig):
+    cfg = train_cfg(**{"train.epochs": 2, "model.use_lstm": True})
+    full = train(cfg, tiny, tmp_path / "full", progress=False, log=lambda m: None)
+    _interrupt_at(monkeypatch, 3, sig)  # the first step of epoch 2
+    with pytest.raises(KeyboardInterrupt):
+        train(cfg, tiny, tmp_path / "cut", progress=False, log=lambda m: None)
+    state = load_checkpoint(tmp_path / "cut" / "latest.pth")
+    assert (state["epoch"], state["step"], state["finished"]) == (1, 1, False)  # the signalled step was finished
+    monkeypatch.undo()
+    resumed = train(cfg, tiny, tmp_path / "cut", resume=True, progress=False, log=lambda m: None)
+    a, b = load_checkpoint(tmp_path / "full" / "latest.pth")["model"], load_checkpoint(tmp_path / "cut" / "latest.pth")["model"]
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)  # num_batches_tracked too
+    assert [(r["steps"], r["loss"]) for r in resumed] == [(r["steps"], r["loss"]) for r in full]
+
+
+def test_resume_refuses_another_data_set(tiny, tmp_path):
+    cfg = train_cfg(**{"train.epochs": 2})
+    train(cfg, tiny, tmp_path / "run", max_steps=1, progress=False, log=lambda m: None)
+    other = tiny_set(tmp_path / "other", n=12)
+    before = (tmp_path / "run" / "config.json").read_bytes()
+    with pytest.raises(SSLPropError, match="--resume with another data set"):
+        train(cfg, other, tmp_path / "run", resume=True, progress=False, log=lambda m: None)
+    with pytest.raises(SSLPropError, match="another data set \\(or --max-samples\\)"):
+        train(cfg, tiny, tmp_path / "run", resume=True, max_samples=4, progress=False, log=lambda m: None)
+    assert (tmp_path / "run" / "config.json").read_bytes() == before  # the run's record is untouched
+
+
+def test_duplicate_sample_ids_are_refused_naming_both_rows(tiny, tmp_path):
+    rows = (tiny / "manifest.jsonl").read_text().splitlines()
+    (tmp_path / "manifest.jsonl").write_text("\n".join(rows + [rows[2]]) + "\n")
+    with pytest.raises(SSLPropError, match=r"manifest.jsonl:15: sample id 's2' again \(first on line 3\)"):
+        read_manifest(tmp_path)
+    assert json.loads(rows[2])["id"] == "s2"
+
+
+def test_broken_proposal_entries_are_named_then_recomputed(tmp_path):
+    import numpy as np
+
+    from sslprop.data.dataset import SSLDataset
+    from sslprop.data.proposal_cache import ProposalCache
+    from sslprop.data.proposals import extract_dataset
+
+    data = tiny_set(tmp_path / "d", n=8)
+    cache = ProposalCache(data)
+    good = cache.get("frames/1.png")
+    cache.path("frames/0.png").write_bytes(b"")  # a 0-byte entry (a disk that filled up)
+    np.save(cache.path("frames/1.png"), np.full((3, 4), np.nan, np.float32))  # NaN boxes
+    assert cache.problem("frames/0.png") == "empty file" and cache.problem("frames/1.png") == "non-finite values"
+    ds = SSLDataset(data, "train", train_cfg().data)
+    with pytest.raises(SSLPropError, match=r"0.png.npy: broken proposal file \(empty file\); run `python -m sslprop proposals .*` to recompute it"):
+        ds[0]
+    stats = extract_dataset(data, workers=1, progress=False)
+    assert stats.repaired == {"frames/0.png": "empty file", "frames/1.png": "non-finite values"} and stats.done == 2
+    assert "2 broken cache entries recomputed" in stats.summary()
+    assert np.array_equal(cache.get("frames/1.png"), good) and cache.problem("frames/0.png") is None
+    again = extract_dataset(data, workers=1, progress=False)
+    assert again.done == 0 and again.repaired == {} and "nothing to do" in again.summary()
+
+
+def _state(pid: int) -> str | None:
+    """The process's state letter from /proc (R, S, Z, ...), or None when it is gone."""
+    try:
+        return open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return None
+
+
+def _workers(pid: int) -> list[int]:
+    """Live pool workers (spawned interpreters) whose parent is `pid` (Linux /proc)."""
+    from pathlib import Path
+
+    out = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            cmdline = (stat.parent / "cmdline").read_text().replace("\0", " ")
+        except OSError:
+            continue
+        if int(fields[1]) == pid and fields[0] != "Z" and "spawn_main" in cmdline:
+            out.append(int(stat.parent.name))
+    return out
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not os.path.isdir("/proc"), reason="reads the process table from /proc (Linux)")
+def test_proposal_workers_do_not_outlive_a_killed_parent(tmp_path):
+    import subprocess
+    import sys
+    import time
+
+    data = tiny_set(tmp_path / "many", n=240, size=96, proposals=False)
+    proc = subprocess.Popen([sys.executable, "-m", "sslprop", "proposals", str(data), "--workers", "2", "--no-progress"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline, workers = time.time() + 60, []
+    while time.time() < deadline and len(workers) < 2 and proc.poll() is None:
+        time.sleep(0.2)
+        workers = _workers(proc.pid)
+    assert len(workers) == 2, "the pool did not start"
+    proc.kill()
+    proc.wait()
+    deadline = time.time() + 10
+    while time.time() < deadline and any(_state(w) not in (None, "Z") for w in workers):
+        time.sleep(0.2)
+    assert [w for w in workers if _state(w) not in (None, "Z")] == [], "pool workers outlived their killed parent"
+
+
+def test_predict_on_a_set_without_a_test_split_predicts_all_of_it(tiny, tmp_path):
+    import shutil
+
+    from sslprop.data.format import write_manifest
+    from sslprop.engine.predict import predict
+
+    run = tmp_path / "run"
+    train(train_cfg(**{"train.epochs": 1}), tiny, run, progress=False, log=lambda m: None)
+    mine = tmp_path / "mine"
+    shutil.copytree(tiny, mine)
+    samples = [s for s in read_manifest(mine)]
+    for s in samples:
+        s.split = "train"
+    write_manifest(mine, samples, {"name": "unsplit"})
+    said = []
+    info = predict(run, mine, tmp_path / "pred", progress=False, log=said.append)
+    assert info["split"] == "all" and info["frames"] == len(samples)
+    assert any("no test split; predicting all 14 samples" in m for m in said)
+
+
+def test_bad_values_and_paths_end_in_one_line(tiny, tmp_path, capsys):
+    from sslprop import cli
+
+    base = ["train", "--data", str(tiny), "--out", str(tmp_path / "r"), "--epochs", "1", "--from-scratch"]
+    for extra, message in ((["--device", "bogus"], "--device bogus: not a device"),
+                           (["--lr", "nan"], "config train.lr = nan: must be a finite number > 0"),
+                           (["--lr", "-1"], "config train.lr = -1.0: must be a finite number > 0"),
+                           (["--set", "train.lr=abc"], "config train.lr = 'abc': expected float"),
+                           (["--set", "model.scorer=max"], "config model.scorer = 'max': choose from sum, mean, soft_iou")):
+        assert cli.main(base + extra) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and message in err, err
+    (tmp_path / "a_file").write_text("x")
+    assert cli.main(["eval", "--method", "center", "--annotations", str(tiny), "--protocol", "lvs",
+                     "--output", str(tmp_path)]) == 2  # a folder where a file is wanted
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and err.count("\n") == 1
+    folder = tmp_path / "preds"
+    folder.mkdir()
+    (folder / "s8.npy").write_bytes(b"")
+    assert cli.main(["eval", "--predictions", str(folder), "--annotations", str(tiny), "--protocol", "lvs"]) == 2
+    assert "s8.npy: not a plain .npy array (EOFError" in capsys.readouterr().err
+
+
+def test_an_output_path_that_is_a_file_is_one_line(tiny, tmp_path, capsys):
+    from sslprop import cli
+
+    (tmp_path / "a_file").write_text("x")
+    run = tmp_path / "run"
+    train(train_cfg(**{"train.epochs": 1}), tiny, run, progress=False, log=lambda m: None)
+    for argv in (["predict", "--run", str(run), "--data", str(tiny), "--out", str(tmp_path / "a_file"), "--no-progress"],
+                 ["synth", "--preset", "solo", "--n", "4", "--seed", "0", "--out", str(tmp_path / "a_file" / "sub")],
+                 ["import", "folder", str(tiny / "frames"), "--out", str(tmp_path / "a_file")]):
+        assert cli.main(argv) == 2, argv
+        err = capsys.readouterr().err
+        assert err.startswith("error: ") and err.count("\n") == 1 and "a_file" in err, err
