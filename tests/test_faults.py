@@ -200,3 +200,23 @@ def test_an_output_path_that_is_a_file_is_one_line(tiny, tmp_path, capsys):
         assert cli.main(argv) == 2, argv
         err = capsys.readouterr().err
         assert err.startswith("error: ") and err.count("\n") == 1 and "a_file" in err, err
+
+
+def test_boxes_outside_the_frame_are_clipped_and_counted(tmp_path):
+    from sslprop.data.format import Frame, Sample, write_manifest
+    from sslprop.evaluation.evaluate import clip_to_frame, evaluate
+
+    assert clip_to_frame([-10, 5, 30, 60], 40, 50) == [0.0, 5.0, 30.0, 50.0]
+    assert clip_to_frame([45, 0, 60, 10], 40, 50) is None
+    frames = {"in": [[[10, 10, 30, 30]]], "part": [[[-20, 10, 30, 30]]], "out": [[[50, 60, 70, 80]]]}
+    samples = [Sample(k, k, "test", "a.wav", [Frame(f"{k}.png", 0.5, 40, 40, boxes)]) for k, boxes in frames.items()]
+    write_manifest(tmp_path, samples, {"name": "edges"})
+    preds = {"in": [[10, 10, 30, 30, 1.0]], "part": [[0, 10, 30, 30, 1.0]], "out": [[0, 0, 40, 40, 1.0]]}
+    (tmp_path / "p.json").write_text(json.dumps(preds))
+    r = evaluate(tmp_path, "lvs", tmp_path / "p.json")
+    assert r["problems"]["box_partly_outside_frame"]["count"] == 1 and r["problems"]["box_outside_frame"]["count"] == 1
+    assert r["excluded"]["no_boxes"] == 1 and r["n"] == 2  # "out" has no box left in its frame
+    assert r["ciou@0.5"] == 1.0  # the clipped box is what the prediction on "part" matches
+    (tmp_path / "q.json").write_text(json.dumps({"in": [[50, 50, 60, 60, 1.0]], "part": [[0, 10, 30, 30, 1.0]]}))
+    r = evaluate(tmp_path, "lvs", tmp_path / "q.json")
+    assert r["predictions_outside_frame"] == 1 and r["predictions_outside_examples"] == ["in"] and r["ciou@0.5"] == 0.5

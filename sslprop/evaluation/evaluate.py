@@ -209,7 +209,43 @@ def items_from_native(anns: Mapping[str, Any], fmt: str, protocol: metrics.Proto
     return items, excluded
 
 
-def items_from_sslprop(root: str | os.PathLike, split: str, protocol: metrics.Protocol, size: int = metrics.GRID) -> tuple[list[EvalItem], dict[str, list[str]]]:
+def clip_to_frame(box: Sequence[float], width: float, height: float) -> list[float] | None:
+    """An xyxy box clipped to the frame [0, width] x [0, height]; None when nothing of it is inside.
+
+    The reference evaluators draw boxes by slicing a grid, which cuts off what lies past the far
+    edges (and, for a negative coordinate, wraps around: SSPL / EZ-VSL clamp VGG-SS's to 0); we
+    clip both ends to the frame before scaling, so a box partly outside keeps its inside part.
+    """
+    x1, y1, x2, y2 = (float(v) for v in box)
+    c = [min(max(x1, 0.0), width), min(max(y1, 0.0), height), min(max(x2, 0.0), width), min(max(y2, 0.0), height)]
+    return c if c[2] > c[0] and c[3] > c[1] else None
+
+
+def _clipped_frame(fr: Any, where: str, problems: list[Problem] | None) -> Any:
+    """The frame with every annotator and object box clipped to it (`clip_to_frame`), each change noted in `problems`."""
+    import dataclasses
+
+    w, h = float(fr.width), float(fr.height)
+    changed = False
+
+    def clip(box: Sequence[float]) -> list[float] | None:
+        nonlocal changed
+        c = clip_to_frame(box, w, h)
+        if c != [float(v) for v in box]:
+            changed = True
+            if problems is not None:
+                kind = "box_outside_frame" if c is None else "box_partly_outside_frame"
+                what = f"box {list(box)} of a {w:g}x{h:g} frame " + ("lies wholly outside: dropped" if c is None else f"clipped to {c}")
+                problems.append(Problem(where, kind, what))
+        return c
+
+    annotators = [[c for b in ann if (c := clip(b)) is not None] for ann in fr.annotators]
+    objects = [dataclasses.replace(o, box=c) for o in fr.objects if (c := clip(o.box)) is not None]
+    return dataclasses.replace(fr, annotators=annotators, objects=objects) if changed else fr
+
+
+def items_from_sslprop(root: str | os.PathLike, split: str, protocol: metrics.Protocol, size: int = metrics.GRID,
+                       problems: list[Problem] | None = None) -> tuple[list[EvalItem], dict[str, list[str]]]:
     """Frames of an sslprop data set -> EvalItems.
 
     lvs / ezvsl / sspl: every annotator's boxes scaled ``int(224*v/W)`` per axis; the Flickr
@@ -220,7 +256,8 @@ def items_from_sslprop(root: str | os.PathLike, split: str, protocol: metrics.Pr
     label of `Frame.objects` (the first annotator's boxes, one source each, when no object
     is listed as sounding); silent objects are the objects listed with sounding False.
     Frames with ``onscreen`` False are excluded as ``offscreen``, frames without any
-    annotator box as ``no_boxes``.
+    annotator box as ``no_boxes``. Boxes partly outside the frame are clipped to it, boxes wholly
+    outside dropped (`clip_to_frame`); each is appended to `problems` (the report's "problems").
     """
     from sslprop.data.format import read_info, read_manifest
 
@@ -233,6 +270,7 @@ def items_from_sslprop(root: str | os.PathLike, split: str, protocol: metrics.Pr
     for s in read_manifest(root, split):
         for i, fr in enumerate(s.frames):
             key = frame_key(s.id, i, len(s.frames))
+            fr = _clipped_frame(fr, f"{root}: {key}", problems)
             boxes = [b for ann in fr.annotators for b in ann]
             if fr.onscreen is False:
                 excluded["offscreen"].append(key)
@@ -295,8 +333,9 @@ def load_annotated(path: str | os.PathLike, fmt: str | None, protocol: metrics.P
     if fmt not in FORMATS:
         raise SSLPropError(f"--format {fmt}: unknown (one of {', '.join(FORMATS)})")
     if fmt == "sslprop":
-        items, excluded = items_from_sslprop(path, split, protocol, size)
-        return Annotated(items, excluded, [], f"{path} (sslprop, split {split})")
+        problems: list[Problem] = []
+        items, excluded = items_from_sslprop(path, split, protocol, size, problems)
+        return Annotated(items, excluded, problems, f"{path} (sslprop, split {split})")
     _check_protocol_format(protocol, fmt)
     anns, problems = read_annotations(path, fmt)
     items, excluded = items_from_native(anns, fmt, protocol, frame_size, size)
@@ -346,6 +385,7 @@ def score(annotated: Annotated, predictions: Predictions, protocol: metrics.Prot
     hits: list[bool] = []
     silents: list[float] = []
     empty_preds: list[str] = []
+    outside_preds: list[str] = []
     for it in tqdm(items, desc=f"eval {protocol.name}", unit="frame", leave=False, disable=None):
         pred = predictions.data.get(it.key)
         if pred is None:
@@ -357,6 +397,8 @@ def score(annotated: Annotated, predictions: Predictions, protocol: metrics.Prot
             top = pred[: 2 if protocol.multi else 1, :4]
             if len(top) == 0:
                 empty_preds.append(it.key)
+            elif clip_to_frame(top[0], it.width, it.height) is None:  # scores 0, and is counted
+                outside_preds.append(it.key)
             masks = [it.raster.mask(b) > 0 for b in top]
         else:
             maps = pred if pred.ndim == 3 else pred[None]
@@ -407,6 +449,8 @@ def score(annotated: Annotated, predictions: Predictions, protocol: metrics.Prot
         "unannotated_predictions": len(unannotated),
         "unannotated_examples": _examples(unannotated),
         "empty_predictions": len(empty_preds),
+        "predictions_outside_frame": len(outside_preds),
+        "predictions_outside_examples": _examples(outside_preds),
         "nan_ciou": int(np.sum(np.isnan(np.asarray(cious, dtype=np.float64)))),
         "problems": summarise_problems(annotated.problems),
         "curve": curve,
@@ -456,6 +500,9 @@ def format_report(report: Mapping[str, Any]) -> str:
         lines.append(f"outside      {report['outside_ids']} annotated ids not in --ids (ignored)")
     if report["empty_predictions"]:
         lines.append(f"empty        {report['empty_predictions']} predictions with no box")
+    if report.get("predictions_outside_frame"):
+        lines.append(f"off-frame    {report['predictions_outside_frame']} predictions whose box lies wholly outside the frame "
+                     f"(scored 0), e.g. {', '.join(report['predictions_outside_examples'])}")
     if report["nan_ciou"]:
         lines.append(f"nan cIoU     {report['nan_ciou']} (empty ground truth and empty prediction: counted as failures)")
     for kind, p in report["problems"].items():
