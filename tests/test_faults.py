@@ -220,3 +220,26 @@ def test_boxes_outside_the_frame_are_clipped_and_counted(tmp_path):
     (tmp_path / "q.json").write_text(json.dumps({"in": [[50, 50, 60, 60, 1.0]], "part": [[0, 10, 30, 30, 1.0]]}))
     r = evaluate(tmp_path, "lvs", tmp_path / "q.json")
     assert r["predictions_outside_frame"] == 1 and r["predictions_outside_examples"] == ["in"] and r["ciou@0.5"] == 0.5
+
+
+def test_silent_audio_is_left_out_and_listed_and_checked_once(tmp_path):
+    import numpy as np
+
+    from sslprop.data.audio import write_wav
+    from sslprop.data.dataset import AUDIO_CHECK, SSLDataset
+    from sslprop.engine.predict import predict
+
+    data = tiny_set(tmp_path / "d", n=14)
+    write_wav(data / "audio/3.wav", np.zeros(16000))  # a training sample
+    write_wav(data / "audio/12.wav", np.zeros(16000))  # a test sample
+    ds = SSLDataset(data, "train", train_cfg().data)
+    assert ds.skipped == {"s3": "silent audio"} and "s3" not in [s.id for s in ds.samples] and len(ds) == 7
+    check = json.loads((data / AUDIO_CHECK).read_text())
+    assert check["audio/3.wav"][2] == 0.0 and check["audio/4.wav"][2] > 0.1
+    said = []
+    train(train_cfg(**{"train.epochs": 1}), data, tmp_path / "run", progress=False, log=said.append)
+    assert any("1 training samples left out for silent audio, e.g. s3" in m for m in said)
+    info = predict(tmp_path / "run", data, tmp_path / "pred", progress=False, log=lambda m: None)
+    assert info["skipped"] == {"s12": "silent audio"} and info["frames"] == 5
+    write_wav(data / "audio/3.wav", 0.3 * np.sin(np.arange(16000) / 3.0))  # the file changes: it is read again
+    assert SSLDataset(data, "train", train_cfg().data).skipped == {}

@@ -64,14 +64,22 @@ class SSLDataset(Dataset):
         proposal_cache: ProposalCache | None = None,
         max_samples: int | None = None,
         cache: bool = True,
+        skip_silent: bool = True,
     ):
         self.root = Path(root)
         self.cfg = cfg
         self.samples = read_manifest(self.root, split)
         if max_samples is not None:
             self.samples = self.samples[:max_samples]
+        # samples whose whole audio is silent carry no sound to localise: left out and listed, as the importers do
+        self.skipped: dict[str, str] = {}
+        if skip_silent and self.samples:
+            silent = silent_audio(self.root, [s.audio for s in self.samples], cfg.sample_rate)
+            self.skipped = {s.id: "silent audio" for s in self.samples if s.audio in silent}
+            self.samples = [s for s in self.samples if s.id not in self.skipped]
         if not self.samples:
-            raise SSLPropError(f"{self.root}: no samples in split {split!r}")
+            raise SSLPropError(f"{self.root}: no samples in split {split!r}"
+                               + (f" with sound ({len(self.skipped)} silent)" if self.skipped else ""))
         n = cfg.num_frames
         self.items: list[Item] = []
         for si, s in enumerate(self.samples):
@@ -171,3 +179,47 @@ def collate(batch: list[dict[str, Any]]) -> dict[str, Any]:
         "sample_id": [b["sample_id"] for b in batch],
         "video_id": [b["video_id"] for b in batch],
     }
+
+
+AUDIO_CHECK = ".audio-check.json"  # per data set: {audio path: [size, mtime_ns, rms]}, so each file is read once
+
+
+def silent_audio(root: str | os.PathLike, paths: list[str], sample_rate: int, threshold: float = 1e-4) -> set[str]:
+    """The audio files (paths relative to `root`) whose whole waveform is silent (RMS below `threshold`).
+
+    Each file's RMS is kept in ``root/.audio-check.json`` with its size and modification time, so a
+    data set's audio is read once, not at every run; a changed file is read again. A missing or
+    unreadable file is left to the loader, which names it when it is used.
+    """
+    import json
+
+    from sslprop.data.audio import rms
+    from sslprop.utils import atomic_write_json
+
+    root = Path(root)
+    store = root / AUDIO_CHECK
+    try:
+        known = json.loads(store.read_text(encoding="utf-8")) if store.is_file() else {}
+    except (OSError, ValueError):
+        known = {}
+    changed, silent = False, set()
+    for rel in dict.fromkeys(paths):
+        try:
+            st = (root / rel).stat()
+        except OSError:
+            continue
+        entry = known.get(rel)
+        if not (isinstance(entry, list) and len(entry) == 3 and entry[:2] == [st.st_size, st.st_mtime_ns]):
+            try:
+                value = rms(load_audio(root / rel, sample_rate))
+            except SSLPropError:
+                continue
+            known[rel], changed = [st.st_size, st.st_mtime_ns, value], True
+        if known[rel][2] < threshold:
+            silent.add(rel)
+    if changed:
+        try:
+            atomic_write_json(store, known)
+        except OSError:  # a read-only data set: checked again next time
+            pass
+    return silent

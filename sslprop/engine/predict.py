@@ -86,6 +86,8 @@ def predict(
             split = "all"
     ds = SSLDataset(data, split, cfg.data, with_proposals=method.needs_proposals,
                     max_proposals=cfg.model.max_proposals, max_samples=max_samples)
+    if ds.skipped:
+        log(f"{data}: {len(ds.skipped)} samples left out for silent audio, e.g. {next(iter(ds.skipped))} (listed in predictions.json)")
     loader = DataLoader(ds, batch_size=batch_size or cfg.train.batch_size, shuffle=False, collate_fn=collate)
     if cfg.train.freeze_encoders:  # the encoders' outputs on these frames are shared by every run with the same weights
         attach_caches(model, data, cfg.data)
@@ -154,6 +156,7 @@ def predict(
                             + ("; negatives paired as in training (each frame localised with the other audio)" if neg_d else ""),
         "map_threshold": None if method.needs_proposals else map_threshold,
         "frames_per_s": round(len(keys) / max(seconds, 1e-9), 2),
+        "skipped": ds.skipped,
     }
     atomic_write_json(out / "predictions.json", info)
     return info

@@ -166,6 +166,8 @@ def train(
     seed_everything(tc.seed)
     dataset = SSLDataset(data, "train", cfg.data, with_proposals=m.needs_proposals,
                          max_proposals=cfg.model.max_proposals, max_samples=max_samples)
+    if dataset.skipped:
+        say(f"{data}: {len(dataset.skipped)} training samples left out for silent audio, e.g. {next(iter(dataset.skipped))}")
     from sslprop.models.encoders import resolve_weights
     from sslprop.models.frozen import attach_caches, flush_caches
 
