@@ -73,6 +73,7 @@ def _data_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--preset", default="scenes", help="embedded-benchmark preset to generate (default scenes)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the generated set (default 0)")
     parser.add_argument("--out", type=Path, default=None, help="keep the generated set here (default: a temporary folder, removed)")
+    parser.add_argument("--large-side", type=int, default=1024, help="side of the large frame searched at full size and as stored by import folder (default 1024)")
 
 
 def decode_and_features(root: Path, sample_rate: int = 16000, clip_seconds: float = 0.96) -> dict[str, Row]:
@@ -145,6 +146,30 @@ def proposals_one_core(root: Path, max_frames: int = 20) -> Row:
     return Row("Selective Search fast, 1 process, 1 thread", len(images), "frame", seconds)
 
 
+def proposals_large_frame(root: Path, side: int = 1024, working: int = 224) -> dict[str, Row]:
+    """Selective Search on one benchmark frame upscaled to `side` px: searched at full size, and as `import folder`
+    stores it (the longer side at `working` px). One process, one OpenCV thread."""
+    import cv2
+    import numpy as np
+
+    from sslprop.data.format import read_manifest
+    from sslprop.data.proposals import selective_search
+
+    frame = next(f for s in read_manifest(root) for f in s.frames)
+    image = cv2.imread(str(root / frame.path), cv2.IMREAD_COLOR)[:, :, ::-1]
+    big = cv2.resize(image, (side, side * 3 // 4), interpolation=cv2.INTER_CUBIC)
+    small = cv2.resize(big, (working, working * 3 // 4), interpolation=cv2.INTER_AREA)
+    threads = cv2.getNumThreads()
+    cv2.setNumThreads(1)
+    try:
+        _, full = _timed(lambda: selective_search(np.ascontiguousarray(big)))
+        _, stored = _timed(lambda: [selective_search(np.ascontiguousarray(small)) for _ in range(5)])
+    finally:
+        cv2.setNumThreads(threads)
+    return {"proposals_1024": Row(f"Selective Search fast on a {side}x{side * 3 // 4} frame at full size", 1, "frame", full),
+            "proposals_stored": Row(f"the same frame stored by import folder ({working}x{working * 3 // 4})", 5, "frame", stored)}
+
+
 def run_data(args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, Row]]:
     """Generate a set with `sslprop.data.synth.generate`, read it back, run Selective Search on it."""
     from sslprop.data.proposals import available_cores, extract_dataset
@@ -152,6 +177,8 @@ def run_data(args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, Row]]:
 
     if args.n < 1:
         raise SSLPropError(f"--n {args.n}: must be at least 1")
+    if args.large_side < 224:
+        raise SSLPropError(f"--large-side {args.large_side}: must be at least 224 (the side import folder stores)")
     if args.workers is not None and args.workers < 1:
         raise SSLPropError(f"--workers {args.workers}: must be at least 1")
     with tempfile.TemporaryDirectory(prefix="sslprop-bench-") as tmp:
@@ -162,6 +189,7 @@ def run_data(args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, Row]]:
         rows["generate"] = Row(f"generate {args.preset} (synth.generate)", args.n, "sample", seconds)
         rows.update(decode_and_features(root))
         rows["proposals_1core"] = proposals_one_core(root)
+        rows.update(proposals_large_frame(root, args.large_side))
         stats = extract_dataset(root, workers=args.workers, progress=False)
         if stats.failed:
             raise SSLPropError(f"{root}: Selective Search failed on {len(stats.failed)} frames, e.g. {next(iter(stats.failed.values()))}")

@@ -16,6 +16,8 @@ DATA_KEYS = {
     "frame_decode",
     "decode_features",
     "proposals_1core",
+    "proposals_1024",
+    "proposals_stored",
     "proposals_pool",
 }
 
@@ -38,7 +40,7 @@ def test_table_is_aligned_and_json_holds_rates():
 def test_bench_data_runs_and_reports_every_stage(tmp_path, capsys):
     assert set(BENCHMARKS) >= {"data"}
     out_dir = tmp_path / "set"
-    code = cli.main(["bench", "data", "--n", "2", "--workers", "1", "--out", str(out_dir), "--json"])
+    code = cli.main(["bench", "data", "--n", "2", "--workers", "1", "--out", str(out_dir), "--json", "--large-side", "320"])
     assert code == 0
     report = json.loads(capsys.readouterr().out)
     assert report["bench"] == "data" and report["n"] == 2 and report["frames"] == 2
@@ -46,7 +48,7 @@ def test_bench_data_runs_and_reports_every_stage(tmp_path, capsys):
     assert set(report["results"]) == DATA_KEYS
     counts = {k: v["count"] for k, v in report["results"].items()}
     assert counts == {"load_bank": 1, "generate": 2, "audio_decode": 2, "logmel": 2, "vggish": 2, "frame_decode": 2,
-                      "decode_features": 2, "proposals_1core": 2, "proposals_pool": 2}
+                      "decode_features": 2, "proposals_1core": 2, "proposals_pool": 2, "proposals_1024": 1, "proposals_stored": 5}
     assert all(v["seconds"] > 0 for v in report["results"].values())
     assert (out_dir / "manifest.jsonl").is_file() and (out_dir / "proposals").is_dir()
 

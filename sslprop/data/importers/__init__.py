@@ -21,6 +21,7 @@ from sslprop.data.format import Sample, write_manifest
 from sslprop.data.importers.ave import plan_ave
 from sslprop.data.importers.common import (
     DEFAULT_AUDIO_SECONDS,
+    DEFAULT_MAX_FRAME_SIDE,
     GT_RULES,
     KINDS,
     REPORT,
@@ -61,6 +62,8 @@ def _check_options(kind: str, opts: ImportOptions) -> None:
         raise SSLPropError(f"--image-format {opts.image_format}: choose jpg or png")
     if opts.workers < 1:
         raise SSLPropError(f"--workers {opts.workers}: must be at least 1")
+    if opts.max_frame_side is not None and opts.max_frame_side != 0 and opts.max_frame_side < opts.min_frame_size:
+        raise SSLPropError(f"--max-frame-side {opts.max_frame_side}: must be 0 (full size) or at least --min-frame-size {opts.min_frame_size}")
 
 
 def plan(kind: str, src: str | os.PathLike, out: str | os.PathLike, opts: ImportOptions, report: ImportReport) -> list[Job]:
@@ -99,6 +102,8 @@ def import_dataset(kind: str, src: str | os.PathLike, out: str | os.PathLike, op
     _check_options(kind, opts)
     if opts.audio_seconds is None:
         opts = replace(opts, audio_seconds=DEFAULT_AUDIO_SECONDS[kind])
+    if opts.max_frame_side is None:
+        opts = replace(opts, max_frame_side=DEFAULT_MAX_FRAME_SIDE[kind])
     check_out_folder(out)
     out_p = Path(out)
     src_p = Path(src)
@@ -148,6 +153,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--image-format", choices=("jpg", "png"), default="jpg", help="frame file format (jpg at quality 95, or png)")
     parser.add_argument("--min-frame-size", type=int, default=DataConfig().min_frame_size, help="skip frames smaller than this on either side (px)")
     parser.add_argument("--workers", type=int, default=1, help="samples decoded in parallel (threads)")
+    parser.add_argument("--max-frame-side", type=int, default=None,
+                        help="store frames with their longer side at most this (px; 0: full size; default: 224 for folder, else full)")
 
 
 def main(args: argparse.Namespace) -> int:
@@ -162,6 +169,7 @@ def main(args: argparse.Namespace) -> int:
         workers=args.workers,
         media=args.media,
         ids=args.ids,
+        max_frame_side=args.max_frame_side,
     )
     report = import_dataset(args.kind, args.src, args.out, opts, progress=True)
     print(report.summary())

@@ -34,3 +34,19 @@ def test_folder_of_videos_and_resume(tmp_path, capsys):
     assert (out / "manifest.jsonl").read_bytes() == manifest
     assert cli_main(["import", "folder", str(src), "--out", str(out), "--fps", "2", "--max-samples", "1"]) == 0
     assert capsys.readouterr().out.strip().endswith("1 of 1 samples written to " + str(out) + ", 1 reused from an earlier run; 0 skipped; 0 warnings; report: " + str(out / "import_report.json"))
+
+
+def test_large_videos_are_stored_at_a_working_size(tmp_path):
+    from sslprop.data.proposals import extract_dataset
+
+    src = tmp_path / "big"
+    src.mkdir()
+    encode_video(src / "wide.mp4", n_frames=5, size=(640, 480))
+    default = import_dataset("folder", src, tmp_path / "default", ImportOptions(), progress=False)
+    frame = read_manifest(tmp_path / "default")[0].frames[0]
+    assert default.written == 1 and (frame.width, frame.height) == (224, 168)  # the longer side at 224, aspect kept
+    full = import_dataset("folder", src, tmp_path / "full", ImportOptions(max_frame_side=0), progress=False)
+    assert full.written == 1 and read_manifest(tmp_path / "full")[0].frames[0].width == 640
+    stats = extract_dataset(tmp_path / "default", workers=1, progress=False)
+    assert stats.done == 1 and stats.failed == {}
+    assert cli_main(["import", "folder", str(src), "--out", str(tmp_path / "x"), "--max-frame-side", "8"]) == 2
