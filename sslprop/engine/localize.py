@@ -30,7 +30,6 @@ them as `sslprop predict` does; with one, the run's own (`m_on_threshold` of the
 from __future__ import annotations
 
 import argparse
-import io
 import json
 import os
 import re
@@ -46,7 +45,6 @@ from sslprop.cli import positive_int
 from sslprop.errors import SSLPropError
 
 SHIPPED_RUN = "ours_scenes.pt"  # in sslprop/weights/, with ours_scenes.json (its card)
-EXPORT_VERSION = 1
 TOP_K_KEPT = 5  # boxes per frame written to boxes.json's "top" and to coco.json
 
 
@@ -63,53 +61,17 @@ def shipped_run() -> Path:
     return path
 
 
-def export_run(run: str | os.PathLike, out: str | os.PathLike, card: dict[str, Any]) -> dict[str, Any]:
-    """Write a finished run as one small file (method, config, model weights; no optimiser) and its card.
-
-    `card` is merged into what is recorded (run, method, config, sha256); returns the card.
-    """
-    from sslprop.engine.train import CHECKPOINT, load_checkpoint
-    from sslprop.models.weights import card_path, sha256_file
-    from sslprop.utils import atomic_write_bytes, atomic_write_json
-
-    state = load_checkpoint(Path(run) / CHECKPOINT)
-    small = {"version": EXPORT_VERSION, "kind": "sslprop-export", "method": state["method"], "config": state["config"],
-             "model": {k: v.detach().cpu().clone() for k, v in state["model"].items()}}
-    buf = io.BytesIO()
-    torch.save(small, buf)
-    atomic_write_bytes(out, buf.getvalue())
-    full = {**card, "method": state["method"], "config": state["config"], "sha256": sha256_file(out),
-            "bytes": Path(out).stat().st_size}
-    atomic_write_json(card_path(out), full)
-    return full
-
-
 def load_model(run: str | os.PathLike | None, device: torch.device, log: Callable[[str], None] = lambda m: None):
     """(method, model in eval mode, config, card or {}) of a run folder, an exported file, or the shipped checkpoint."""
-    from sslprop.config import Config
-    from sslprop.engine.train import build_model, load_run
-    from sslprop.models.methods import get_method
+    from sslprop.engine.train import load_run
     from sslprop.models.weights import card_path
 
     path = shipped_run() if run is None else Path(run)
-    if path.is_dir():
-        method, model, cfg, _ = load_run(path, device, log)
-        return method, model, cfg, {}
-    if not path.is_file():
+    if not path.exists():
         raise SSLPropError(f"{path}: no run folder or exported checkpoint here")
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as e:  # a truncated or foreign file
-        raise SSLPropError(f"{path}: not a readable sslprop checkpoint ({type(e).__name__})") from None
-    if not isinstance(state, dict) or state.get("kind") != "sslprop-export" or state.get("version") != EXPORT_VERSION:
-        raise SSLPropError(f"{path}: not an exported sslprop checkpoint (version {EXPORT_VERSION})")
-    cfg = Config.from_dict(state["config"])
-    method = get_method(state["method"])
-    model = build_model(method, cfg, None, None, lambda msg: None)
-    model.load_state_dict(state["model"])
-    model.to(device).eval()
+    method, model, cfg, _ = load_run(path, device, log)
     card_file = card_path(path)
-    card = json.loads(card_file.read_text(encoding="utf-8")) if card_file.is_file() else {}
+    card = json.loads(card_file.read_text(encoding="utf-8")) if path.is_file() and card_file.is_file() else {}
     return method, model, cfg, card
 
 

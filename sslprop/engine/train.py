@@ -89,9 +89,48 @@ def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = 
     return state
 
 
-def load_run(run: str | os.PathLike, device: str | torch.device = "cpu", log: Callable[[str], None] = print):
-    """(method, model in eval mode, config, checkpoint) of a run folder's `latest.pth`."""
+EXPORT_VERSION = 1  # of the small files `export_run` writes (what `sslprop localize` ships)
+
+
+def export_run(run: str | os.PathLike, out: str | os.PathLike, card: dict[str, Any]) -> dict[str, Any]:
+    """Write a finished run as one small file (method, config, model weights; no optimiser) and its card ``out.json``.
+
+    `card` is merged into what is recorded (method, config, sha256, bytes); returns the card.
+    `load_run` reads the file as it reads a run folder.
+    """
+    from sslprop.models.weights import card_path, sha256_file
+
     state = load_checkpoint(Path(run) / CHECKPOINT)
+    small = {"version": EXPORT_VERSION, "kind": "sslprop-export", "method": state["method"], "config": state["config"],
+             "model": {k: v.detach().cpu().clone() for k, v in state["model"].items()}}
+    buf = io.BytesIO()
+    torch.save(small, buf)
+    atomic_write_bytes(out, buf.getvalue())
+    full = {**card, "method": state["method"], "config": state["config"], "sha256": sha256_file(out),
+            "bytes": Path(out).stat().st_size}
+    atomic_write_json(card_path(out), full)
+    return full
+
+
+def _load_export(path: Path) -> dict[str, Any]:
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as e:  # a truncated or foreign file
+        raise SSLPropError(f"{path}: not a readable sslprop checkpoint ({type(e).__name__})") from None
+    if not isinstance(state, dict) or state.get("kind") != "sslprop-export" or state.get("version") != EXPORT_VERSION:
+        raise SSLPropError(f"{path}: not an exported sslprop checkpoint (version {EXPORT_VERSION})")
+    return state
+
+
+def load_run(run: str | os.PathLike, device: str | torch.device = "cpu", log: Callable[[str], None] = print):
+    """(method, model in eval mode, config, checkpoint) of a run folder's `latest.pth`, or of a file `export_run` wrote."""
+    path = Path(run)
+    if path.is_file():
+        state = _load_export(path)
+    elif path.is_dir() or not path.exists():
+        state = load_checkpoint(path / CHECKPOINT)
+    else:
+        raise SSLPropError(f"{path}: no run folder or exported checkpoint here")
     cfg = Config.from_dict(state["config"])
     method = get_method(state["method"])
     model = build_model(method, cfg, None, None, lambda msg: None)  # weights come from the checkpoint

@@ -12,7 +12,7 @@ from sslprop import cli
 from sslprop.data.audio import write_wav
 from sslprop.data.video import frame_times, probe_video, write_video
 from sslprop.engine import localize as L
-from sslprop.engine.train import train
+from sslprop.engine.train import export_run, train
 from sslprop.errors import SSLPropError
 from tests.helpers import tiny_set, train_cfg
 
@@ -126,7 +126,7 @@ def test_an_exported_run_localises_as_its_folder(tmp_path):
     data = tiny_set(tmp_path / "data", n=10)
     run = tmp_path / "run"
     train(train_cfg(**{"train.epochs": 1}), data, run, progress=False, log=lambda m: None)
-    card = L.export_run(run, tmp_path / "small.pt", {"name": "test"})
+    card = export_run(run, tmp_path / "small.pt", {"name": "test"})
     assert card["name"] == "test" and card["bytes"] == (tmp_path / "small.pt").stat().st_size
     assert json.loads((tmp_path / "small.json").read_text())["sha256"] == card["sha256"]
     clip = _video(tmp_path / "clip.mp4")
