@@ -44,3 +44,13 @@ def test_vggss_boxes_layouts_and_garbage(tmp_path):
     assert [(s["id"], s["reason"]) for s in d["skipped"]] == [("ccccccccccc_000030", "missing media")]
     assert any("bbbbbbbbbbb_000020 box 0" in w and "dropped" in w for w in d["warnings"])
     assert vggsound_clip_name("zpWuikVorYg_000032") == "zpWuikVorYg_32000_42000"
+
+
+def test_large_clips_are_stored_at_the_models_side_with_their_boxes(tmp_path):
+    src = tmp_path / "vggss"
+    (src / "video").mkdir(parents=True)
+    (src / "vggss.json").write_text(json.dumps([{"file": "aaaaaaaaaaa_000010", "class": "dog", "bbox": [[0.25, 0.5, 0.75, 1.0]]}]))
+    encode_video(src / "video" / "aaaaaaaaaaa_10000_20000.mp4", n_frames=10, size=(640, 480))
+    import_dataset("vggss", src, tmp_path / "out", progress=False)
+    frame = read_manifest(tmp_path / "out")[0].frames[0]
+    assert (frame.width, frame.height) == (224, 168) and frame.annotators == [[[56.0, 84.0, 168.0, 168.0]]]
