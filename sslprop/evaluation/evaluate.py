@@ -62,6 +62,7 @@ from typing import Any, Callable, Mapping, Sequence
 import numpy as np
 from tqdm import tqdm
 
+from sslprop.cli import positive_int
 from sslprop.data.annotations import Problem, read_annotations, read_id_list, summarise_problems
 from sslprop.errors import SSLPropError
 from sslprop.evaluation import metrics
@@ -365,13 +366,16 @@ def _examples(keys: Sequence[str]) -> list[str]:
     return list(keys[:EXAMPLES])
 
 
-def score(annotated: Annotated, predictions: Predictions, protocol: metrics.Protocol, size: int = metrics.GRID, missing: str = "fail") -> dict[str, Any]:
+def score(annotated: Annotated, predictions: Predictions, protocol: metrics.Protocol, size: int = metrics.GRID, missing: str = "fail",
+          ci: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """Score `predictions` on `annotated` under `protocol` -> the report (a JSON-able dict).
 
     Keys: n (samples in the summary), auc, the headline rate (``ciou@0.5`` or ``iou@0.5``),
     mean_ciou, box_iou@0.5 (box predictions, single source), iou@0.3 and silent (multi-source),
     and the accounting: n_annotated, excluded, missing_predictions, unannotated_predictions,
     empty_predictions, nan_ciou, problems. Rates are fractions in [0, 1].
+    ci: {"resamples": R, "seed": s, "level": 0.95} adds "ci": {metric: [low, high]} (`sslprop.evaluation.bootstrap`,
+    samples resampled), with the settings under "ci_settings".
     """
     if missing not in ("fail", "skip"):
         raise SSLPropError(f"--missing {missing}: must be 'fail' or 'skip'")
@@ -382,6 +386,7 @@ def score(annotated: Annotated, predictions: Predictions, protocol: metrics.Prot
     missing_keys = [it.key for it in items if it.key not in predictions.data]
     unannotated = sorted(k for k in predictions.data if k not in keys and k not in excluded_keys and k not in outside)
     cious: list[float] = []
+    scored: list[str] = []  # the key of each entry of `cious`
     hits: list[bool] = []
     silents: list[float] = []
     empty_preds: list[str] = []
@@ -391,6 +396,7 @@ def score(annotated: Annotated, predictions: Predictions, protocol: metrics.Prot
         if pred is None:
             if missing == "fail":
                 cious.append(0.0)
+                scored.append(it.key)
                 hits.append(False)
             continue
         if predictions.kind == "boxes":
@@ -405,6 +411,7 @@ def score(annotated: Annotated, predictions: Predictions, protocol: metrics.Prot
             if not protocol.multi and maps.shape[0] != 1:
                 raise SSLPropError(f"{predictions.source} key {it.key!r}: {protocol.name} scores one map per frame, got {maps.shape[0]}")
             masks = [protocol.mask(m, size) for m in maps]
+        scored.append(it.key)
         if protocol.multi:
             cious.append(metrics.dsol_multi_image(masks, it.sources).ciou)
             if it.silent_specs:
@@ -455,14 +462,29 @@ def score(annotated: Annotated, predictions: Predictions, protocol: metrics.Prot
         "problems": summarise_problems(annotated.problems),
         "curve": curve,
     })
+    if ci is not None:
+        from sslprop.evaluation.bootstrap import bootstrap_intervals
+
+        columns: dict[str, Any] = {protocol.headline: (cious, lambda v: metrics.success_rate(v, 0.5)),
+                                   "auc": (cious, metrics.ciou_auc), "mean_ciou": (cious, lambda v: float(np.mean(v)))}
+        if protocol.multi:
+            columns["iou@0.3"] = (cious, lambda v: metrics.success_curve(v)[6])
+        elif predictions.kind == "boxes" and len(hits) == len(cious):
+            columns["box_iou@0.5"] = (hits, lambda v: float(np.mean(v)))
+            if protocol.headline == "ciou@0.5":
+                columns["iou@0.5"] = columns["box_iou@0.5"]
+        settings = {"resamples": int(ci.get("resamples", 1000)), "seed": int(ci.get("seed", 0)), "level": float(ci.get("level", 0.95))}
+        report["ci"] = bootstrap_intervals(scored, columns, **settings)
+        report["ci_settings"] = {**settings, "unit": "sample (the frames of one sample are drawn together)"}
     return report
 
 
 def evaluate(annotations: str | os.PathLike, protocol: str, predictions: str | os.PathLike | None = None, method: str | None = None,
              fmt: str | None = None, split: str = "test", frame_size: tuple[float, float] = (metrics.GRID, metrics.GRID),
-             seed: int = 0, missing: str = "fail", ids: str | os.PathLike | None = None, size: int = metrics.GRID) -> dict[str, Any]:
+             seed: int = 0, missing: str = "fail", ids: str | os.PathLike | None = None, size: int = metrics.GRID,
+             ci: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """The whole of `eval` as a function: read annotations (optionally only the ids listed in
-    `ids`), load predictions or make a floor, score."""
+    `ids`), load predictions or make a floor, score (with bootstrap intervals when `ci` is given, see `score`)."""
     if (predictions is None) == (method is None):
         raise SSLPropError("give exactly one of --predictions PATH or --method {" + ",".join(FLOORS) + "}")
     proto = metrics.get_protocol(protocol)
@@ -474,7 +496,7 @@ def evaluate(annotations: str | os.PathLike, protocol: str, predictions: str | o
         preds = Predictions("boxes", floor_predictions(method, frames, seed), f"floor:{method}" + (f" (seed {seed})" if method == "random-box" else ""))
     else:
         preds = load_predictions(predictions)
-    return score(annotated, preds, proto, size, missing)
+    return score(annotated, preds, proto, size, missing, ci)
 
 
 # --------------------------------------------------------------------------- tables
@@ -489,9 +511,14 @@ def format_report(report: Mapping[str, Any]) -> str:
         f"predictions  {report['predictions']} ({report['kind']})",
         f"n            {report['n']}",
     ]
+    ci = report.get("ci", {})
     for k in rates:
         v = report[k]
-        lines.append(f"{k:<12} {'-' if v is None else f'{v:.4f}'}")
+        band = f"  [{ci[k][0]:.4f}, {ci[k][1]:.4f}]" if k in ci else ""
+        lines.append(f"{k:<12} {'-' if v is None else f'{v:.4f}'}{band}")
+    if ci:
+        s = report["ci_settings"]
+        lines.append(f"intervals    {100 * s['level']:g} % bootstrap, {s['resamples']} resamples of samples, seed {s['seed']}")
     lines.append(f"excluded     {', '.join(f'{r} {c}' for r, c in report['excluded'].items()) or 'none'}")
     lines.append(f"missing      {report['missing_predictions']} (scored as {report['missing_scored_as']})"
                  + (f", e.g. {', '.join(report['missing_examples'])}" if report["missing_examples"] else ""))
@@ -529,6 +556,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=0, help="seed of the random-box floor (default 0)")
     parser.add_argument("--ids", metavar="FILE", help="score only the ids listed in FILE (a test list such as flickr_test.csv); others are counted as outside")
     parser.add_argument("--missing", choices=["fail", "skip"], default="fail", help="ids without a prediction: score as cIoU 0 (default) or leave out of n")
+    parser.add_argument("--ci", action="store_true", help="95 %% bootstrap intervals of every rate (samples resampled, seeded)")
+    parser.add_argument("--resamples", type=positive_int, default=1000, help="bootstrap resamples with --ci (default 1000)")
+    parser.add_argument("--ci-seed", type=int, default=0, help="seed of the bootstrap with --ci (default 0)")
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of the table")
     parser.add_argument("--output", metavar="FILE", help="also write the JSON report to FILE")
 
@@ -550,7 +580,8 @@ def main(args: argparse.Namespace) -> int:
         if w <= 0 or h <= 0:
             raise SSLPropError(f"--frame-size {w} {h}: must be positive")
         report = evaluate(args.annotations, args.protocol, predictions=args.predictions, method=args.method, fmt=args.format,
-                          split=args.split, frame_size=(w, h), seed=args.seed, missing=args.missing, ids=args.ids)
+                          split=args.split, frame_size=(w, h), seed=args.seed, missing=args.missing, ids=args.ids,
+                          ci={"resamples": args.resamples, "seed": args.ci_seed} if args.ci else None)
         text = format_report
     if args.output:
         from sslprop.utils import atomic_write_json
