@@ -30,6 +30,7 @@ them as `sslprop predict` does; with one, the run's own (`m_on_threshold` of the
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import os
 import re
@@ -359,8 +360,7 @@ def write_outputs(track: Track, record: dict[str, Any], out: Path, fps: float) -
     import fractions
 
     from sslprop.data.video import write_video
-    from sslprop.lab.viz import save_figure
-    from sslprop.utils import atomic_write_json
+    from sslprop.utils import atomic_write_bytes, atomic_write_json
 
     out.mkdir(parents=True, exist_ok=True)
     atomic_write_json(out / "boxes.json", record)
@@ -375,8 +375,10 @@ def write_outputs(track: Track, record: dict[str, Any], out: Path, fps: float) -
     import matplotlib.pyplot as plt
 
     fig = timeline_figure(track, record)
-    save_figure(fig, "timeline", out)
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=100, metadata={"Software": None}, facecolor="white")  # stable bytes, as lab.viz
     plt.close(fig)
+    atomic_write_bytes(out / "timeline.png", buf.getvalue())
     return {"boxes": out / "boxes.json", "coco": out / "coco.json", "video": out / "annotated.mp4", "timeline": out / "timeline.png"}
 
 
