@@ -5,7 +5,8 @@
 The unit resampled is the sample, not the frame: the frames of one multi-frame sample (keys
 ``<sample id>/<frame index>``, `group_of`) are drawn together, as they are not independent. Each
 resample draws as many samples as there are, with replacement; the statistic is recomputed on the
-frames drawn; the interval is the percentile interval of the resampled statistics (95 % by default).
+frames drawn; the interval is the percentile interval of the resampled statistics (95 % by default);
+a resample whose statistic is undefined (NaN, e.g. a ROC AUC drawing one class only) is left out.
 Seeded: the same inputs and seed give the same interval.
 """
 
@@ -59,8 +60,11 @@ def bootstrap_intervals(keys: Sequence[str], columns: Mapping[str, tuple[Sequenc
         v = np.asarray(values, dtype=np.float64)
         if len(v) != len(keys):
             raise SSLPropError(f"bootstrap column {name}: {len(v)} values for {len(keys)} frames")
-        stats = np.array([stat(v[d]) for d in draws])
-        lo, hi = np.quantile(stats, [(1.0 - level) / 2.0, 1.0 - (1.0 - level) / 2.0])
+        stats = np.array([stat(v[d]) for d in draws], dtype=np.float64)
+        if np.isnan(stats).all():  # e.g. a ROC AUC of one class only
+            out[name] = [float("nan"), float("nan")]
+            continue
+        lo, hi = np.nanquantile(stats, [(1.0 - level) / 2.0, 1.0 - (1.0 - level) / 2.0])  # NaN resamples left out
         out[name] = [float(lo), float(hi)]
     return out
 

@@ -367,7 +367,7 @@ def _examples(keys: Sequence[str]) -> list[str]:
 
 
 def score(annotated: Annotated, predictions: Predictions, protocol: metrics.Protocol, size: int = metrics.GRID, missing: str = "fail",
-          ci: Mapping[str, Any] | None = None) -> dict[str, Any]:
+          ci: Mapping[str, Any] | None = None, frames: bool = False) -> dict[str, Any]:
     """Score `predictions` on `annotated` under `protocol` -> the report (a JSON-able dict).
 
     Keys: n (samples in the summary), auc, the headline rate (``ciou@0.5`` or ``iou@0.5``),
@@ -376,6 +376,8 @@ def score(annotated: Annotated, predictions: Predictions, protocol: metrics.Prot
     empty_predictions, nan_ciou, problems. Rates are fractions in [0, 1].
     ci: {"resamples": R, "seed": s, "level": 0.95} adds "ci": {metric: [low, high]} (`sslprop.evaluation.bootstrap`,
     samples resampled), with the settings under "ci_settings".
+    frames: add "frames": {"keys", "ciou", "hit"}, the per-frame values behind the rates (in scoring order; "hit" is the
+    box-level hit of box predictions, else absent), for paired comparisons of two methods on the same frames.
     """
     if missing not in ("fail", "skip"):
         raise SSLPropError(f"--missing {missing}: must be 'fail' or 'skip'")
@@ -476,15 +478,20 @@ def score(annotated: Annotated, predictions: Predictions, protocol: metrics.Prot
         if "iou@0.5" in report and "box_iou@0.5" in report["ci"]:  # the same rate under its second name
             report["ci"]["iou@0.5"] = report["ci"]["box_iou@0.5"]
         report["ci_settings"] = {**settings, "unit": "sample (the frames of one sample are drawn together)"}
+    if frames:
+        report["frames"] = {"keys": list(scored), "ciou": [float(c) for c in cious]}
+        if predictions.kind == "boxes" and not protocol.multi and len(hits) == len(cious):
+            report["frames"]["hit"] = [bool(h) for h in hits]
     return report
 
 
 def evaluate(annotations: str | os.PathLike, protocol: str, predictions: str | os.PathLike | None = None, method: str | None = None,
              fmt: str | None = None, split: str = "test", frame_size: tuple[float, float] = (metrics.GRID, metrics.GRID),
              seed: int = 0, missing: str = "fail", ids: str | os.PathLike | None = None, size: int = metrics.GRID,
-             ci: Mapping[str, Any] | None = None) -> dict[str, Any]:
+             ci: Mapping[str, Any] | None = None, frames: bool = False) -> dict[str, Any]:
     """The whole of `eval` as a function: read annotations (optionally only the ids listed in
-    `ids`), load predictions or make a floor, score (with bootstrap intervals when `ci` is given, see `score`)."""
+    `ids`), load predictions or make a floor, score (with bootstrap intervals when `ci` is given and the
+    per-frame values when `frames` is True, see `score`)."""
     if (predictions is None) == (method is None):
         raise SSLPropError("give exactly one of --predictions PATH or --method {" + ",".join(FLOORS) + "}")
     proto = metrics.get_protocol(protocol)
@@ -496,7 +503,7 @@ def evaluate(annotations: str | os.PathLike, protocol: str, predictions: str | o
         preds = Predictions("boxes", floor_predictions(method, frames, seed), f"floor:{method}" + (f" (seed {seed})" if method == "random-box" else ""))
     else:
         preds = load_predictions(predictions)
-    return score(annotated, preds, proto, size, missing, ci)
+    return score(annotated, preds, proto, size, missing, ci, frames)
 
 
 # --------------------------------------------------------------------------- tables
@@ -556,7 +563,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=0, help="seed of the random-box floor (default 0)")
     parser.add_argument("--ids", metavar="FILE", help="score only the ids listed in FILE (a test list such as flickr_test.csv); others are counted as outside")
     parser.add_argument("--missing", choices=["fail", "skip"], default="fail", help="ids without a prediction: score as cIoU 0 (default) or leave out of n")
-    parser.add_argument("--ci", action="store_true", help="95 %% bootstrap intervals of every rate (samples resampled, seeded)")
+    parser.add_argument("--ci", action="store_true", help="95 %% bootstrap intervals of every rate (samples resampled, seeded); with --onscreen, of the "
+                        "accuracies and ROC AUCs, and the paired differences of the OR criterion")
     parser.add_argument("--resamples", type=positive_int, default=1000, help="bootstrap resamples with --ci (default 1000)")
     parser.add_argument("--ci-seed", type=int, default=0, help="seed of the bootstrap with --ci (default 0)")
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of the table")
@@ -572,7 +580,8 @@ def main(args: argparse.Namespace) -> int:
         if given:  # Table 1 reads the on/off labels of an sslprop data set: these would be silently ignored
             raise SSLPropError(f"{', '.join(given)}: not used with --onscreen (it reads an sslprop data set's on/off-screen labels)")
 
-        report, text = onscreen_report(args.onscreen, args.annotations, args.split), format_onscreen_report
+        ci = {"resamples": args.resamples, "seed": args.ci_seed} if args.ci else None
+        report, text = onscreen_report(args.onscreen, args.annotations, args.split, ci), format_onscreen_report
     else:
         if args.protocol is None:
             raise SSLPropError("--protocol: required to score --predictions or a --method floor")

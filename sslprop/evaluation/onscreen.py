@@ -7,6 +7,11 @@ manifest, so the notebooks only load, call and draw:
     labels = frame_labels(data, "test")               # {key: True (on-screen) / False (off-screen)}
     table = table1(records, labels)                   # accuracy of on_m, on_d, on_or (paper Table 1)
     sweep = threshold_sweep(records, labels, ts)      # the same as the d_on threshold moves
+    table = table1(records, labels, ci=CI)            # with 95 % bootstrap intervals ("accuracy low", "accuracy high")
+    criterion_difference(records, labels, "on_or", "on_m", CI)   # paired: is the OR's gain resolved?
+
+Intervals (``ci`` = {"resamples", "seed", "level"}, `sslprop.evaluation.bootstrap`) resample samples: the
+frames of one clip of `sequences` are drawn together.
 
 The per-clip tracks of Figs. 3-5 built on the same files are in `sslprop.lab.tracks`.
 
@@ -91,8 +96,12 @@ def _rates(pred: np.ndarray, y: np.ndarray) -> dict[str, float]:
     }
 
 
+def _ci_settings(ci: Mapping[str, Any]) -> dict[str, Any]:
+    return {"resamples": int(ci.get("resamples", 1000)), "seed": int(ci.get("seed", 0)), "level": float(ci.get("level", 0.95))}
+
+
 def table1(records: Mapping[str, Mapping[str, Any]], labels: Mapping[str, bool], d_threshold: float = D_ON_THRESHOLD,
-           m_threshold: float | None = None) -> list[dict[str, Any]]:
+           m_threshold: float | None = None, ci: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
     """Table 1 on one data set: per criterion (m_on, d_on, m_on || d_on) its accuracy against the labels.
 
     Args:
@@ -101,15 +110,38 @@ def table1(records: Mapping[str, Mapping[str, Any]], labels: Mapping[str, bool],
         d_threshold: the d_on cut (paper: 0.2).
         m_threshold: an m_on cut on the distance to try instead of the stored ``on_m`` decisions
             (default: the decisions as `sslprop predict` made them).
+        ci: {"resamples", "seed", "level"}: add "accuracy low" and "accuracy high", the bootstrap interval of
+            each accuracy (samples resampled, one set of draws for every row).
     Returns:
         Three rows {"criterion", "accuracy", "on-screen called on", "off-screen called off"} (shares in [0, 1]),
         then a fourth, "always on-screen": the accuracy of the majority answer, the floor to beat.
     """
-    _, d_on, on_m, y = aligned(records, labels, m_threshold)
+    keys, d_on, on_m, y = aligned(records, labels, m_threshold)
     dec = decisions(d_on, on_m, d_threshold)
-    rows = [{"criterion": CRITERION_NAMES[c], **_rates(dec[c], y)} for c in CRITERIA]
-    rows.append({"criterion": "always on-screen", **_rates(np.ones_like(y), y)})
+    answers = {**{CRITERION_NAMES[c]: dec[c] for c in CRITERIA}, "always on-screen": np.ones_like(y)}
+    rows = [{"criterion": name, **_rates(pred, y)} for name, pred in answers.items()]
+    if ci is not None:
+        from sslprop.evaluation.bootstrap import bootstrap_intervals
+
+        bands = bootstrap_intervals(keys, {name: ((pred == y).astype(np.float64), np.mean) for name, pred in answers.items()},
+                                    **_ci_settings(ci))
+        for r in rows:
+            r["accuracy low"], r["accuracy high"] = bands[r["criterion"]]
     return rows
+
+
+def criterion_difference(records: Mapping[str, Mapping[str, Any]], labels: Mapping[str, bool], a: str, b: str,
+                         ci: Mapping[str, Any] | None = None, d_threshold: float = D_ON_THRESHOLD) -> dict[str, Any]:
+    """Accuracy of criterion `a` minus criterion `b` ("on_m", "on_d", "on_or") on the same frames, with its paired
+    bootstrap interval: {"difference", "low", "high", "resolved"} (shares; resolved when the interval excludes 0)."""
+    from sslprop.evaluation.bootstrap import paired_difference
+
+    if a not in CRITERIA or b not in CRITERIA:
+        raise SSLPropError(f"criteria {a!r}, {b!r}: choose from {', '.join(CRITERIA)}")
+    keys, d_on, on_m, y = aligned(records, labels)
+    dec = decisions(d_on, on_m, d_threshold)
+    return paired_difference(keys, (dec[a] == y).astype(np.float64), (dec[b] == y).astype(np.float64), np.mean,
+                             **_ci_settings(ci or {}))
 
 
 def label_counts(labels: Mapping[str, bool]) -> dict[str, int]:
@@ -148,32 +180,67 @@ def auc(scores: Sequence[float], labels: Sequence[bool]) -> float:
     return float(((diff > 0).sum() + 0.5 * (diff == 0).sum()) / diff.size)
 
 
-def separability(records: Mapping[str, Mapping[str, Any]], labels: Mapping[str, bool]) -> dict[str, float]:
+def separability(records: Mapping[str, Mapping[str, Any]], labels: Mapping[str, bool],
+                 ci: Mapping[str, Any] | None = None) -> dict[str, float]:
     """Threshold-free view of Table 1: ROC AUC of d_on (higher = on-screen) and of m_on's distance (lower = on-screen).
 
     Returns {"d_on AUC", "m_on AUC"}; 0.5 means the score does not separate on- from off-screen frames at any cut.
+    ci: also "d_on AUC low", "d_on AUC high", "m_on AUC low", "m_on AUC high" (bootstrap; a resample drawing
+    one class only gives NaN and is left out of the percentiles).
     """
     keys, d_on, _, y = aligned(records, labels)
     dist = np.array([float(records[k]["distance"]) for k in keys])
-    return {"d_on AUC": auc(d_on, y), "m_on AUC": auc(-dist, y)}
+    out = {"d_on AUC": auc(d_on, y), "m_on AUC": auc(-dist, y)}
+    if ci is not None and not np.isnan(out["d_on AUC"]):
+        from sslprop.evaluation.bootstrap import bootstrap_intervals
+
+        index = np.arange(len(keys), dtype=np.float64)  # resample frame indices, score both arrays on them
+        bands = bootstrap_intervals(keys, {
+            "d_on AUC": (index, lambda i: auc(d_on[i.astype(int)], y[i.astype(int)])),
+            "m_on AUC": (index, lambda i: auc(-dist[i.astype(int)], y[i.astype(int)])),
+        }, **_ci_settings(ci))
+        for name, (lo, hi) in bands.items():
+            out[f"{name} low"], out[f"{name} high"] = lo, hi
+    return out
 
 
-def onscreen_report(pred_dir: str | os.PathLike, root: str | os.PathLike, split: str = "test") -> dict[str, Any]:
+def onscreen_report(pred_dir: str | os.PathLike, root: str | os.PathLike, split: str = "test",
+                    ci: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """Table 1 and its threshold-free view for one predictions folder against a data set's on/off labels.
 
-    Returns {"frames", "on-screen", "off-screen", "rows" (`table1`), "d_on AUC", "m_on AUC"}.
+    Returns {"frames", "on-screen", "off-screen", "rows" (`table1`), "d_on AUC", "m_on AUC"}; with `ci`
+    the intervals of `table1` and `separability`, the paired differences "m_on || d_on - m_on" and
+    "m_on || d_on - d_on" (`criterion_difference`) under "paired", and the settings under "ci_settings".
     """
     records, labels = read_onscreen(pred_dir), frame_labels(root, split)
-    return {**label_counts(labels), "rows": table1(records, labels), **separability(records, labels)}
+    report = {**label_counts(labels), "rows": table1(records, labels, ci=ci), **separability(records, labels, ci)}
+    if ci is not None:
+        report["paired"] = {f"m_on || d_on - {CRITERION_NAMES[b]}": criterion_difference(records, labels, "on_or", b, ci)
+                            for b in ("on_m", "on_d")}
+        report["ci_settings"] = {**_ci_settings(ci), "unit": "sample (the frames of one clip are drawn together)"}
+    return report
+
+
+def _band(row: Mapping[str, Any], name: str) -> str:
+    return f" [{row[name + ' low']:.3f}, {row[name + ' high']:.3f}]" if f"{name} low" in row else ""
 
 
 def format_onscreen_report(report: Mapping[str, Any]) -> str:
-    """The report of `onscreen_report` as a small text table."""
+    """The report of `onscreen_report` as a small text table (intervals in brackets when computed)."""
+    ci = "ci_settings" in report
     lines = [f"{report['frames']} labelled frames: {report['on-screen']} on-screen, {report['off-screen']} off-screen",
-             f"{'criterion':<18} {'accuracy':>8} {'on called on':>13} {'off called off':>15}"]
+             f"{'criterion':<18} {'accuracy':>{24 if ci else 8}} {'on called on':>13} {'off called off':>15}"]
     for r in report["rows"]:
-        lines.append(f"{r['criterion']:<18} {r['accuracy']:>8.3f} {r['on-screen called on']:>13.3f} {r['off-screen called off']:>15.3f}")
-    lines.append(f"ROC AUC: d_on {report['d_on AUC']:.3f}, m_on distance {report['m_on AUC']:.3f} (0.5: chance)")
+        acc = f"{r['accuracy']:.3f}{_band(r, 'accuracy')}"
+        lines.append(f"{r['criterion']:<18} {acc:>{24 if ci else 8}} {r['on-screen called on']:>13.3f} {r['off-screen called off']:>15.3f}")
+    lines.append(f"ROC AUC: d_on {report['d_on AUC']:.3f}{_band(report, 'd_on AUC')}, "
+                 f"m_on distance {report['m_on AUC']:.3f}{_band(report, 'm_on AUC')} (0.5: chance)")
+    for name, d in report.get("paired", {}).items():
+        lines.append(f"paired       {name}: {d['difference']:+.3f} [{d['low']:+.3f}, {d['high']:+.3f}], "
+                     + ("resolved" if d["resolved"] else "not resolved (the interval holds 0)"))
+    if ci:
+        s = report["ci_settings"]
+        lines.append(f"intervals    {100 * s['level']:g} % bootstrap, {s['resamples']} resamples of samples, seed {s['seed']}")
     return "\n".join(lines)
 
 

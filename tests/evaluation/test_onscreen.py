@@ -79,3 +79,32 @@ def test_frame_labels_and_gt_boxes(tmp_path):
     assert on.frame_labels(tmp_path, "all") == {"s": True, "t": False, "q/0": True, "q/1": False}
     assert tracking.gt_boxes(tmp_path, "test") == {"s": [[1.0, 1.0, 5.0, 5.0], [2.0, 2.0, 6.0, 6.0]], "q/0": [[0.0, 0.0, 10.0, 10.0]],
                                              "q/1": [], "q/2": []}
+
+
+def test_table1_intervals_match_a_hand_bootstrap():
+    from sslprop.evaluation.bootstrap import _draws
+
+    ci = {"resamples": 300, "seed": 4}
+    rows = {r["criterion"]: r for r in on.table1(RECORDS, LABELS, ci=ci)}
+    keys = sorted(LABELS)  # a..e, one frame per sample: each draw is five frame indices
+    right = {"m_on": np.array([1, 1, 1, 1, 0.0]), "always on-screen": np.array([1, 1, 0, 0, 1.0])}  # per key, from above
+    for name, v in right.items():
+        stats = [v[d].mean() for d in _draws(keys, 300, 4)]
+        lo, hi = np.quantile(stats, [0.025, 0.975])
+        assert [rows[name]["accuracy low"], rows[name]["accuracy high"]] == [pytest.approx(lo), pytest.approx(hi)]
+        assert rows[name]["accuracy low"] <= rows[name]["accuracy"] <= rows[name]["accuracy high"]
+    assert "accuracy low" not in on.table1(RECORDS, LABELS)[0]  # only when asked
+    # the OR against m_on, paired on the same draws: right on a b d vs a b c d -> -0.2
+    d = on.criterion_difference(RECORDS, LABELS, "on_or", "on_m", ci)
+    diffs = [(np.array([1, 1, 0, 1, 0.0]) - right["m_on"])[dr].mean() for dr in _draws(keys, 300, 4)]
+    assert d["difference"] == pytest.approx(-0.2)
+    assert [d["low"], d["high"]] == [pytest.approx(x) for x in np.quantile(diffs, [0.025, 0.975])]
+    with pytest.raises(SSLPropError, match="criteria"):
+        on.criterion_difference(RECORDS, LABELS, "on_x", "on_m")
+
+
+def test_separability_intervals_skip_one_class_draws():
+    sep = on.separability(RECORDS, LABELS, ci={"resamples": 200, "seed": 0})
+    for name in ("d_on AUC", "m_on AUC"):
+        assert 0.0 <= sep[f"{name} low"] <= sep[name] <= sep[f"{name} high"] <= 1.0
+    assert not any(np.isnan(v) for v in sep.values())  # draws of one class only were left out, not propagated
