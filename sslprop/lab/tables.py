@@ -4,15 +4,18 @@ A notebook builds one `Setup` from its parameters and asks for a table:
 
     setup = Setup(data_root, runs_root, budget, seed, profile, device)
     records = table2_records(setup)          # every method and floor on solo, mosaic and scenes
-    rows = table2_rows(records)              # one row per method and paradigm, in percent
+    rows = table2_rows(records)              # one row per method and paradigm, in percent, with intervals
     viz.paper_beside(rows, PAPER_TABLE2, "method", TABLE2_COLUMNS)
+    paired(record(records, method="ours", preset="scenes"), record(records, method="attention", view="map", preset="scenes"))
 
 Every run goes through `workflow.ensure_run` (trained once, shared with the other notebooks:
 the `ours` run on `scenes` with no overrides is the main run of notebooks 02-08), every
 prediction through `workflow.ensure_predictions`, and every score through
 `sslprop.evaluation.evaluate.evaluate` on the data set's test split under the protocol that the paper's
 column uses (`PRESET_PROTOCOL`). Rates are fractions in [0, 1] in records and percent (as the
-paper prints them) in table rows.
+paper prints them) in table rows. Every score carries its 95 % bootstrap interval over the test
+samples (`CI`; columns "<column> low" / "<column> high") and its per-frame values, so that two
+methods scored on the same frames are compared by a paired bootstrap (`paired`).
 """
 
 from __future__ import annotations
@@ -103,25 +106,60 @@ def prediction_file(predictions: str | os.PathLike, kind: str = "boxes", two_sou
     return path
 
 
+CI = {"resamples": 1000, "seed": 0, "level": 0.95}  # the tables' bootstrap (`sslprop.evaluation.bootstrap`)
+
+
 def summarise(report: Mapping[str, Any]) -> dict[str, Any]:
     """The few numbers of an `evaluate` report that the tables print.
 
     Returns protocol, kind, metric (the protocol's headline: ``iou@0.5`` or ``ciou@0.5``),
-    rate (its value), auc and n (frames scored), rates as fractions.
+    rate (its value), auc and n (frames scored), rates as fractions; when the report has them,
+    "rate low" / "rate high" and "auc low" / "auc high" (its bootstrap intervals) and "frames"
+    (the per-frame values, for `paired`).
     """
     from sslprop.evaluation.metrics import get_protocol
 
     headline = get_protocol(report["protocol"]).headline
-    return {"protocol": report["protocol"], "kind": report["kind"], "metric": headline,
-            "rate": float(report[headline]), "auc": float(report["auc"]), "n": int(report["n"])}
+    out = {"protocol": report["protocol"], "kind": report["kind"], "metric": headline,
+           "rate": float(report[headline]), "auc": float(report["auc"]), "n": int(report["n"])}
+    ci = report.get("ci", {})
+    for name, key in (("rate", headline), ("auc", "auc")):
+        if key in ci:
+            out[f"{name} low"], out[f"{name} high"] = (float(v) for v in ci[key])
+    if "frames" in report:
+        out["frames"] = report["frames"]
+    return out
+
+
+def paired(a: Mapping[str, Any], b: Mapping[str, Any], metric: str = "rate", scale: float = 100.0,
+           ci: Mapping[str, Any] = CI) -> dict[str, Any]:
+    """Score `a` minus score `b` (two `summarise` results on the same test frames) with its paired bootstrap interval.
+
+    metric: "rate" (the share with cIoU >= 0.5) or "auc". Returns {"difference", "low", "high", "resolved"}
+    times `scale` (percent points): resolved when the interval excludes 0, i.e. the test frames tell the two apart.
+    """
+    from sslprop.evaluation import metrics
+    from sslprop.evaluation.bootstrap import paired_difference
+
+    if metric not in ("rate", "auc"):
+        raise SSLPropError(f"metric {metric!r}: choose 'rate' or 'auc'")
+    if "frames" not in a or "frames" not in b:
+        raise SSLPropError("paired: both scores need their per-frame values (score with frames=True)")
+    fa, fb = a["frames"], b["frames"]
+    if fa["keys"] != fb["keys"]:
+        raise SSLPropError(f"paired: the two were scored on different frames ({len(fa['keys'])} and {len(fb['keys'])})")
+    stat = (lambda v: metrics.success_rate(v, 0.5)) if metric == "rate" else metrics.ciou_auc
+    d = paired_difference(fa["keys"], fa["ciou"], fb["ciou"], stat, **dict(ci))
+    return {"difference": scale * d["difference"], "low": scale * d["low"], "high": scale * d["high"], "resolved": d["resolved"]}
 
 
 def score_predictions(predictions: str | os.PathLike, data: str | os.PathLike, protocol: str, kind: str = "boxes",
                       two_sources: bool = False) -> dict[str, Any]:
-    """Score a `sslprop predict` folder on the test split of the sslprop data set `data` (see `summarise`)."""
+    """Score a `sslprop predict` folder on the test split of the sslprop data set `data` (see `summarise`), with intervals."""
     from sslprop.evaluation.evaluate import evaluate
 
-    report = evaluate(data, protocol, predictions=prediction_file(predictions, kind, two_sources), fmt="sslprop", split="test")
+    report = evaluate(data, protocol, predictions=prediction_file(predictions, kind, two_sources), fmt="sslprop", split="test",
+                      ci=CI, frames=True)
     return summarise(report)
 
 
@@ -132,12 +170,20 @@ def score_run(run: str | os.PathLike, data: str | os.PathLike, protocol: str, ki
 
 
 def score_floor(floor: str, data: str | os.PathLike, protocol: str, seed: int = 0) -> dict[str, Any]:
-    """A floor of `sslprop.evaluation.floors` (one box per frame, no model) scored on the test split of `data`."""
+    """A floor of `sslprop.evaluation.floors` (one box per frame, no model) scored on the test split of `data`, with intervals."""
     from sslprop.evaluation.evaluate import evaluate
 
     if floor not in FLOORS:
         raise SSLPropError(f"floor {floor!r}: unknown (choose from {', '.join(FLOORS)})")
-    return summarise(evaluate(data, protocol, method=floor, fmt="sslprop", split="test", seed=seed))
+    return summarise(evaluate(data, protocol, method=floor, fmt="sslprop", split="test", seed=seed, ci=CI, frames=True))
+
+
+def cells(score: Mapping[str, Any], column: str, name: str = "rate", scale: float = 100.0) -> dict[str, Any]:
+    """{column: value, "column low": ..., "column high": ...} of one score (times `scale`); the interval only when scored."""
+    out = {column: scale * score[name]}
+    if f"{name} low" in score:
+        out[f"{column} low"], out[f"{column} high"] = scale * score[f"{name} low"], scale * score[f"{name} high"]
+    return out
 
 
 def views(method: str, preset: str) -> list[tuple[str, str, bool]]:
@@ -188,15 +234,16 @@ def table2_rows(records: Sequence[Mapping[str, Any]], scale: float = 100.0) -> l
     """Records of `table2_records` -> one row per method and view with `TABLE2_COLUMNS` (times `scale`).
 
     Row order: methods in the paper's order, each method's own paradigm first, then the floors.
-    A preset that was not scored leaves its two columns None.
+    A preset that was not scored leaves its two columns None. A score with an interval also fills
+    "<column> low" and "<column> high" (`cells`).
     """
     rows: dict[str, dict[str, Any]] = {}
     for r in records:
         label = row_label(r["method"], r["view"])
         row = rows.setdefault(label, {"method": label, **{c: None for c in TABLE2_COLUMNS}})
         rate_col = f"{r['preset']} {'cIoU@0.5' if r['metric'] == 'ciou@0.5' else 'IoU@0.5'}"
-        row[rate_col] = scale * r["rate"]
-        row[f"{r['preset']} AUC"] = scale * r["auc"]
+        row.update(cells(r, rate_col, "rate", scale))
+        row.update(cells(r, f"{r['preset']} AUC", "auc", scale))
     order = {row_label(m, v): i for i, (m, v) in enumerate(
         [(m, v) for m in METHOD_LABELS for v in ("boxes", "map", "map box")] + [(f, "floor") for f in FLOOR_LABELS])}
     return sorted(rows.values(), key=lambda row: order.get(row["method"], len(order)))
@@ -205,34 +252,45 @@ def table2_rows(records: Sequence[Mapping[str, Any]], scale: float = 100.0) -> l
 # --------------------------------------------------------------------------------------- Table 3
 
 
-def table3_rows(setup: Setup, runs: Mapping[str, Mapping[str, Any]] | None = None, floors: Sequence[str] = FLOORS,
-                scale: float = 100.0, log: Callable[[str], None] = lambda msg: None) -> list[dict[str, Any]]:
+def table3_records(setup: Setup, runs: Mapping[str, Mapping[str, Any]] | None = None, floors: Sequence[str] = FLOORS,
+                   log: Callable[[str], None] = lambda msg: None) -> list[dict[str, Any]]:
     """Table 3 on `scenes` under lvs: each variant of `ours` scored on its boxes, and the main run's location map m_n.
 
     runs: variant label -> overrides of the main run (default `TABLE3_RUNS`); the variant with no
     overrides is the main run, whose map gives the row "The location map m_n".
     floors: floors of `sslprop.evaluation.floors` scored on the same frames, appended as rows "floor: ...".
-    Returns rows {variant, cIoU@0.5, AUC, n} in percent (times `scale`), in the order of `runs`,
-    the map row after the variants of K and selection, then the floors.
+    Returns records {variant, **`summarise`} in the order of `runs`, the map after the variants of K and
+    selection (the paper's order), then the floors.
     """
     data = setup.data("scenes")
-    rows, map_row = [], None
+    records, map_record = [], None
     for variant, overrides in (TABLE3_RUNS if runs is None else runs).items():
         log(f"scenes: {variant}")
         run = setup.run("ours", data, overrides)
-        s = score_run(run, data, "lvs", "boxes", False, setup.device)
-        rows.append({"variant": variant, "cIoU@0.5": scale * s["rate"], "AUC": scale * s["auc"], "n": s["n"]})
+        records.append({"variant": variant, **score_run(run, data, "lvs", "boxes", False, setup.device)})
         if not overrides:
-            m = score_run(run, data, "lvs", "maps", False, setup.device)
-            map_row = {"variant": "The location map m_n", "cIoU@0.5": scale * m["rate"], "AUC": scale * m["auc"], "n": m["n"]}
-    if map_row is not None:  # the paper's order: K rows, without selection, the map, then our extra scorer rows
-        names = [r["variant"] for r in rows]
-        place = names.index("Ours - ProSelectNet") + 1 if "Ours - ProSelectNet" in names else len(rows)
-        rows.insert(place, map_row)
+            map_record = {"variant": "The location map m_n", **score_run(run, data, "lvs", "maps", False, setup.device)}
+    if map_record is not None:  # the paper's order: K rows, without selection, the map, then our extra scorer rows
+        names = [r["variant"] for r in records]
+        place = names.index("Ours - ProSelectNet") + 1 if "Ours - ProSelectNet" in names else len(records)
+        records.insert(place, map_record)
     for floor in floors:
-        f = score_floor(floor, data, "lvs", setup.seed)
-        rows.append({"variant": FLOOR_LABELS[floor], "cIoU@0.5": scale * f["rate"], "AUC": scale * f["auc"], "n": f["n"]})
-    return rows
+        records.append({"variant": FLOOR_LABELS[floor], **score_floor(floor, data, "lvs", setup.seed)})
+    return records
+
+
+def table3_rows(records: Sequence[Mapping[str, Any]], scale: float = 100.0) -> list[dict[str, Any]]:
+    """Records of `table3_records` -> rows {variant, cIoU@0.5, AUC, n} in percent (times `scale`), with their intervals."""
+    return [{"variant": r["variant"], **cells(r, "cIoU@0.5", "rate", scale), **cells(r, "AUC", "auc", scale), "n": r["n"]}
+            for r in records]
+
+
+def record(records: Sequence[Mapping[str, Any]], **match: Any) -> Mapping[str, Any]:
+    """The one record whose fields equal `match` (e.g. variant="Ours (K=20)"); an SSLPropError when there is none."""
+    for r in records:
+        if all(r.get(k) == v for k, v in match.items()):
+            return r
+    raise SSLPropError(f"no record with {match}")
 
 
 # --------------------------------------------------------------------------------------- Table 4
@@ -270,31 +328,82 @@ def ensure_subset_run(method: str, data: str | os.PathLike, setup: Setup, max_sa
                          device=setup.device, log=log, max_samples=int(max_samples))
 
 
-def table4_rows(setup: Setup, fractions: Mapping[str, float] | None = None, methods: Sequence[str] = ("attention", "ours"),
-                scale: float = 100.0, log: Callable[[str], None] = lambda msg: None) -> list[dict[str, Any]]:
+def table4_records(setup: Setup, fractions: Mapping[str, float] | None = None, methods: Sequence[str] = ("attention", "ours"),
+                   log: Callable[[str], None] = lambda msg: None) -> list[dict[str, Any]]:
     """Table 4 on `scenes` under lvs: each method trained on a share of the training split, scored on the whole test split.
 
     fractions: size label -> share of the training split (default `paper_fractions`: 10k / 144k, ...).
     Every size trains for the budget's epochs, so a smaller set also means fewer optimiser steps.
     ours is scored on its boxes, attention on its map (each in its own paradigm).
-    Returns rows {size, train samples, cIoU@0.5 <Label>..., AUC <Label>...} in percent (times `scale`).
+    Returns records {size, train samples, method, **`summarise`}, sizes in order, methods in order within a size.
     """
     data = setup.data("scenes")
     sizes = subset_sizes(train_count(data), paper_fractions() if fractions is None else fractions)
-    rows = []
+    records = []
     for label, n in sizes.items():
-        row: dict[str, Any] = {"size": label, "train samples": n}
-        scores = {}
         for method in methods:
             log(f"scenes: {method} on {n} training samples")
             run = ensure_subset_run(method, data, setup, n)
             kind = "boxes" if method == "ours" else "maps"
-            scores[method] = score_run(run, data, "lvs", kind, False, setup.device)
-        for method in methods:
-            row[f"cIoU@0.5 {METHOD_LABELS.get(method, method)}"] = scale * scores[method]["rate"]
-        for method in methods:
-            row[f"AUC {METHOD_LABELS.get(method, method)}"] = scale * scores[method]["auc"]
-        rows.append(row)
+            records.append({"size": label, "train samples": n, "method": method,
+                            **score_run(run, data, "lvs", kind, False, setup.device)})
+    return records
+
+
+def table4_rows(records: Sequence[Mapping[str, Any]], scale: float = 100.0) -> list[dict[str, Any]]:
+    """Records of `table4_records` -> one row per size {size, train samples, cIoU@0.5 <Label>..., AUC <Label>...} in
+    percent (times `scale`), with their intervals."""
+    rows: dict[str, dict[str, Any]] = {}
+    for r in records:
+        rows.setdefault(r["size"], {"size": r["size"], "train samples": r["train samples"]})
+    for metric, name in (("cIoU@0.5", "rate"), ("AUC", "auc")):
+        for r in records:
+            rows[r["size"]].update(cells(r, f"{metric} {METHOD_LABELS.get(r['method'], r['method'])}", name, scale))
+    return list(rows.values())
+
+
+# --------------------------------------------------------------------------------------- seeds
+
+
+SEEDS = (0, 1, 2)  # the training seeds of the headline scenes runs (`seed_records`)
+
+
+def seed_records(setup: Setup, methods: Sequence[str] = ("ours", "attention"), seeds: Sequence[int] = SEEDS,
+                 log: Callable[[str], None] = lambda msg: None) -> list[dict[str, Any]]:
+    """The headline `scenes` runs trained with several training seeds (same data, test frames and budget).
+
+    The seed of the notebook's setup is the main run (shared with the other notebooks); each other seed
+    is a separate run that differs only in ``train.seed`` (initial heads, batch order, negatives).
+    ours is scored on its boxes, attention on its map. Returns records {method, seed, **`summarise`}.
+    """
+    data = setup.data("scenes")
+    records = []
+    for method in methods:
+        kind = "boxes" if method == "ours" else "maps"
+        for seed in seeds:
+            log(f"scenes: {method}, training seed {seed}")
+            run = setup.run(method, data) if seed == setup.seed else wf.ensure_run(
+                method, data, setup.runs_root, setup.budget, seed, profile=setup.profile, device=setup.device, log=log)
+            records.append({"method": method, "seed": seed, **score_run(run, data, "lvs", kind, False, setup.device)})
+    return records
+
+
+def seed_rows(records: Sequence[Mapping[str, Any]], main_seed: int = 0, scale: float = 100.0) -> list[dict[str, Any]]:
+    """Records of `seed_records` -> per method: the main seed's score with its bootstrap interval (test frames), and the
+    mean, sample standard deviation, minimum and maximum over the training seeds (training noise), in percent."""
+    import numpy as np
+
+    rows = []
+    for method in dict.fromkeys(r["method"] for r in records):
+        mine = [r for r in records if r["method"] == method]
+        main = next((r for r in mine if r["seed"] == main_seed), mine[0])
+        for metric, name in (("cIoU@0.5", "rate"), ("AUC", "auc")):
+            v = scale * np.array([r[name] for r in mine])
+            rows.append({"method": METHOD_LABELS.get(method, method), "metric": metric,
+                         **cells(main, f"seed {main['seed']}", name, scale),
+                         "seeds": len(v), "mean": float(v.mean()), "sd": float(v.std(ddof=1)) if len(v) > 1 else float("nan"),
+                         "min": float(v.min()), "max": float(v.max()),
+                         **{f"seed {r['seed']}": scale * r[name] for r in mine if r["seed"] != main["seed"]}})
     return rows
 
 

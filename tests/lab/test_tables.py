@@ -41,7 +41,10 @@ def test_score_predictions_ground_truth_boxes_and_maps(solo, tmp_path):
         m[y1:y2, x1:x2] = 1.0
         maps[s.id] = m
     right = tables.score_predictions(_write_predictions(tmp_path / "right", gt, maps), solo, "dsol-solo")
-    assert right == {"protocol": "dsol-solo", "kind": "boxes", "metric": "iou@0.5", "rate": 1.0, "auc": 1.0, "n": 2}
+    assert right["frames"] == {"keys": [s.id for s in test], "ciou": [1.0, 1.0], "hit": [True, True]}
+    assert {k: v for k, v in right.items() if k != "frames"} == {
+        "protocol": "dsol-solo", "kind": "boxes", "metric": "iou@0.5", "rate": 1.0, "auc": 1.0, "n": 2,
+        "rate low": 1.0, "rate high": 1.0, "auc low": 1.0, "auc high": 1.0}
     half = tables.score_predictions(_write_predictions(tmp_path / "half", wrong), solo, "dsol-solo")
     assert (half["rate"], half["n"]) == (0.5, 2)
     on_map = tables.score_predictions(tmp_path / "right", solo, "dsol-solo", kind="maps")
@@ -65,9 +68,11 @@ def test_prediction_file_errors(tmp_path):
 
 def test_score_floor_is_evaluate(solo):
     for floor in ("full-frame", "center", "random-box"):
-        report = evaluate(solo, "lvs", method=floor, fmt="sslprop", split="test", seed=3)
-        assert tables.score_floor(floor, solo, "lvs", seed=3) == {
-            "protocol": "lvs", "kind": "boxes", "metric": "ciou@0.5", "rate": report["ciou@0.5"], "auc": report["auc"], "n": 2}
+        report = evaluate(solo, "lvs", method=floor, fmt="sslprop", split="test", seed=3, ci=tables.CI)
+        got = tables.score_floor(floor, solo, "lvs", seed=3)
+        assert {k: got[k] for k in ("protocol", "kind", "metric", "rate", "auc", "n", "rate low", "rate high")} == {
+            "protocol": "lvs", "kind": "boxes", "metric": "ciou@0.5", "rate": report["ciou@0.5"], "auc": report["auc"], "n": 2,
+            "rate low": report["ci"]["ciou@0.5"][0], "rate high": report["ci"]["ciou@0.5"][1]}
     with pytest.raises(SSLPropError, match="unknown"):
         tables.score_floor("half-frame", solo, "lvs")
 
@@ -136,7 +141,7 @@ def test_table3_and_table4_rows_order_and_runs(monkeypatch, tmp_path):
 
     monkeypatch.setattr(tables, "score_run", fake_score)
     monkeypatch.setattr(tables, "score_floor", lambda floor, data, protocol, seed=0: {"rate": 0.0625, "auc": 0.25, "n": 4})
-    rows = tables.table3_rows(setup, floors=("center",))
+    rows = tables.table3_rows(tables.table3_records(setup, floors=("center",)))
     assert [o for _, o in asked] == list(tables.TABLE3_RUNS.values())
     assert [r["variant"] for r in rows] == ["Ours (K=10)", "Ours (K=20)", "Ours (K=30)", "Ours - ProSelectNet",
                                             "The location map m_n", "Ours (scorer sum)", "Ours (scorer mean)",
@@ -152,7 +157,7 @@ def test_table3_and_table4_rows_order_and_runs(monkeypatch, tmp_path):
     kinds = []
     monkeypatch.setattr(tables, "score_run", lambda run, data, protocol, kind="boxes", two_sources=False, device="cpu": (
         kinds.append((Path(run).name, kind)) or {"rate": 0.5 if "ours" in Path(run).name else 0.25, "auc": 0.5, "n": 4}))
-    rows4 = tables.table4_rows(setup)
+    rows4 = tables.table4_rows(tables.table4_records(setup))
     assert subsets == [(m, n) for n in (10, 52, 94, 150) for m in ("attention", "ours")]
     assert kinds[:2] == [("attention-10", "maps"), ("ours-10", "boxes")]
     assert rows4[0] == {"size": "10k", "train samples": 10, "cIoU@0.5 Attention": 25.0, "cIoU@0.5 Ours": 50.0,
@@ -167,3 +172,39 @@ def test_read_outputs(tmp_path):
     assert out["a"]["boxes"].shape == (3, 5) and out["a"]["two"][:, 4].tolist() == [0.9, 0.5]
     with pytest.raises(SSLPropError, match="no prediction for 'b'"):
         tables.read_outputs(tmp_path, ["b"])
+
+
+def _score(cious, keys=None):
+    """A `summarise`-like score of per-frame cIoUs, as the tables get them from `evaluate(..., frames=True)`."""
+    from sslprop.evaluation import metrics
+
+    keys = keys or [f"f{i}" for i in range(len(cious))]
+    return {"rate": metrics.success_rate(cious, 0.5), "auc": metrics.ciou_auc(cious), "frames": {"keys": keys, "ciou": list(cious)}}
+
+
+def test_paired_difference_of_two_scores_and_cells():
+    a = _score([0.9] * 30 + [0.1] * 10)
+    b = _score([0.9] * 10 + [0.1] * 30)
+    d = tables.paired(a, b, "rate", ci={"resamples": 300, "seed": 0})
+    assert d["difference"] == pytest.approx(50.0) and d["resolved"] and 30 < d["low"] <= 50 <= d["high"] < 70
+    same = tables.paired(a, a, "auc")
+    assert same["difference"] == 0.0 and not same["resolved"]
+    with pytest.raises(SSLPropError, match="different frames"):
+        tables.paired(a, _score([0.9] * 40, [f"g{i}" for i in range(40)]))
+    with pytest.raises(SSLPropError, match="per-frame"):
+        tables.paired({"rate": 0.5}, a)
+    assert tables.cells({"rate": 0.25}, "c") == {"c": 25.0}
+    assert tables.cells({"rate": 0.25, "rate low": 0.125, "rate high": 0.5}, "c") == {"c": 25.0, "c low": 12.5, "c high": 50.0}
+
+
+def test_table2_rows_carry_intervals_and_seed_rows(monkeypatch, tmp_path):
+    r = {"method": "ours", "view": "boxes", "preset": "scenes", "metric": "ciou@0.5", "rate": 0.5, "auc": 0.25,
+         "rate low": 0.25, "rate high": 0.75, "auc low": 0.125, "auc high": 0.375}
+    row = tables.table2_rows([r])[0]
+    assert (row["scenes cIoU@0.5 low"], row["scenes cIoU@0.5 high"], row["scenes AUC high"]) == (25.0, 75.0, 37.5)
+    records = [{"method": "ours", "seed": s, "rate": v, "auc": v / 2, "rate low": v - 0.1, "rate high": v + 0.1}
+               for s, v in ((0, 0.5), (1, 0.25), (2, 0.75))]
+    ciou, auc = tables.seed_rows(records)
+    assert ciou["method"] == "Ours" and ciou["seed 0"] == 50.0 and ciou["seed 0 low"] == pytest.approx(40.0)
+    assert ciou["mean"] == pytest.approx(50.0) and ciou["sd"] == pytest.approx(25.0) and (ciou["min"], ciou["max"]) == (25.0, 75.0)
+    assert (ciou["seed 1"], ciou["seed 2"]) == (25.0, 75.0) and auc["mean"] == pytest.approx(25.0) and "seed 0 low" not in auc
