@@ -153,6 +153,26 @@ def paired(a: Mapping[str, Any], b: Mapping[str, Any], metric: str = "rate", sca
     return {"difference": scale * d["difference"], "low": scale * d["low"], "high": scale * d["high"], "resolved": d["resolved"]}
 
 
+class Comparer:
+    """Paired differences between the cells of a table: ``comparer((row_a, column_a), (row_b, column_b))`` -> `paired`.
+
+    Built from a table's records by `table2_comparer`, `table3_comparer`, `table4_comparer`; the generated
+    sentences (`sslprop.lab.sentences`) call it to say whether a difference is resolved by the test frames.
+    """
+
+    def __init__(self, cells: Mapping[tuple[str, str], tuple[Mapping[str, Any], str]], ci: Mapping[str, Any] = CI):
+        self.cells, self.ci = dict(cells), ci
+
+    def __call__(self, a: tuple[str, str], b: tuple[str, str]) -> dict[str, Any] | None:
+        """None when either cell is not in the table or was scored without its per-frame values."""
+        if a not in self.cells or b not in self.cells:
+            return None
+        (ra, ma), (rb, mb) = self.cells[a], self.cells[b]
+        if ma != mb or "frames" not in ra or "frames" not in rb:
+            return None
+        return paired(ra, rb, ma, ci=self.ci)
+
+
 def score_predictions(predictions: str | os.PathLike, data: str | os.PathLike, protocol: str, kind: str = "boxes",
                       two_sources: bool = False) -> dict[str, Any]:
     """Score a `sslprop predict` folder on the test split of the sslprop data set `data` (see `summarise`), with intervals."""
@@ -249,6 +269,16 @@ def table2_rows(records: Sequence[Mapping[str, Any]], scale: float = 100.0) -> l
     return sorted(rows.values(), key=lambda row: order.get(row["method"], len(order)))
 
 
+def table2_comparer(records: Sequence[Mapping[str, Any]]) -> Comparer:
+    """A `Comparer` over the rows (`row_label`) and columns (`TABLE2_COLUMNS`) of `table2_rows(records)`."""
+    cells = {}
+    for r in records:
+        label = row_label(r["method"], r["view"])
+        cells[(label, f"{r['preset']} {'cIoU@0.5' if r['metric'] == 'ciou@0.5' else 'IoU@0.5'}")] = (r, "rate")
+        cells[(label, f"{r['preset']} AUC")] = (r, "auc")
+    return Comparer(cells)
+
+
 # --------------------------------------------------------------------------------------- Table 3
 
 
@@ -291,6 +321,11 @@ def record(records: Sequence[Mapping[str, Any]], **match: Any) -> Mapping[str, A
         if all(r.get(k) == v for k, v in match.items()):
             return r
     raise SSLPropError(f"no record with {match}")
+
+
+def table3_comparer(records: Sequence[Mapping[str, Any]]) -> Comparer:
+    """A `Comparer` over the variants and columns ("cIoU@0.5", "AUC") of `table3_rows(records)`."""
+    return Comparer({(r["variant"], col): (r, name) for r in records for col, name in (("cIoU@0.5", "rate"), ("AUC", "auc"))})
 
 
 # --------------------------------------------------------------------------------------- Table 4
@@ -360,6 +395,12 @@ def table4_rows(records: Sequence[Mapping[str, Any]], scale: float = 100.0) -> l
         for r in records:
             rows[r["size"]].update(cells(r, f"{metric} {METHOD_LABELS.get(r['method'], r['method'])}", name, scale))
     return list(rows.values())
+
+
+def table4_comparer(records: Sequence[Mapping[str, Any]]) -> Comparer:
+    """A `Comparer` over the sizes and columns ("cIoU@0.5 Ours", "AUC Attention", ...) of `table4_rows(records)`."""
+    return Comparer({(r["size"], f"{col} {METHOD_LABELS.get(r['method'], r['method'])}"): (r, name)
+                     for r in records for col, name in (("cIoU@0.5", "rate"), ("AUC", "auc"))})
 
 
 # --------------------------------------------------------------------------------------- seeds

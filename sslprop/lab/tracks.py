@@ -99,12 +99,9 @@ def _pearson(a: np.ndarray, b: np.ndarray) -> float:
     return float((a * b).sum() / den) if den > 0 else float("nan")
 
 
-def distance_summary(tracks: Sequence[SequenceTrack]) -> dict[str, Any]:
-    """How d_on follows loudness in distance-mode clips (Fig. 3).
-
-    Per clip, the Pearson correlation between d_on and the source's gain over its on-screen frames.
-    Returns {"clips", "mean r" (NaN without clips), "clips with r > 0"} over the clips where r exists.
-    """
+def distance_correlations(tracks: Sequence[SequenceTrack]) -> list[tuple[str, float]]:
+    """[(sample id, r), ...] of the distance-mode clips: the Pearson correlation between d_on and the source's gain over the
+    clip's on-screen frames (clips with fewer than 3 such frames, or a constant series, are left out)."""
     rs = []
     for t in tracks:
         if t.mode != "distance" or t.gains is None:
@@ -113,18 +110,24 @@ def distance_summary(tracks: Sequence[SequenceTrack]) -> dict[str, Any]:
         if keep.sum() >= 3:
             r = _pearson(t.d_on[keep], t.gains[keep])
             if not np.isnan(r):
-                rs.append(r)
+                rs.append((t.sample_id, r))
+    return rs
+
+
+def distance_summary(tracks: Sequence[SequenceTrack]) -> dict[str, Any]:
+    """How d_on follows loudness in distance-mode clips (Fig. 3).
+
+    Per clip, the Pearson correlation between d_on and the source's gain over its on-screen frames
+    (`distance_correlations`). Returns {"clips", "mean r" (NaN without clips), "clips with r > 0"} over the clips where r exists.
+    """
+    rs = [r for _, r in distance_correlations(tracks)]
     return {"clips": len(rs), "mean r": float(np.mean(rs)) if rs else float("nan"), "clips with r > 0": sum(r > 0 for r in rs)}
 
 
-def turns_summary(tracks: Sequence[SequenceTrack]) -> dict[str, Any]:
-    """Whether the sounding object's confidence beats the silent one's in turns-mode clips (Fig. 4).
-
-    Counts the frames where both objects have a matched proposal (`SequenceTrack.object_conf` not NaN)
-    and exactly one sounds. Returns {"clips", "frames", "sounding higher" (share, NaN without frames),
-    "frames with both matched" (share of the turns frames)}.
-    """
-    wins, frames, total, clips = 0, 0, 0, 0
+def turns_outcomes(tracks: Sequence[SequenceTrack]) -> tuple[list[tuple[str, bool]], int, int]:
+    """Per turns-mode frame where both objects have a matched proposal and exactly one sounds: does the sounding
+    one have the higher confidence? Returns ([("<sample id>/<frame>", won), ...], clips, turns frames in all)."""
+    outcomes, total, clips = [], 0, 0
     for t in tracks:
         if t.mode != "turns" or len(t.labels) != 2:
             continue
@@ -134,8 +137,19 @@ def turns_summary(tracks: Sequence[SequenceTrack]) -> dict[str, Any]:
             c, s = t.object_conf[:, n], t.sounding[:, n]
             if np.isnan(c).any() or s.sum() != 1:
                 continue
-            frames += 1
-            wins += bool(c[s][0] > c[~s][0])
+            outcomes.append((f"{t.sample_id}/{n}", bool(c[s][0] > c[~s][0])))
+    return outcomes, clips, total
+
+
+def turns_summary(tracks: Sequence[SequenceTrack]) -> dict[str, Any]:
+    """Whether the sounding object's confidence beats the silent one's in turns-mode clips (Fig. 4).
+
+    Counts the frames where both objects have a matched proposal (`SequenceTrack.object_conf` not NaN)
+    and exactly one sounds (`turns_outcomes`). Returns {"clips", "frames", "sounding higher" (share, NaN without
+    frames), "frames with both matched" (share of the turns frames)}.
+    """
+    outcomes, clips, total = turns_outcomes(tracks)
+    frames, wins = len(outcomes), sum(won for _, won in outcomes)
     return {"clips": clips, "frames": frames, "sounding higher": wins / frames if frames else float("nan"),
             "frames with both matched": frames / total if total else float("nan")}
 

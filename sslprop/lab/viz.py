@@ -6,6 +6,10 @@ pixels ``(x1, y1, x2, y2)`` of the image they are drawn on (`Tensor[N, 4]` or `(
 
 Outputs are reproducible byte for byte: `save_figure` writes PNG at a fixed dpi without the
 software/time metadata, `save_table` writes Markdown and CSV with a fixed number format.
+
+Intervals: a row whose column ``c`` comes with ``"c low"`` and ``"c high"`` (a 95 % bootstrap interval,
+`sslprop.lab.tables.cells`) keeps the three as numbers in the CSV and shows them as one cell
+``"41.2 [38.0, 44.5]"`` in the Markdown file and in `frame`, the pandas table a notebook displays.
 """
 
 from __future__ import annotations
@@ -82,6 +86,34 @@ def format_cell(value: Any, float_format: str = FLOAT_FORMAT) -> str:
     return str(value)
 
 
+def merge_intervals(rows: Sequence[Mapping[str, Any]], float_format: str = FLOAT_FORMAT) -> list[dict[str, Any]]:
+    """Rows with each ``c``, ``"c low"``, ``"c high"`` triple turned into one text cell ``"v [low, high]"`` (other cells kept)."""
+    out = []
+    for r in rows:
+        row: dict[str, Any] = {}
+        for c, v in r.items():
+            if (c.endswith(" low") and c[:-4] in r and f"{c[:-4]} high" in r) or (
+                    c.endswith(" high") and c[:-5] in r and f"{c[:-5]} low" in r):
+                continue
+            lo, hi = r.get(f"{c} low"), r.get(f"{c} high")
+            if v is not None and v != "" and lo not in (None, "") and hi not in (None, ""):
+                v = f"{format_cell(v, float_format)} [{format_cell(lo, float_format)}, {format_cell(hi, float_format)}]"
+            row[c] = v
+        out.append(row)
+    return out
+
+
+def frame(rows: Any, columns: Sequence[str] | None = None, float_format: str = FLOAT_FORMAT, index: str | None = None) -> Any:
+    """A pandas DataFrame of `rows` for a notebook to display (intervals merged, `merge_intervals`; numbers as
+    `float_format` text, so the rendered table is the same on every run); `index`: a column to use as row labels."""
+    import pandas as pd
+
+    cols, cells = _normalise_rows(rows, columns)
+    merged = merge_intervals([dict(zip(cols, r)) for r in cells], float_format)
+    df = pd.DataFrame([{c: format_cell(v, float_format) for c, v in r.items()} for r in merged])
+    return df.set_index(index) if index is not None and index in df.columns else df
+
+
 def format_table(rows: Any, columns: Sequence[str] | None = None, float_format: str = FLOAT_FORMAT) -> str:
     """A Markdown (pipe) table of `rows` (list of dicts, list of sequences with `columns`, or dict of columns).
 
@@ -96,7 +128,7 @@ def format_table(rows: Any, columns: Sequence[str] | None = None, float_format: 
 
 def save_table(rows: Any, name: str, figures_dir: str | os.PathLike, columns: Sequence[str] | None = None,
                float_format: str = FLOAT_FORMAT) -> tuple[Path, Path]:
-    """Write ``figures_dir/name.md`` (pipe table) and ``name.csv`` (RFC 4180, '\\n' line ends); returns both paths.
+    """Write ``figures_dir/name.md`` (pipe table, intervals merged) and ``name.csv`` (RFC 4180, '\\n' line ends); returns both paths.
 
     rows: a list of dicts (columns: `columns` or the keys in first-seen order), a list of sequences
     with `columns`, or a dict of equal-length columns. Floats are written with `float_format` in both
@@ -114,7 +146,7 @@ def save_table(rows: Any, name: str, figures_dir: str | os.PathLike, columns: Se
         writer.writerow([format_cell(v, float_format) for v in r])
     md = Path(figures_dir) / f"{name}.md"
     csv_path = Path(figures_dir) / f"{name}.csv"
-    atomic_write_text(md, format_table(cells, cols, float_format))
+    atomic_write_text(md, format_table(merge_intervals([dict(zip(cols, r)) for r in cells], float_format), None, float_format))
     atomic_write_text(csv_path, buf.getvalue())
     return md, csv_path
 
@@ -134,6 +166,9 @@ def paper_beside(ours: Sequence[Mapping[str, Any]], paper: Sequence[Mapping[str,
         row: dict[str, Any] = {key: k}
         for c in columns:
             row[f"{c} ({labels[0]})"] = mine.get(k, {}).get(c)
+            for end in (" low", " high"):  # our interval, when the row has one
+                if mine.get(k, {}).get(c + end) is not None:
+                    row[f"{c} ({labels[0]}){end}"] = mine[k][c + end]
             row[f"{c} ({labels[1]})"] = theirs.get(k, {}).get(c)
         out.append(row)
     return out

@@ -208,3 +208,18 @@ def test_table2_rows_carry_intervals_and_seed_rows(monkeypatch, tmp_path):
     assert ciou["method"] == "Ours" and ciou["seed 0"] == 50.0 and ciou["seed 0 low"] == pytest.approx(40.0)
     assert ciou["mean"] == pytest.approx(50.0) and ciou["sd"] == pytest.approx(25.0) and (ciou["min"], ciou["max"]) == (25.0, 75.0)
     assert (ciou["seed 1"], ciou["seed 2"]) == (25.0, 75.0) and auc["mean"] == pytest.approx(25.0) and "seed 0 low" not in auc
+
+
+def test_comparers_find_the_cells_of_each_table():
+    a, b = _score([0.9] * 30 + [0.1] * 10), _score([0.9] * 10 + [0.1] * 30)
+    t2 = tables.table2_comparer([{"method": "ours", "view": "boxes", "preset": "scenes", "metric": "ciou@0.5", **a},
+                                 {"method": "attention", "view": "map", "preset": "scenes", "metric": "ciou@0.5", **b}])
+    d = t2(("Ours", "scenes cIoU@0.5"), ("Attention", "scenes cIoU@0.5"))
+    assert d == tables.paired(a, b, "rate") and d["resolved"]
+    assert t2(("Ours", "scenes AUC"), ("Attention", "scenes AUC")) == tables.paired(a, b, "auc")
+    assert t2(("Ours", "solo IoU@0.5"), ("Attention", "solo IoU@0.5")) is None  # not in the table
+    assert t2(("Ours", "scenes AUC"), ("Attention", "scenes cIoU@0.5")) is None  # two different metrics
+    t3 = tables.table3_comparer([{"variant": "K", **a}, {"variant": "M", **b}])
+    assert t3(("K", "AUC"), ("M", "AUC")) == tables.paired(a, b, "auc")
+    t4 = tables.table4_comparer([{"size": "10k", "method": "ours", **a}, {"size": "10k", "method": "attention", **b}])
+    assert t4(("10k", "cIoU@0.5 Ours"), ("10k", "cIoU@0.5 Attention"))["difference"] == pytest.approx(50.0)

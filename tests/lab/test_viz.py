@@ -65,3 +65,15 @@ def test_format_cell_and_paper_beside():
         {"method": "floor", "cIoU (ours)": 0.4, "cIoU (paper)": None},
         {"method": "attention", "cIoU (ours)": None, "cIoU (paper)": 52.2},
     ]
+
+
+def test_intervals_merge_into_one_cell_and_stay_numbers_in_the_csv(tmp_path):
+    rows = [{"m": "Ours", "c": 41.25, "c low": 38.0, "c high": 44.5, "n": 3}, {"m": "floor", "c": None, "c low": None, "c high": None, "n": 4}]
+    assert viz.merge_intervals(rows, "{:.1f}") == [{"m": "Ours", "c": "41.2 [38.0, 44.5]", "n": 3}, {"m": "floor", "c": None, "n": 4}]
+    df = viz.frame(rows, float_format="{:.1f}", index="m")
+    assert list(df.columns) == ["c", "n"] and df.loc["Ours", "c"] == "41.2 [38.0, 44.5]" and df.loc["floor", "c"] == "-"
+    md, csv_path = viz.save_table(rows, "t", tmp_path, float_format="{:.1f}")
+    assert "| Ours | 41.2 [38.0, 44.5] | 3 |" in md.read_text()
+    assert csv_path.read_text().splitlines()[:2] == ["m,c,c low,c high,n", "Ours,41.2,38.0,44.5,3"]
+    beside = viz.paper_beside(rows[:1], [{"m": "Ours", "c": 72.8}], "m", ["c"])
+    assert beside == [{"m": "Ours", "c (ours)": 41.25, "c (ours) low": 38.0, "c (ours) high": 44.5, "c (paper)": 72.8}]

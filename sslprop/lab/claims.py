@@ -1,0 +1,272 @@
+"""The claims ledger: each claim of the paper, our numbers with their intervals, and a verdict computed from the intervals.
+
+Notebooks 05-08 each turn their tables into ledger rows and save them (``figures/NN_claims.{md,csv}``);
+notebook 09 gathers them into one ledger (``figures/09_claims.{md,csv}``):
+
+    d = tables.paired(ours, attention)                 # a paired bootstrap difference, percent points
+    row = claim("Ours beats Attention", "Table 2", "scenes", "72.8 vs. 66.0", [("vs. Attention", d)])
+    save_claims([row, ...], "06_claims", figures_dir)
+    ledger = gather(figures_dir)                         # every NN_claims.csv, in notebook order
+
+A claim is decided by one or more *parts*, each a difference with its 95 % interval (paired bootstrap over
+the test samples, `sslprop.evaluation.bootstrap`, or a one-sample bootstrap against a fixed value):
+
+- ``holds``: every part's interval lies above the claim's bound (0 for "beats", minus the margin for
+  "is competitive with");
+- ``contradicted``: some part's interval lies below the bound (the data say the opposite);
+- ``unresolved``: neither: the test frames cannot tell.
+
+The row's numbers (difference, low, high) are those of the deciding part: the contradicting one with the
+lowest upper end, else the part with the lowest lower end. The intervals measure test-set noise only; the
+training-seed spread of the headline runs is in notebook 06's seeds table.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+
+from sslprop.errors import SSLPropError
+
+VERDICTS = ("holds", "contradicted", "unresolved")
+COLUMNS = ("claim", "source", "data set", "paper", "ours", "difference", "low", "high", "verdict", "rule")
+COMPETITIVE_MARGIN = 5.0  # points: "competitive" = not resolved more than this below the other
+
+
+def verdict(d: Mapping[str, Any], bound: float = 0.0) -> str:
+    """The verdict of one difference {"difference", "low", "high"} against `bound` (see the module docstring)."""
+    if d["low"] > bound:
+        return "holds"
+    if d["high"] < bound:
+        return "contradicted"
+    return "unresolved"
+
+
+def _fmt(d: Mapping[str, Any], unit: str) -> str:
+    return f"{d['difference']:+.1f}{unit} [{d['low']:+.1f}, {d['high']:+.1f}]"
+
+
+def claim(text: str, source: str, data: str, paper: str, parts: Sequence[tuple[str, Mapping[str, Any] | None]],
+          bound: float = 0.0, unit: str = "", rule: str | None = None) -> dict[str, Any]:
+    """One ledger row from its parts [(label, difference or None), ...]; a part that could not be computed (None)
+    makes the claim unresolved unless another part contradicts it.
+
+    bound: what each difference must exceed (0 for "beats"; -`COMPETITIVE_MARGIN` for "is competitive with").
+    unit: appended to the numbers in the "ours" text (e.g. " pts").
+    """
+    if not parts:
+        raise SSLPropError(f"claim {text!r}: no part to decide it")
+    known = [(label, d) for label, d in parts if d is not None]
+    verdicts = [verdict(d, bound) for _, d in known]
+    if "contradicted" in verdicts:
+        label, d = min(((label, d) for (label, d), v in zip(known, verdicts) if v == "contradicted"), key=lambda x: x[1]["high"])
+        final = "contradicted"
+    elif known and all(v == "holds" for v in verdicts) and len(known) == len(parts):
+        label, d = min(known, key=lambda x: x[1]["low"])
+        final = "holds"
+    else:
+        final = "unresolved"
+        label, d = min(known, key=lambda x: x[1]["low"]) if known else (None, None)
+    ours = "; ".join(f"{lab} {_fmt(x, unit)}" if x is not None else f"{lab} not computed" for lab, x in parts)
+    rule = rule or (f"holds if every interval lies above {bound:g}, contradicted if one lies below it" if bound
+                    else "holds if every paired 95 % interval lies above 0, contradicted if one lies below 0")
+    return {"claim": text, "source": source, "data set": data, "paper": paper, "ours": ours,
+            "difference": None if d is None else float(d["difference"]), "low": None if d is None else float(d["low"]),
+            "high": None if d is None else float(d["high"]), "verdict": final, "rule": rule}
+
+
+def mean_interval(keys: Sequence[str], values: Sequence[float], null: float, scale: float = 1.0,
+                  ci: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """A one-sample claim: mean(values) - null with its bootstrap interval over `keys`' samples, times `scale`.
+
+    Returns {"difference", "low", "high", "resolved"} like a paired difference, so `claim` decides it the same way.
+    """
+    from sslprop.evaluation.bootstrap import bootstrap_intervals
+
+    v = np.asarray(values, dtype=np.float64)
+    if len(v) == 0:
+        raise SSLPropError("mean_interval: no value")
+    settings = {"resamples": 1000, "seed": 0, **dict(ci or {})}
+    lo, hi = bootstrap_intervals(keys, {"mean": (v, np.mean)}, **settings)["mean"]
+    d = {"difference": scale * (float(v.mean()) - null), "low": scale * (lo - null), "high": scale * (hi - null)}
+    return {**d, "resolved": bool(d["low"] > 0 or d["high"] < 0)}
+
+
+def counts(rows: Sequence[Mapping[str, Any]]) -> dict[str, int]:
+    """{verdict: number of rows} for every verdict."""
+    return {v: sum(r["verdict"] == v for r in rows) for v in VERDICTS}
+
+
+def save_claims(rows: Sequence[Mapping[str, Any]], name: str, figures_dir: str | os.PathLike) -> tuple[Path, Path]:
+    """Write ledger rows as ``figures_dir/name.{md,csv}`` (columns `COLUMNS`)."""
+    from sslprop.lab.viz import save_table
+
+    bad = [r["verdict"] for r in rows if r.get("verdict") not in VERDICTS]
+    if bad:
+        raise SSLPropError(f"claims {name}: unknown verdict {bad[0]!r}")
+    return save_table([{c: r.get(c) for c in COLUMNS} for r in rows], name, figures_dir, float_format="{:.1f}")
+
+
+def gather(figures_dir: str | os.PathLike, pattern: str = "0[5-8]_claims.csv") -> list[dict[str, Any]]:
+    """Every ledger row the notebooks saved in `figures_dir`, in notebook order; numbers back as floats."""
+    files = sorted(Path(figures_dir).glob(pattern))
+    if not files:
+        raise SSLPropError(f"{figures_dir}: no {pattern} (run notebooks 05-08 first)")
+    rows = []
+    for f in files:
+        with f.open(newline="", encoding="utf-8") as fh:
+            for r in csv.DictReader(fh):
+                for c in ("difference", "low", "high"):
+                    r[c] = None if r[c] in ("", "-") else float(r[c])
+                rows.append(r)
+    return rows
+
+
+# --------------------------------------------------------------------------------------- the paper's claims, per table
+
+
+def table1_claims(paired: Mapping[str, Mapping[str, Any]], rows: Sequence[Mapping[str, Any]], data: str,
+                  paper_column: str) -> list[dict[str, Any]]:
+    """Table 1: m_on || d_on beats each criterion alone. paired: `onscreen_report(..., ci)["paired"]` (shares);
+    rows: `table1` rows; paper_column: "SSL" or "AVE"."""
+    from sslprop.lab.published import PAPER_TABLE1
+
+    paper = {r["criterion"]: r[paper_column] for r in PAPER_TABLE1}
+    acc = {r["criterion"]: 100.0 * r["accuracy"] for r in rows}
+    out = []
+    for single in ("m_on", "d_on"):
+        d = paired.get(f"m_on || d_on - {single}")
+        d = None if d is None else {k: (100.0 * v if k != "resolved" else v) for k, v in d.items()}
+        out.append(claim(f"m_on || d_on is more accurate than {single} alone", "Table 1", data,
+                         f"{paper['m_on || d_on']:.1f} vs. {paper[single]:.1f} ({paper_column})",
+                         [(f"{acc['m_on || d_on']:.1f} vs. {acc[single]:.1f}:", d)], unit=" pts"))
+    return out
+
+
+def table2_claims(rows: Sequence[Mapping[str, Any]], comparer: Any, presets: Mapping[str, str]) -> list[dict[str, Any]]:
+    """Table 2, per preset: Ours beats each map-based baseline (each in its own paradigm), and every method beats
+    the floors (the best floor of the column). rows: `table2_rows`; comparer: `table2_comparer`;
+    presets: {preset: its rate column}, e.g. {"scenes": "scenes cIoU@0.5"}."""
+    from sslprop.lab.published import PAPER_TABLE2
+    from sslprop.lab.tables import FLOOR_LABELS, METHOD_LABELS, PRESET_PAPER
+
+    values = {r["method"]: r for r in rows}
+    paper = {r["method"]: r for r in PAPER_TABLE2}
+    baselines = [METHOD_LABELS[m] for m in METHOD_LABELS if m != "ours" and METHOD_LABELS[m] in values]
+    methods = [METHOD_LABELS[m] for m in METHOD_LABELS if METHOD_LABELS[m] in values]
+    floors = [f for f in FLOOR_LABELS.values() if f in values]
+    out = []
+    for preset, col in presets.items():
+        best_p = max(baselines, key=lambda m: paper.get(m, {}).get(col) or -1.0)
+        out.append(claim(f"Ours beats every map-based baseline ({col})", "Table 2", f"{preset} ({PRESET_PAPER[preset]})",
+                         f"Ours {paper['Ours'][col]:.1f} vs. best other {paper[best_p][col]:.1f} ({best_p})",
+                         [(f"vs. {m}", comparer(("Ours", col), (m, col))) for m in baselines], unit=" pts"))
+        scored = [f for f in floors if values[f].get(col) is not None]
+        if not scored:
+            continue
+        best_floor = max(scored, key=lambda f: values[f][col])
+        out.append(claim(f"every method beats the floors ({col})", "Table 2", f"{preset} ({PRESET_PAPER[preset]})",
+                         "implied (no floor reported)",
+                         [(f"{m} vs. {best_floor}", comparer((m, col), (best_floor, col))) for m in methods], unit=" pts"))
+    return out
+
+
+def table3_claims(rows: Sequence[Mapping[str, Any]], comparer: Any, map_methods: Sequence[Mapping[str, Any]] | None = None,
+                  map_comparer: Any = None) -> list[dict[str, Any]]:
+    """Table 3 on scenes: K = 20 is the best K (AUC), selection helps, the location map is competitive with the
+    map methods. map_methods: Table 2's scenes rows of the map-based methods with `map_comparer`, a `Comparer`
+    holding them and the row "The location map m_n" (column "scenes cIoU@0.5")."""
+    from sslprop.lab.published import PAPER_TABLE2, PAPER_TABLE3
+
+    p = {r["variant"]: r for r in PAPER_TABLE3}
+    k20 = "Ours (K=20)"
+    out = [
+        claim("K = 20 is the best number of selected proposals (AUC; the paper's cIoU@0.5 has K = 30 0.3 above)", "Table 3",
+              "scenes (SSL)", f"AUC {p[k20]['AUC']:.1f} vs. {p['Ours (K=10)']['AUC']:.1f} (K=10), {p['Ours (K=30)']['AUC']:.1f} (K=30)",
+              [(f"vs. {k}", comparer((k20, "AUC"), (k, "AUC"))) for k in ("Ours (K=10)", "Ours (K=30)")], unit=" pts"),
+        claim("without proposal selection (ProSelectNet) localisation is worse", "Table 3", "scenes (SSL)",
+              f"cIoU@0.5 {p[k20]['cIoU@0.5']:.1f} vs. {p['Ours - ProSelectNet']['cIoU@0.5']:.1f}",
+              [("K=20 vs. no selection", comparer((k20, "cIoU@0.5"), ("Ours - ProSelectNet", "cIoU@0.5")))], unit=" pts"),
+    ]
+    if map_methods:
+        col = "scenes cIoU@0.5"
+        best = max(map_methods, key=lambda r: r[col])
+        best_paper = max((r for r in PAPER_TABLE2 if r["method"] != "Ours"), key=lambda r: r[col])
+        out.append(claim(f"the location map m_n is competitive with the map methods (within {COMPETITIVE_MARGIN:g} points of the best)",
+                         "Table 3", "scenes (SSL)",
+                         f"cIoU@0.5 {p['The location map m_n']['cIoU@0.5']:.1f} vs. {best_paper[col]:.1f} ({best_paper['method']})",
+                         [(f"m_n vs. {best['method']}", map_comparer(("The location map m_n", col), (best["method"], col)))],
+                         bound=-COMPETITIVE_MARGIN, unit=" pts",
+                         rule=f"holds if the interval lies above -{COMPETITIVE_MARGIN:g} points, contradicted if below"))
+    return out
+
+
+def table4_claims(rows: Sequence[Mapping[str, Any]], comparer: Any) -> list[dict[str, Any]]:
+    """Table 4 on scenes: Ours is at least as good as Attention at every size, and both improve with size (largest
+    vs. smallest), on cIoU@0.5."""
+    from sslprop.lab.published import PAPER_TABLE4
+
+    sizes = [r["size"] for r in rows]
+    small, large = sizes[0], sizes[-1]
+    p = {r["size"]: r for r in PAPER_TABLE4}
+    both = [s for s in sizes if all(r.get(f"cIoU@0.5 {m}") is not None for r in rows if r["size"] == s for m in ("Ours", "Attention"))]
+    return [
+        claim("Ours is at least as good as Attention at every training-set size (cIoU@0.5)", "Table 4", "scenes (SSL)",
+              "; ".join(f"{s}: {p[s]['cIoU@0.5 Ours']:.1f} vs. {p[s]['cIoU@0.5 Attention']:.1f}" for s in ("10k", "144k")),
+              [(s, comparer((s, "cIoU@0.5 Ours"), (s, "cIoU@0.5 Attention"))) for s in both], unit=" pts",
+              rule="holds if every paired interval lies above 0, contradicted if one lies below 0 (at least: not resolved below)"),
+        claim("both methods improve with the training-set size (cIoU@0.5, largest vs. smallest)", "Table 4", "scenes (SSL)",
+              f"Ours {p['144k']['cIoU@0.5 Ours']:.1f} vs. {p['10k']['cIoU@0.5 Ours']:.1f}; "
+              f"Attention {p['144k']['cIoU@0.5 Attention']:.1f} vs. {p['10k']['cIoU@0.5 Attention']:.1f}",
+              [(f"{m} {large} vs. {small}", comparer((large, f"cIoU@0.5 {m}"), (small, f"cIoU@0.5 {m}"))) for m in ("Ours", "Attention")],
+              unit=" pts"),
+    ]
+
+
+def seed_claim(records: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """Ours beats Attention on scenes with every training seed: per seed, the paired difference of cIoU@0.5
+    (`seed_records`: ours on its boxes, attention on its map, both on the same test frames)."""
+    from sslprop.lab.published import PAPER_TABLE2
+    from sslprop.lab.tables import paired
+
+    by = {(r["method"], r["seed"]): r for r in records}
+    seeds = sorted({s for m, s in by if m == "ours" and ("attention", s) in by})
+    p = {r["method"]: r for r in PAPER_TABLE2}
+    return claim("Ours beats Attention with every training seed (cIoU@0.5)", "Table 2", "scenes (SSL)",
+                 f"{p['Ours']['scenes cIoU@0.5']:.1f} vs. {p['Attention']['scenes cIoU@0.5']:.1f} (one run)",
+                 [(f"seed {s}", paired(by[("ours", s)], by[("attention", s)])) for s in seeds], unit=" pts")
+
+
+def figure_claims(correlations: Sequence[tuple[str, float]], outcomes: Sequence[tuple[str, bool]],
+                  covered: Mapping[str, Sequence[float]], keys: Sequence[str]) -> list[dict[str, Any]]:
+    """Figs. 3-5 on `sequences` and `scenes`, as claims with intervals.
+
+    correlations: `tracks.distance_correlations` (Fig. 3: d_on follows loudness: mean r > 0, clips resampled);
+    outcomes: `tracks.turns_outcomes` (Fig. 4: the sounding object has the higher confidence in more than half of
+    the frames, clips resampled); covered: {"ours": [...], "Attention": [...]}, the share of the source's box that
+    each map's upper half covers per on-screen test frame of `keys` (Fig. 5: ours covers more of the object).
+    """
+    from sslprop.evaluation.bootstrap import paired_difference
+
+    out = []
+    ids = [k for k, _ in correlations]
+    out.append(claim("the confidence d_on follows the source's loudness (mean per-clip r above 0)", "Fig. 3", "sequences (AVE)",
+                     "one clip, shown qualitatively",
+                     [(f"mean r over {len(ids)} clips, minus 0:", mean_interval(ids, [r for _, r in correlations], 0.0) if ids else None)]))
+    frames = [k for k, _ in outcomes]
+    out.append(claim("the confidence switches with the sounding source (the sounding object scores higher in > 50 % of frames)",
+                     "Fig. 4", "sequences (AVE)", "one clip, shown qualitatively",
+                     [(f"share over {len(frames)} frames, minus 50 %:",
+                       mean_interval(frames, [float(w) for _, w in outcomes], 0.5, scale=100.0) if frames else None)], unit=" pts"))
+    if keys:
+        d = paired_difference(keys, covered["ours"], covered["Attention"], np.mean)
+        d = {k: (100.0 * v if k != "resolved" else v) for k, v in d.items()}
+    else:
+        d = None
+    out.append(claim("our location map covers more of the sounding object than Attention's map", "Fig. 5", "scenes (SSL)",
+                     "shown qualitatively", [(f"share of the box covered, ours - Attention, {len(keys)} frames:", d)], unit=" pts"))
+    return out

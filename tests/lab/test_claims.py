@@ -1,0 +1,62 @@
+"""Tests for sslprop/lab/claims.py: verdicts from intervals, by hand."""
+
+from __future__ import annotations
+
+import pytest
+
+from sslprop.errors import SSLPropError
+from sslprop.lab import claims
+
+
+def D(diff, low, high):
+    return {"difference": diff, "low": low, "high": high, "resolved": low > 0 or high < 0}
+
+
+def test_verdicts_by_hand():
+    assert claims.verdict(D(3, 1, 5)) == "holds"
+    assert claims.verdict(D(-3, -5, -1)) == "contradicted"
+    assert claims.verdict(D(1, -1, 3)) == "unresolved"
+    assert claims.verdict(D(-2, -4, 0.5), bound=-5) == "holds"  # competitive within 5 points
+    assert claims.verdict(D(-8, -10, -6), bound=-5) == "contradicted"
+
+
+def test_a_claim_of_several_parts():
+    row = claims.claim("A beats all", "Table 2", "scenes", "72.8 vs. 69.9", [("vs. B", D(3, 1, 5)), ("vs. C", D(2, 0.5, 4))])
+    assert row["verdict"] == "holds" and (row["difference"], row["low"], row["high"]) == (2, 0.5, 4)  # the weakest part
+    assert row["ours"] == "vs. B +3.0 [+1.0, +5.0]; vs. C +2.0 [+0.5, +4.0]"
+    mixed = claims.claim("A beats all", "T", "d", "p", [("vs. B", D(3, 1, 5)), ("vs. C", D(1, -1, 3))])
+    assert mixed["verdict"] == "unresolved" and mixed["low"] == -1
+    against = claims.claim("A beats all", "T", "d", "p", [("vs. B", D(1, -1, 3)), ("vs. C", D(-3, -5, -1)), ("vs. E", D(-2, -4, -0.5))])
+    assert against["verdict"] == "contradicted" and against["high"] == -1  # the clearest contradiction
+    missing = claims.claim("A beats all", "T", "d", "p", [("vs. B", D(3, 1, 5)), ("vs. C", None)])
+    assert missing["verdict"] == "unresolved" and "vs. C not computed" in missing["ours"]
+    with pytest.raises(SSLPropError, match="no part"):
+        claims.claim("x", "T", "d", "p", [])
+
+
+def test_mean_interval_and_the_ledger_files(tmp_path):
+    keys = [f"c{i}" for i in range(40)]
+    up = claims.mean_interval(keys, [0.5 + 0.01 * (i % 5) for i in range(40)], 0.0)
+    assert up["difference"] == pytest.approx(0.52) and up["low"] > 0 and up["resolved"]
+    flat = claims.mean_interval(keys, [(-1) ** i * 0.3 for i in range(40)], 0.0)
+    assert flat["low"] < 0 < flat["high"] and not flat["resolved"]
+    rows = [claims.claim("A beats B", "Table 1", "scenes", "p", [("x", D(3, 1, 5))]),
+            claims.claim("A beats C", "Table 1", "scenes", "p", [("x", D(1, -1, 3))])]
+    claims.save_claims(rows, "05_claims", tmp_path)
+    claims.save_claims(rows[:1], "08_claims", tmp_path)
+    back = claims.gather(tmp_path)
+    assert [r["verdict"] for r in back] == ["holds", "unresolved", "holds"] and back[1]["low"] == -1.0
+    assert claims.counts(back) == {"holds": 2, "contradicted": 0, "unresolved": 1}
+    with pytest.raises(SSLPropError, match="no 0"):
+        claims.gather(tmp_path / "none")
+
+
+def test_figure_claims():
+    corr = [(f"c{i}", 0.6 + 0.01 * i) for i in range(10)]
+    outcomes = [(f"t{i // 4}/{i % 4}", i % 4 != 0) for i in range(40)]  # 75 % won
+    keys = [f"s{i}" for i in range(30)]
+    rows = claims.figure_claims(corr, outcomes, {"ours": [0.8] * 30, "Attention": [0.4] * 30}, keys)
+    assert [r["verdict"] for r in rows] == ["holds", "holds", "holds"]
+    assert rows[1]["difference"] == pytest.approx(25.0) and rows[2]["difference"] == pytest.approx(40.0)
+    none = claims.figure_claims([], [], {"ours": [], "Attention": []}, [])
+    assert [r["verdict"] for r in none] == ["unresolved"] * 3
