@@ -5,6 +5,8 @@ Usage::
     python -m sslprop eval --method full-frame --annotations vggss.json --format vggss --protocol lvs --json
     python -m sslprop eval --predictions run/predictions.npz --annotations data/scenes --protocol lvs
     python -m sslprop eval --predictions boxes.json --annotations music_solotest.json --format music --protocol dsol-solo
+    python -m sslprop eval --predictions run/boxes.json --annotations data/scenes --protocol lvs --extended --pointing --ci
+    python -m sslprop eval --predictions a/boxes.json --compare b/boxes.json --annotations data/scenes --protocol lvs --coco coco/
 
 Annotations (``--format``): ``flickr`` (a folder of Flickr-SoundNet ``<id>.xml``),
 ``vggss`` (``vggss.json``), ``music`` (DSOL ``solotest.json`` / ``duettest.json``),
@@ -40,6 +42,23 @@ annotator, in frame pixels, at least 0.5.
 annotation folder holds 5,000 files, the test set 249 or 250; SSPL scores 4,692 of the
 5,158 VGG-SS entries): listed ids without annotation are excluded as ``no_annotation``,
 annotated ids not listed are counted as ``outside_ids``.
+
+Beyond cIoU (single-source protocols; see docs/design.md, section 6):
+
+- ``--extended``: SLAVC's extended evaluation (`sslprop.evaluation.extended`): ``ap@T`` and ``max_f1@T``
+  (T = ``--extended-ciou``, default 0.5) from a per-sample confidence, the off-screen frames of an
+  sslprop data set counted as its non-visible samples (false positives when detected) instead of
+  excluded; ``--confidence`` auto (the top box's score / the map's maximum), top-quarter (maps: the
+  mean of the top quarter of the grid map, SLAVC's), d_on (``onscreen.json`` beside the predictions)
+  or the path of an onscreen.json. Details under the report's "extended".
+- ``--pointing``: the pointing game (`sslprop.evaluation.pointing`): ``pointing``, the rate of frames
+  whose map peak or best box centre lies inside any ground-truth box.
+- ``--coco DIR``: box predictions and ground truth as COCO files for pycocotools (`sslprop.evaluation.coco`).
+- ``--compare B``: B scored on the same frames, and "paired": {metric: {difference, low, high, resolved}},
+  the paired bootstrap of A - B (`sslprop.evaluation.bootstrap.paired_difference`); different frame sets
+  are refused.
+
+With ``--ci`` every reported rate, these included, gets a 95 % bootstrap interval.
 
 Nothing is dropped silently: ids that the predictions lack are counted (``--missing fail``,
 the default, scores them as cIoU 0 so that n stays the benchmark's size; ``skip`` leaves
@@ -647,11 +666,13 @@ def score(annotated: Annotated, predictions: Predictions, protocol: metrics.Prot
     ci: {"resamples": R, "seed": s, "level": 0.95} adds "ci": {metric: [low, high]} (`sslprop.evaluation.bootstrap`,
     samples resampled), with the settings under "ci_settings".
     pointing: adds "pointing", the pointing game's hit rate (`sslprop.evaluation.pointing`).
-    extended: {"ciou_threshold": 0.5, "confidence": "auto" | "top-quarter" | {key: d_on}, "name": str} adds SLAVC's
+    extended: {"ciou_threshold": 0.5, "confidence": "auto" | "top-quarter" | "d_on" | path | {key: d_on}, "name": str} adds SLAVC's
     extended evaluation (`sslprop.evaluation.extended`): ``ap@T`` and ``max_f1@T`` at cIoU threshold T, with the
     off-screen frames as its non-visible samples, and its accounting under "extended".
     """
     conf = None if extended is None else extended.get("confidence", "auto")
+    if isinstance(conf, str):  # "d_on" or the path of an onscreen.json -> {key: d_on}
+        conf = read_confidence(conf, predictions.source)
     s = score_frames(annotated, predictions, protocol, size, missing, pointing, conf)
     t = 0.5 if extended is None else float(extended.get("ciou_threshold", 0.5))
     name = "" if extended is None else str(extended.get("name", conf if isinstance(conf, str) else "d_on"))

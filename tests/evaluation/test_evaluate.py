@@ -370,3 +370,17 @@ def test_help_lists_the_new_options(capsys):
     out = capsys.readouterr().out
     for flag in ("--extended", "--extended-ciou", "--confidence", "--pointing", "--coco", "--compare", "max-F1", "pointing game"):
         assert flag in out, flag
+
+
+def test_score_from_python_with_d_on(tmp_path, extended_set):
+    from sslprop.evaluation import metrics
+    from sslprop.evaluation.predfiles import load_predictions
+
+    boxes = write_boxes(tmp_path / "a" / "boxes.json", {"v1": [TL + [0.9]], "off": [TL + [0.7]], "v3": [BR + [0.5]], "v2": [TL + [0.2]]})
+    records = {k: {"d_on": d} for k, d in {"v1": 0.9, "v2": 0.8, "v3": 0.1, "off": 0.05}.items()}
+    (tmp_path / "a" / "onscreen.json").write_text(json.dumps(records))
+    proto = metrics.get_protocol("lvs")
+    annotated = evaluate.load_annotated(extended_set, None, proto)
+    r = evaluate.score(annotated, load_predictions(boxes), proto, extended={"confidence": "d_on"}, pointing=True)
+    assert r["max_f1@0.5"] == pytest.approx(0.8) and r["pointing"] == pytest.approx(2 / 3)
+    assert evaluate.score(annotated, load_predictions(boxes), proto, extended={})["ap@0.5"] == pytest.approx(1 / 3)
