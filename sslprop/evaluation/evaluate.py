@@ -5,6 +5,8 @@ Usage::
     python -m sslprop eval --method full-frame --annotations vggss.json --format vggss --protocol lvs --json
     python -m sslprop eval --predictions run/predictions.npz --annotations data/scenes --protocol lvs
     python -m sslprop eval --predictions boxes.json --annotations music_solotest.json --format music --protocol dsol-solo
+    python -m sslprop eval --predictions run/boxes.json --annotations data/scenes --protocol lvs --extended --pointing --ci
+    python -m sslprop eval --predictions a/boxes.json --compare b/boxes.json --annotations data/scenes --protocol lvs --coco coco/
 
 Annotations (``--format``): ``flickr`` (a folder of Flickr-SoundNet ``<id>.xml``),
 ``vggss`` (``vggss.json``), ``music`` (DSOL ``solotest.json`` / ``duettest.json``),
@@ -40,6 +42,23 @@ annotator, in frame pixels, at least 0.5.
 annotation folder holds 5,000 files, the test set 249 or 250; SSPL scores 4,692 of the
 5,158 VGG-SS entries): listed ids without annotation are excluded as ``no_annotation``,
 annotated ids not listed are counted as ``outside_ids``.
+
+Beyond cIoU (single-source protocols; see docs/design.md, section 6):
+
+- ``--extended``: SLAVC's extended evaluation (`sslprop.evaluation.extended`): ``ap@T`` and ``max_f1@T``
+  (T = ``--extended-ciou``, default 0.5) from a per-sample confidence, the off-screen frames of an
+  sslprop data set counted as its non-visible samples (false positives when detected) instead of
+  excluded; ``--confidence`` auto (the top box's score / the map's maximum), top-quarter (maps: the
+  mean of the top quarter of the grid map, SLAVC's), d_on (``onscreen.json`` beside the predictions)
+  or the path of an onscreen.json. Details under the report's "extended".
+- ``--pointing``: the pointing game (`sslprop.evaluation.pointing`): ``pointing``, the rate of frames
+  whose map peak or best box centre lies inside any ground-truth box.
+- ``--coco DIR``: box predictions and ground truth as COCO files for pycocotools (`sslprop.evaluation.coco`).
+- ``--compare B``: B scored on the same frames, and "paired": {metric: {difference, low, high, resolved}},
+  the paired bootstrap of A - B (`sslprop.evaluation.bootstrap.paired_difference`); different frame sets
+  are refused.
+
+With ``--ci`` every reported rate, these included, gets a 95 % bootstrap interval.
 
 Nothing is dropped silently: ids that the predictions lack are counted (``--missing fail``,
 the default, scores them as cIoU 0 so that n stays the benchmark's size; ``skip`` leaves
@@ -366,69 +385,197 @@ def _examples(keys: Sequence[str]) -> list[str]:
     return list(keys[:EXAMPLES])
 
 
-def score(annotated: Annotated, predictions: Predictions, protocol: metrics.Protocol, size: int = metrics.GRID, missing: str = "fail",
-          ci: Mapping[str, Any] | None = None, frames: bool = False) -> dict[str, Any]:
-    """Score `predictions` on `annotated` under `protocol` -> the report (a JSON-able dict).
+@dataclass
+class Scored:
+    """Per-frame values of one prediction set on the annotated frames (what the report summarises).
 
-    Keys: n (samples in the summary), auc, the headline rate (``ciou@0.5`` or ``iou@0.5``),
-    mean_ciou, box_iou@0.5 (box predictions, single source), iou@0.3 and silent (multi-source),
-    and the accounting: n_annotated, excluded, missing_predictions, unannotated_predictions,
-    empty_predictions, nan_ciou, problems. Rates are fractions in [0, 1].
-    ci: {"resamples": R, "seed": s, "level": 0.95} adds "ci": {metric: [low, high]} (`sslprop.evaluation.bootstrap`,
-    samples resampled), with the settings under "ci_settings".
-    frames: add "frames": {"keys", "ciou", "hit"}, the per-frame values behind the rates (in scoring order; "hit" is the
-    box-level hit of box predictions, else absent), for paired comparisons of two methods on the same frames.
+    keys:        the scored frames, in order; every list below but the non-visible ones is aligned with it
+    cious:       (F,) cIoU (NaN: empty ground truth and empty prediction)
+    hits:        box_iou@0.5 hits (single-source box predictions; else empty)
+    silents:     multi-source: the silent score of each frame with silent objects
+    pointing:    pointing-game hits (when asked; else empty)
+    confidence:  the extended evaluation's confidence per scored frame (when asked; -inf: none)
+    nonvisible_keys / nonvisible_confidence: the extended evaluation's frames whose source is not visible
     """
+
+    keys: list[str] = field(default_factory=list)
+    cious: list[float] = field(default_factory=list)
+    hits: list[bool] = field(default_factory=list)
+    silents: list[float] = field(default_factory=list)
+    pointing: list[bool] = field(default_factory=list)
+    confidence: list[float] = field(default_factory=list)
+    nonvisible_keys: list[str] = field(default_factory=list)
+    nonvisible_confidence: list[float] = field(default_factory=list)
+    missing: list[str] = field(default_factory=list)
+    missing_nonvisible: list[str] = field(default_factory=list)
+    unannotated: list[str] = field(default_factory=list)
+    empty: list[str] = field(default_factory=list)
+    outside: list[str] = field(default_factory=list)
+
+
+CONFIDENCE_RULES = ("auto", "top-quarter", "d_on")
+
+
+def read_confidence(spec: str, predictions_path: str | os.PathLike | None) -> str | dict[str, float]:
+    """`--confidence` -> a rule ("auto", "top-quarter") or {key: d_on} from an onscreen.json.
+
+    "d_on" reads the onscreen.json beside the predictions (in the predictions folder, or in the folder
+    of the predictions file); any other value is the path of an onscreen.json.
+    """
+    if spec in ("auto", "top-quarter"):
+        return spec
+    if spec == "d_on":
+        if predictions_path is None:
+            raise SSLPropError("--confidence d_on: reads the onscreen.json beside --predictions; a --method floor has none")
+        p = Path(predictions_path)
+        folder, path = (p if p.is_dir() else p.parent), None
+    else:
+        path = Path(spec)
+        if path.is_dir():
+            path = path / "onscreen.json"
+        folder = path.parent
+    from sslprop.evaluation.predfiles import read_onscreen
+
+    records = read_onscreen(folder) if path is None or path.name == "onscreen.json" else None
+    if records is None:
+        from sslprop.data.annotations import load_json
+
+        records = load_json(path)
+        if not isinstance(records, dict):
+            raise SSLPropError(f"--confidence {spec}: expected an onscreen.json object {{key: {{\"d_on\": ...}}}}")
+    out = {}
+    for k, r in records.items():
+        d = r.get("d_on") if isinstance(r, dict) else None
+        if isinstance(d, bool) or not isinstance(d, (int, float)) or not math.isfinite(d):
+            raise SSLPropError(f"--confidence {spec}: record {k!r} has no finite d_on")
+        out[str(k)] = float(d)
+    return out
+
+
+def _confidence(key: str, pred: np.ndarray | None, kind: str, rule: str | Mapping[str, float], protocol: metrics.Protocol,
+                size: int) -> float:
+    """One frame's confidence: -inf without a prediction; else d_on from the records, the top box's score,
+    or the map's maximum ("auto") / the mean of the top quarter of its grid map ("top-quarter")."""
+    from sslprop.evaluation import extended
+
+    if pred is None:
+        return -math.inf
+    if isinstance(rule, Mapping):
+        if key not in rule:
+            raise SSLPropError(f"--confidence: the onscreen.json has no d_on for frame {key!r}")
+        return rule[key]
+    if kind == "boxes":
+        if rule != "auto":
+            raise SSLPropError(f"--confidence {rule}: for map predictions only (boxes use the top box's score)")
+        return extended.box_confidence(pred)
+    m = pred if pred.ndim == 2 else pred[0]
+    return extended.map_confidence(m if rule == "auto" else protocol.resize(m, size), "max" if rule == "auto" else rule)
+
+
+def score_frames(annotated: Annotated, predictions: Predictions, protocol: metrics.Protocol, size: int = metrics.GRID,
+                 missing: str = "fail", pointing: bool = False, confidence: str | Mapping[str, float] | None = None) -> Scored:
+    """The per-frame values of `predictions` on `annotated` (see `Scored`).
+
+    pointing: also play the pointing game (`sslprop.evaluation.pointing`; single-source protocols).
+    confidence: also the extended evaluation's confidences (`read_confidence`), of the scored frames and of
+    the off-screen frames (``excluded["offscreen"]``), which become its non-visible samples.
+    """
+    from sslprop.evaluation import pointing as pointing_game
+
     if missing not in ("fail", "skip"):
         raise SSLPropError(f"--missing {missing}: must be 'fail' or 'skip'")
+    if protocol.multi and (pointing or confidence is not None):
+        what = "--pointing" if pointing else "--extended"
+        raise SSLPropError(f"{what}: scores one map or box per frame; not with the multi-source --protocol {protocol.name}")
     items = annotated.items
     keys = {it.key for it in items}
     excluded_keys = {k for ks in annotated.excluded.values() for k in ks}
     outside = set(annotated.outside)
-    missing_keys = [it.key for it in items if it.key not in predictions.data]
-    unannotated = sorted(k for k in predictions.data if k not in keys and k not in excluded_keys and k not in outside)
-    cious: list[float] = []
-    scored: list[str] = []  # the key of each entry of `cious`
-    hits: list[bool] = []
-    silents: list[float] = []
-    empty_preds: list[str] = []
-    outside_preds: list[str] = []
+    out = Scored()
+    out.missing = [it.key for it in items if it.key not in predictions.data]
+    out.unannotated = sorted(k for k in predictions.data if k not in keys and k not in excluded_keys and k not in outside)
     for it in tqdm(items, desc=f"eval {protocol.name}", unit="frame", leave=False, disable=None):
         pred = predictions.data.get(it.key)
         if pred is None:
             if missing == "fail":
-                cious.append(0.0)
-                scored.append(it.key)
-                hits.append(False)
+                out.cious.append(0.0)
+                out.keys.append(it.key)
+                out.hits.append(False)
+                if pointing:
+                    out.pointing.append(False)
+                if confidence is not None:
+                    out.confidence.append(-math.inf)
             continue
         if predictions.kind == "boxes":
             top = pred[: 2 if protocol.multi else 1, :4]
             if len(top) == 0:
-                empty_preds.append(it.key)
+                out.empty.append(it.key)
             elif clip_to_frame(top[0], it.width, it.height) is None:  # scores 0, and is counted
-                outside_preds.append(it.key)
+                out.outside.append(it.key)
             masks = [it.raster.mask(b) > 0 for b in top]
         else:
             maps = pred if pred.ndim == 3 else pred[None]
             if not protocol.multi and maps.shape[0] != 1:
                 raise SSLPropError(f"{predictions.source} key {it.key!r}: {protocol.name} scores one map per frame, got {maps.shape[0]}")
             masks = [protocol.mask(m, size) for m in maps]
-        scored.append(it.key)
+        out.keys.append(it.key)
         if protocol.multi:
-            cious.append(metrics.dsol_multi_image(masks, it.sources).ciou)
+            out.cious.append(metrics.dsol_multi_image(masks, it.sources).ciou)
             if it.silent_specs:
                 positive = np.zeros((size, size), dtype=bool)
                 for m in masks:
                     positive |= m
-                silents.append(metrics.silent_score(positive, it.silent))
+                out.silents.append(metrics.silent_score(positive, it.silent))
             continue
         mask = masks[0] if masks else np.zeros((size, size), dtype=bool)
-        cious.append(metrics.ciou(mask, it.gt))
+        out.cious.append(metrics.ciou(mask, it.gt))
         if predictions.kind == "boxes":
-            hits.append(bool(len(top)) and metrics.box_hit(top[0], it.gt_boxes)[0])
-    if not cious:
-        raise SSLPropError(f"{annotated.source}: nothing to score ({len(items)} annotated frames, {len(missing_keys)} without predictions)")
+            out.hits.append(bool(len(top)) and metrics.box_hit(top[0], it.gt_boxes)[0])
+        if pointing:
+            out.pointing.append(pointing_game.box_hit(pred, it.width, it.height, it.gt_boxes) if predictions.kind == "boxes"
+                                else pointing_game.map_hit(maps[0], protocol, it.width, it.height, it.gt_boxes, size))
+        if confidence is not None:
+            out.confidence.append(_confidence(it.key, pred, predictions.kind, confidence, protocol, size))
+    if confidence is not None:
+        for key in annotated.excluded.get("offscreen", []):
+            pred = predictions.data.get(key)
+            if pred is None:
+                out.missing_nonvisible.append(key)
+                if missing == "skip":
+                    continue
+            out.nonvisible_keys.append(key)
+            out.nonvisible_confidence.append(_confidence(key, pred, predictions.kind, confidence, protocol, size))
+    if not out.cious:
+        raise SSLPropError(f"{annotated.source}: nothing to score ({len(items)} annotated frames, {len(out.missing)} without predictions)")
+    return out
+
+
+def _extended_columns(s: Scored) -> tuple[list[str], np.ndarray, np.ndarray, np.ndarray]:
+    """The extended evaluation's samples: keys, (N,) visible, (N,) cIoU (NaN where not visible), (N,) confidence."""
+    keys = s.keys + s.nonvisible_keys
+    visible = np.array([True] * len(s.keys) + [False] * len(s.nonvisible_keys))
+    cious = np.array(list(s.cious) + [math.nan] * len(s.nonvisible_keys), dtype=np.float64)
+    return keys, visible, cious, np.array(s.confidence + s.nonvisible_confidence, dtype=np.float64)
+
+
+def _extended_stats(visible: np.ndarray, cious: np.ndarray, conf: np.ndarray, t: float) -> dict[str, Callable[[np.ndarray], float]]:
+    """Statistics of a drawn set of sample indices (the bootstrap resamples indices, as floats)."""
+    from sslprop.evaluation import extended
+
+    def pick(idx: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        i = idx.astype(np.int64)
+        return visible[i], cious[i], conf[i]
+
+    return {f"ap@{t:g}": lambda idx: extended.average_precision(*pick(idx), t),
+            f"max_f1@{t:g}": lambda idx: extended.max_f1(*pick(idx), t)[0]}
+
+
+def summarise(annotated: Annotated, predictions: Predictions, protocol: metrics.Protocol, s: Scored, missing: str = "fail",
+              ci: Mapping[str, Any] | None = None, extended_ciou: float = 0.5, confidence_name: str = "") -> dict[str, Any]:
+    """The report (a JSON-able dict) of the per-frame values `s` (see `score` for its keys)."""
+    cious = s.cious
     curve = metrics.success_curve(cious)
+    excluded_keys = {k for ks in annotated.excluded.values() for k in ks}
     report: dict[str, Any] = {
         "protocol": protocol.name,
         "annotations": annotated.source,
@@ -441,25 +588,42 @@ def score(annotated: Annotated, predictions: Predictions, protocol: metrics.Prot
     }
     if protocol.multi:
         report["iou@0.3"] = curve[6]  # DSOL prints results[6]: the step 0.05 * 6 = 0.30000000000000004
-        report["silent"] = _nan_to_none(float(np.mean(silents))) if silents else None
-        report["n_silent"] = len(silents)
+        report["silent"] = _nan_to_none(float(np.mean(s.silents))) if s.silents else None
+        report["n_silent"] = len(s.silents)
     elif predictions.kind == "boxes":
-        report["box_iou@0.5"] = float(np.mean(hits))
+        report["box_iou@0.5"] = float(np.mean(s.hits))
         if protocol.headline == "ciou@0.5":
             report["iou@0.5"] = report["box_iou@0.5"]
+    if s.pointing:
+        report["pointing"] = float(np.mean(s.pointing))
+    extended_on = len(s.confidence) == len(s.keys) and (s.confidence or s.nonvisible_keys)
+    if extended_on:
+        from sslprop.evaluation import extended
+
+        ekeys, visible, ecious, conf = _extended_columns(s)
+        scores = extended.extended_scores(visible, ecious, conf, extended_ciou)
+        t = f"{extended_ciou:g}"
+        report[f"ap@{t}"] = scores["ap"]
+        report[f"max_f1@{t}"] = scores["max_f1"]
+        report["extended"] = {
+            "ciou_threshold": extended_ciou, "confidence": confidence_name, "n": len(ekeys), "n_visible": int(visible.sum()),
+            "n_nonvisible": int((~visible).sum()), "f1_confidence": scores["f1_confidence"], "precision": scores["precision"],
+            "missing_nonvisible": len(s.missing_nonvisible), "missing_nonvisible_examples": _examples(s.missing_nonvisible),
+            "reference": "stoneMo/SLAVC utils.py EvaluatorFull.calc_precision_recall / calc_ap / finalize_stats (F1)",
+        }
     report.update({
-        "n_annotated": len(items) + len(excluded_keys),
+        "n_annotated": len(annotated.items) + len(excluded_keys),
         "excluded": {reason: len(ks) for reason, ks in annotated.excluded.items()},
         "excluded_examples": {reason: _examples(ks) for reason, ks in annotated.excluded.items() if ks},
-        "outside_ids": len(outside),
-        "missing_predictions": len(missing_keys),
-        "missing_examples": _examples(missing_keys),
+        "outside_ids": len(annotated.outside),
+        "missing_predictions": len(s.missing),
+        "missing_examples": _examples(s.missing),
         "missing_scored_as": "cIoU 0" if missing == "fail" else "left out of n",
-        "unannotated_predictions": len(unannotated),
-        "unannotated_examples": _examples(unannotated),
-        "empty_predictions": len(empty_preds),
-        "predictions_outside_frame": len(outside_preds),
-        "predictions_outside_examples": _examples(outside_preds),
+        "unannotated_predictions": len(s.unannotated),
+        "unannotated_examples": _examples(s.unannotated),
+        "empty_predictions": len(s.empty),
+        "predictions_outside_frame": len(s.outside),
+        "predictions_outside_examples": _examples(s.outside),
         "nan_ciou": int(np.sum(np.isnan(np.asarray(cious, dtype=np.float64)))),
         "problems": summarise_problems(annotated.problems),
         "curve": curve,
@@ -471,27 +635,114 @@ def score(annotated: Annotated, predictions: Predictions, protocol: metrics.Prot
                                    "auc": (cious, metrics.ciou_auc), "mean_ciou": (cious, lambda v: float(np.mean(v)))}
         if protocol.multi:
             columns["iou@0.3"] = (cious, lambda v: metrics.success_curve(v)[6])
-        elif predictions.kind == "boxes" and len(hits) == len(cious):
-            columns["box_iou@0.5"] = (hits, lambda v: float(np.mean(v)))
-        settings = {"resamples": int(ci.get("resamples", 1000)), "seed": int(ci.get("seed", 0)), "level": float(ci.get("level", 0.95))}
-        report["ci"] = bootstrap_intervals(scored, columns, **settings)
+        elif predictions.kind == "boxes" and len(s.hits) == len(cious):
+            columns["box_iou@0.5"] = (s.hits, lambda v: float(np.mean(v)))
+        if s.pointing:
+            columns["pointing"] = (s.pointing, lambda v: float(np.mean(v)))
+        settings = _ci_settings(ci)
+        report["ci"] = bootstrap_intervals(s.keys, columns, **settings)
         if "iou@0.5" in report and "box_iou@0.5" in report["ci"]:  # the same rate under its second name
             report["ci"]["iou@0.5"] = report["ci"]["box_iou@0.5"]
+        if extended_on:  # the extended samples (visible and not) are resampled by sample, on their own draws
+            idx = np.arange(len(ekeys), dtype=np.float64)
+            stats = _extended_stats(visible, ecious, conf, extended_ciou)
+            report["ci"].update(bootstrap_intervals(ekeys, {k: (idx, f) for k, f in stats.items()}, **settings))
         report["ci_settings"] = {**settings, "unit": "sample (the frames of one sample are drawn together)"}
-    if frames:
-        report["frames"] = {"keys": list(scored), "ciou": [float(c) for c in cious]}
-        if predictions.kind == "boxes" and not protocol.multi and len(hits) == len(cious):
-            report["frames"]["hit"] = [bool(h) for h in hits]
     return report
+
+
+def _ci_settings(ci: Mapping[str, Any]) -> dict[str, Any]:
+    return {"resamples": int(ci.get("resamples", 1000)), "seed": int(ci.get("seed", 0)), "level": float(ci.get("level", 0.95))}
+
+
+def per_frame(s: Scored) -> dict[str, Any]:
+    """{"keys", "ciou"[, "hit"]}: the per-frame values behind a report's rates, in scoring order ("hit": the box-level
+    hits of single-source box predictions), for paired comparisons of two methods on the same frames."""
+    out: dict[str, Any] = {"keys": list(s.keys), "ciou": [float(c) for c in s.cious]}
+    if s.hits and len(s.hits) == len(s.keys):
+        out["hit"] = [bool(h) for h in s.hits]
+    return out
+
+
+def score(annotated: Annotated, predictions: Predictions, protocol: metrics.Protocol, size: int = metrics.GRID, missing: str = "fail",
+          ci: Mapping[str, Any] | None = None, pointing: bool = False, extended: Mapping[str, Any] | None = None,
+          frames: bool = False) -> dict[str, Any]:
+    """Score `predictions` on `annotated` under `protocol` -> the report (a JSON-able dict).
+
+    Keys: n (samples in the summary), auc, the headline rate (``ciou@0.5`` or ``iou@0.5``),
+    mean_ciou, box_iou@0.5 (box predictions, single source), iou@0.3 and silent (multi-source),
+    and the accounting: n_annotated, excluded, missing_predictions, unannotated_predictions,
+    empty_predictions, nan_ciou, problems. Rates are fractions in [0, 1].
+    ci: {"resamples": R, "seed": s, "level": 0.95} adds "ci": {metric: [low, high]} (`sslprop.evaluation.bootstrap`,
+    samples resampled), with the settings under "ci_settings".
+    pointing: adds "pointing", the pointing game's hit rate (`sslprop.evaluation.pointing`).
+    extended: {"ciou_threshold": 0.5, "confidence": "auto" | "top-quarter" | "d_on" | path | {key: d_on}, "name": str} adds SLAVC's
+    extended evaluation (`sslprop.evaluation.extended`): ``ap@T`` and ``max_f1@T`` at cIoU threshold T, with the
+    off-screen frames as its non-visible samples, and its accounting under "extended".
+    frames: adds "frames", the per-frame values (`per_frame`).
+    """
+    conf = None if extended is None else extended.get("confidence", "auto")
+    if isinstance(conf, str):  # "d_on" or the path of an onscreen.json -> {key: d_on}
+        conf = read_confidence(conf, predictions.source)
+    s = score_frames(annotated, predictions, protocol, size, missing, pointing, conf)
+    t = 0.5 if extended is None else float(extended.get("ciou_threshold", 0.5))
+    name = "" if extended is None else str(extended.get("name", conf if isinstance(conf, str) else "d_on"))
+    report = summarise(annotated, predictions, protocol, s, missing, ci, t, name)
+    if frames:
+        report["frames"] = per_frame(s)
+    return report
+
+
+def paired(a: Scored, b: Scored, protocol: metrics.Protocol, both_boxes: bool, ci: Mapping[str, Any] | None = None,
+           extended_ciou: float | None = None) -> dict[str, dict[str, float | bool]]:
+    """{metric: {"difference", "low", "high", "resolved"}}: A - B with its paired bootstrap interval (`bootstrap.paired_difference`).
+
+    Metrics: the headline rate and auc, box_iou@0.5 when both are boxes, pointing when both played it, and
+    ap@T / max_f1@T when the extended evaluation ran. A and B must score the same frames (else an SSLPropError).
+    """
+    from sslprop.evaluation.bootstrap import paired_difference
+
+    if a.keys != b.keys or a.nonvisible_keys != b.nonvisible_keys:
+        only_a = sorted(set(a.keys + a.nonvisible_keys) - set(b.keys + b.nonvisible_keys))
+        only_b = sorted(set(b.keys + b.nonvisible_keys) - set(a.keys + a.nonvisible_keys))
+        eg = (only_a or only_b or ["(same frames, different order)"])[0]
+        raise SSLPropError(f"--compare: the two predictions score different frames ({len(a.keys)} and {len(b.keys)}; "
+                           f"{len(only_a)} only in the first, {len(only_b)} only in the second, e.g. {eg!r}); use --missing fail")
+    settings = _ci_settings(ci or {})
+    out: dict[str, dict[str, float | bool]] = {
+        protocol.headline: paired_difference(a.keys, a.cious, b.cious, lambda v: metrics.success_rate(v, 0.5), **settings),
+        "auc": paired_difference(a.keys, a.cious, b.cious, metrics.ciou_auc, **settings),
+    }
+    if both_boxes and not protocol.multi:
+        out["box_iou@0.5"] = paired_difference(a.keys, a.hits, b.hits, lambda v: float(np.mean(v)), **settings)
+    if a.pointing and b.pointing:
+        out["pointing"] = paired_difference(a.keys, a.pointing, b.pointing, lambda v: float(np.mean(v)), **settings)
+    if extended_ciou is not None:  # A's samples are indices 0..N-1, B's N..2N-1 of the stacked columns
+        ka, va, ca, fa = _extended_columns(a)
+        _, vb, cb, fb = _extended_columns(b)
+        n = len(ka)
+        stats = _extended_stats(np.concatenate([va, vb]), np.concatenate([ca, cb]), np.concatenate([fa, fb]), extended_ciou)
+        ia, ib = np.arange(n, dtype=np.float64), np.arange(n, 2 * n, dtype=np.float64)
+        for name, f in stats.items():
+            out[name] = paired_difference(ka, ia, ib, f, **settings)
+    return out
 
 
 def evaluate(annotations: str | os.PathLike, protocol: str, predictions: str | os.PathLike | None = None, method: str | None = None,
              fmt: str | None = None, split: str = "test", frame_size: tuple[float, float] = (metrics.GRID, metrics.GRID),
              seed: int = 0, missing: str = "fail", ids: str | os.PathLike | None = None, size: int = metrics.GRID,
-             ci: Mapping[str, Any] | None = None, frames: bool = False) -> dict[str, Any]:
+             ci: Mapping[str, Any] | None = None, pointing: bool = False, extended: Mapping[str, Any] | None = None,
+             compare: str | os.PathLike | None = None, coco: str | os.PathLike | None = None, frames: bool = False) -> dict[str, Any]:
     """The whole of `eval` as a function: read annotations (optionally only the ids listed in
-    `ids`), load predictions or make a floor, score (with bootstrap intervals when `ci` is given and the
-    per-frame values when `frames` is True, see `score`)."""
+    `ids`), load predictions or make a floor, score (with bootstrap intervals when `ci` is given,
+    the pointing game and the extended evaluation when asked, see `score`).
+
+    extended: {"ciou_threshold": T, "confidence": "auto" | "top-quarter" | "d_on" | path of an onscreen.json}.
+    compare: a second predictions file scored on the same frames; adds "compare" (its rates) and
+    "paired" (`paired`: A - B with paired bootstrap intervals, `ci`'s settings or the defaults).
+    coco: a folder for `sslprop.evaluation.coco.write_coco` (box predictions only); adds "coco" (the paths).
+    frames: adds "frames", the per-frame values behind the rates (`per_frame`).
+    """
     if (predictions is None) == (method is None):
         raise SSLPropError("give exactly one of --predictions PATH or --method {" + ",".join(FLOORS) + "}")
     proto = metrics.get_protocol(protocol)
@@ -499,19 +750,49 @@ def evaluate(annotations: str | os.PathLike, protocol: str, predictions: str | o
     if ids is not None:
         annotated = restrict_to_ids(annotated, read_id_list(ids), str(ids))
     if method is not None:
-        frames = {it.key: (it.width, it.height) for it in annotated.items}
-        preds = Predictions("boxes", floor_predictions(method, frames, seed), f"floor:{method}" + (f" (seed {seed})" if method == "random-box" else ""))
+        sizes = {it.key: (it.width, it.height) for it in annotated.items}
+        preds = Predictions("boxes", floor_predictions(method, sizes, seed), f"floor:{method}" + (f" (seed {seed})" if method == "random-box" else ""))
     else:
         preds = load_predictions(predictions)
-    return score(annotated, preds, proto, size, missing, ci, frames)
+    if coco is not None and preds.kind != "boxes":
+        raise SSLPropError(f"--coco: exports box predictions; {preds.source} holds maps")
+    t, spec = 0.5, None
+    if extended is not None:
+        t = float(extended.get("ciou_threshold", 0.5))
+        if not 0.0 < t <= 1.0:
+            raise SSLPropError(f"--extended-ciou {t:g}: must lie in (0, 1]")
+        spec = str(extended.get("confidence", "auto"))
+    sa = score_frames(annotated, preds, proto, size, missing, pointing, None if spec is None else read_confidence(spec, predictions))
+    report = summarise(annotated, preds, proto, sa, missing, ci, t, spec or "")
+    if frames:
+        report["frames"] = per_frame(sa)
+    if compare is not None:
+        other = load_predictions(compare)
+        sb = score_frames(annotated, other, proto, size, missing, pointing, None if spec is None else read_confidence(spec, compare))
+        rb = summarise(annotated, other, proto, sb, missing, None, t, spec or "")
+        report["compare"] = {k: rb[k] for k in ("predictions", "kind", "n", *RATES, f"ap@{t:g}", f"max_f1@{t:g}") if k in rb}
+        report["paired"] = paired(sa, sb, proto, preds.kind == "boxes" and other.kind == "boxes", ci, None if spec is None else t)
+        report["paired_settings"] = {**_ci_settings(ci or {}), "difference": "first - second (--predictions/--method minus --compare)"}
+    if coco is not None:
+        from sslprop.evaluation.coco import write_coco
+
+        paths = write_coco(coco, {it.key: (it.width, it.height, it.gt_boxes) for it in annotated.items}, preds.data)
+        report["coco"] = {**paths, "images": len(annotated.items)}
+    return report
 
 
 # --------------------------------------------------------------------------- tables
 
 
+RATES = ("ciou@0.5", "iou@0.5", "iou@0.3", "box_iou@0.5", "auc", "mean_ciou", "silent", "pointing")
+
+
 def format_report(report: Mapping[str, Any]) -> str:
     """A short plain-text table of one report."""
-    rates = [k for k in ("ciou@0.5", "iou@0.5", "iou@0.3", "box_iou@0.5", "auc", "mean_ciou", "silent") if k in report]
+    rates = [k for k in RATES if k in report]
+    ext = report.get("extended")
+    if ext:
+        rates += [f"ap@{ext['ciou_threshold']:g}", f"max_f1@{ext['ciou_threshold']:g}"]
     lines = [
         f"protocol     {report['protocol']}",
         f"annotations  {report['annotations']}",
@@ -523,9 +804,23 @@ def format_report(report: Mapping[str, Any]) -> str:
         v = report[k]
         band = f"  [{ci[k][0]:.4f}, {ci[k][1]:.4f}]" if k in ci else ""
         lines.append(f"{k:<12} {'-' if v is None else f'{v:.4f}'}{band}")
+    if ext:
+        lines.append(f"extended     SLAVC AP / max-F1 at cIoU >= {ext['ciou_threshold']:g}, confidence {ext['confidence']}: {ext['n']} samples "
+                     f"({ext['n_visible']} visible, {ext['n_nonvisible']} not), max-F1 at confidence >= {ext['f1_confidence']:.4g}, "
+                     f"precision {ext['precision']:.4f}" + (f", {ext['missing_nonvisible']} non-visible without prediction"
+                                                           if ext["missing_nonvisible"] else ""))
     if ci:
         s = report["ci_settings"]
         lines.append(f"intervals    {100 * s['level']:g} % bootstrap, {s['resamples']} resamples of samples, seed {s['seed']}")
+    if "paired" in report:
+        c, s = report["compare"], report["paired_settings"]
+        lines.append(f"compare      {c['predictions']} ({c['kind']}): " + ", ".join(f"{k} {c[k]:.4f}" for k in report["paired"] if c.get(k) is not None))
+        for k, d in report["paired"].items():
+            lines.append(f"{'  ' + k:<12} A - B {d['difference']:+.4f}  [{d['low']:+.4f}, {d['high']:+.4f}]"
+                         + ("  resolved" if d["resolved"] else "  not resolved"))
+        lines.append(f"paired       {100 * s['level']:g} % paired bootstrap, {s['resamples']} resamples of samples, seed {s['seed']}")
+    if "coco" in report:
+        lines.append(f"coco         {report['coco']['images']} images: {report['coco']['ground_truth']}, {report['coco']['detections']}")
     lines.append(f"excluded     {', '.join(f'{r} {c}' for r, c in report['excluded'].items()) or 'none'}")
     lines.append(f"missing      {report['missing_predictions']} (scored as {report['missing_scored_as']})"
                  + (f", e.g. {', '.join(report['missing_examples'])}" if report["missing_examples"] else ""))
@@ -563,10 +858,22 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=0, help="seed of the random-box floor (default 0)")
     parser.add_argument("--ids", metavar="FILE", help="score only the ids listed in FILE (a test list such as flickr_test.csv); others are counted as outside")
     parser.add_argument("--missing", choices=["fail", "skip"], default="fail", help="ids without a prediction: score as cIoU 0 (default) or leave out of n")
-    parser.add_argument("--ci", action="store_true", help="95 %% bootstrap intervals of every rate (samples resampled, seeded); with --onscreen, of the "
-                        "accuracies and ROC AUCs, and the paired differences of the OR criterion")
-    parser.add_argument("--resamples", type=positive_int, default=1000, help="bootstrap resamples with --ci (default 1000)")
-    parser.add_argument("--ci-seed", type=int, default=0, help="seed of the bootstrap with --ci (default 0)")
+    parser.add_argument("--ci", action="store_true", help="95 %% bootstrap intervals of every rate (samples resampled, seeded); with --onscreen, "
+                        "of the accuracies and ROC AUCs, and the paired differences of the OR criterion")
+    parser.add_argument("--resamples", type=positive_int, default=1000, help="bootstrap resamples with --ci or --compare (default 1000)")
+    parser.add_argument("--ci-seed", type=int, default=0, help="seed of the bootstrap with --ci or --compare (default 0)")
+    parser.add_argument("--pointing", action="store_true", help="add the pointing game: the rate of frames whose map peak "
+                        "(after the protocol's resize) or best box centre lies inside any ground-truth box")
+    parser.add_argument("--extended", action="store_true", help="add SLAVC's extended evaluation: AP and max-F1 of localisation "
+                        "with a per-sample confidence, off-screen frames of an sslprop data set as the non-visible samples")
+    parser.add_argument("--extended-ciou", type=float, default=0.5, metavar="T", help="--extended: the cIoU threshold of a true positive (default 0.5)")
+    parser.add_argument("--confidence", default="auto", metavar="RULE", help="--extended: the per-sample confidence: auto (the top "
+                        "box's score, the map's maximum; default), top-quarter (maps: SLAVC's mean of the top quarter of the grid map), "
+                        "d_on (the onscreen.json beside --predictions) or the path of an onscreen.json")
+    parser.add_argument("--compare", metavar="PATH", help="second predictions scored on the same frames: adds the paired bootstrap "
+                        "of first - second (headline rate, auc, box_iou@0.5 when both are boxes, pointing / AP / max-F1 when asked)")
+    parser.add_argument("--coco", metavar="DIR", help="box predictions: also write DIR/detections.json (COCO results) and "
+                        "DIR/ground_truth.json (COCO annotations, file_name = the key) for pycocotools' COCOeval")
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of the table")
     parser.add_argument("--output", metavar="FILE", help="also write the JSON report to FILE")
 
@@ -576,7 +883,9 @@ def main(args: argparse.Namespace) -> int:
     if args.onscreen:
         from sslprop.evaluation.onscreen import format_onscreen_report, onscreen_report
 
-        given = [flag for flag, value in (("--protocol", args.protocol), ("--format", args.format), ("--ids", args.ids)) if value]
+        given = [flag for flag, value in (("--protocol", args.protocol), ("--format", args.format), ("--ids", args.ids),
+                                          ("--compare", args.compare), ("--coco", args.coco), ("--pointing", args.pointing),
+                                          ("--extended", args.extended)) if value]
         if given:  # Table 1 reads the on/off labels of an sslprop data set: these would be silently ignored
             raise SSLPropError(f"{', '.join(given)}: not used with --onscreen (it reads an sslprop data set's on/off-screen labels)")
 
@@ -588,9 +897,13 @@ def main(args: argparse.Namespace) -> int:
         w, h = args.frame_size
         if w <= 0 or h <= 0:
             raise SSLPropError(f"--frame-size {w} {h}: must be positive")
+        if not args.extended and (args.confidence != "auto" or args.extended_ciou != 0.5):
+            raise SSLPropError("--confidence / --extended-ciou: only with --extended")
         report = evaluate(args.annotations, args.protocol, predictions=args.predictions, method=args.method, fmt=args.format,
                           split=args.split, frame_size=(w, h), seed=args.seed, missing=args.missing, ids=args.ids,
-                          ci={"resamples": args.resamples, "seed": args.ci_seed} if args.ci else None)
+                          ci={"resamples": args.resamples, "seed": args.ci_seed} if args.ci else None, pointing=args.pointing,
+                          extended={"ciou_threshold": args.extended_ciou, "confidence": args.confidence} if args.extended else None,
+                          compare=args.compare, coco=args.coco)
         text = format_report
     if args.output:
         from sslprop.utils import atomic_write_json

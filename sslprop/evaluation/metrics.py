@@ -377,6 +377,7 @@ class Protocol:
               clip(v,0,1)), or "dsol" (normbox*224 x, y, w, h)
     multi:    True for the per-source, per-image protocols (dsol-multi, dsol-duet)
     headline: the key of its headline rate: "ciou@0.5" (lvs family) or "iou@0.5" (DSOL)
+    resize:   how its `mask` brings a map to the grid (the pointing game's peak is taken after it)
     """
 
     name: str
@@ -386,6 +387,7 @@ class Protocol:
     headline: str
     formats: tuple[str, ...]
     reference: str
+    resize: Callable[[np.ndarray, int], np.ndarray] = resize_linear
 
 
 def _dsol_solo(m: np.ndarray, size: int = GRID) -> np.ndarray:
@@ -404,7 +406,7 @@ PROTOCOLS: dict[str, Protocol] = {
     "lvs": Protocol("lvs", lvs_mask, "lvs", False, "ciou@0.5", ("flickr", "vggss", "sslprop"),
                     "hche11/Localizing-Visual-Sounds-the-Hard-Way test.py + utils.testset_gt"),
     "ezvsl": Protocol("ezvsl", ezvsl_mask, "ezvsl", False, "ciou@0.5", ("flickr", "vggss", "sslprop"),
-                      "stoneMo/EZ-VSL test.py + datasets.bbox2gtmap"),
+                      "stoneMo/EZ-VSL test.py + datasets.bbox2gtmap", resize_align_corners),
     "sspl": Protocol("sspl", sspl_mask, "lvs", False, "ciou@0.5", ("flickr", "vggss", "sslprop"),
                      "zjsong/SSPL sspl_wo_pcm/test.py eval_cal_ciou(thres=0.5) + utils.testset_gt"),
     "dsol-solo": Protocol("dsol-solo", _dsol_solo, "dsol", False, "iou@0.5", ("music", "audioset-instrument", "sslprop"),

@@ -252,3 +252,135 @@ def test_eval_onscreen_cli_prints_table1(tmp_path, capsys):
     assert "cannot read on/off-screen predictions" in capsys.readouterr().err
     assert cli_main(argv + ["--protocol", "lvs"]) == 2  # options of the other modes are refused, not ignored
     assert capsys.readouterr().err.startswith("error: --protocol: not used with --onscreen")
+
+
+# --------------------------------------------------------------------------- extended, pointing, compare, coco
+
+
+@pytest.fixture
+def extended_set(tmp_path):
+    """v1, v2, v3: on-screen 100 x 100 frames, the source in the top-left quarter; off: an off-screen frame."""
+    root = tmp_path / "ext"
+    root.mkdir()
+    quarter = [[[0, 0, 50, 50]]]
+    samples = [Sample(k, k, "test", f"audio/{k}.wav", [Frame(f"frames/{k}.png", 0.5, 100, 100, quarter, onscreen=True)])
+               for k in ("v1", "v2", "v3")]
+    samples.append(Sample("off", "off", "test", "audio/off.wav", [Frame("frames/off.png", 0.5, 100, 100, [], onscreen=False)]))
+    write_manifest(root, samples, {"name": "extended"})
+    return root
+
+
+TL, BR = [0, 0, 50, 50], [50, 50, 100, 100]
+
+
+def write_boxes(path, boxes):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(boxes))
+    return path
+
+
+def test_extended_offscreen_frames_are_the_nonvisible_samples(capsys, tmp_path, extended_set):
+    # the hand case of test_extended.py: v1 right (0.9), off detected (0.7), v3 wrong (0.5), v2 right (0.2) -> AP 1/3, max-F1 2/3
+    boxes = write_boxes(tmp_path / "a" / "boxes.json", {"v1": [TL + [0.9]], "off": [TL + [0.7]], "v3": [BR + [0.5]], "v2": [TL + [0.2]]})
+    base = ["--predictions", boxes, "--annotations", extended_set, "--protocol", "lvs", "--extended"]
+    r = run_eval(capsys, *base)
+    assert r["n"] == 3 and r["excluded"]["offscreen"] == 1 and r["ciou@0.5"] == pytest.approx(2 / 3)
+    assert r["ap@0.5"] == pytest.approx(1 / 3) and r["max_f1@0.5"] == pytest.approx(2 / 3)
+    e = r["extended"]
+    assert (e["n"], e["n_visible"], e["n_nonvisible"], e["ciou_threshold"]) == (4, 3, 1, 0.5)
+    assert e["f1_confidence"] == 0.2 and e["precision"] == 0.5 and e["confidence"] == "auto"
+    # d_on of the onscreen.json beside the predictions: v1 0.9, v2 0.8, v3 0.1, off 0.05 -> max-F1 0.8 (at 0.1: P 2/3, R 1)
+    records = {k: {"d_on": d, "distance": 0.5, "on_m": True} for k, d in {"v1": 0.9, "v2": 0.8, "v3": 0.1, "off": 0.05}.items()}
+    (tmp_path / "a" / "onscreen.json").write_text(json.dumps(records))
+    r = run_eval(capsys, *base, "--confidence", "d_on")
+    assert r["max_f1@0.5"] == pytest.approx(0.8) and r["extended"]["confidence"] == "d_on"
+    assert run_eval(capsys, *base, "--confidence", tmp_path / "a" / "onscreen.json")["max_f1@0.5"] == pytest.approx(0.8)
+    # --ci: intervals of AP and max-F1; the plain table names them with their threshold
+    r = run_eval(capsys, *base, "--ci", "--resamples", "50", "--extended-ciou", "0.75")
+    assert set(r["ci"]) >= {"ap@0.75", "max_f1@0.75", "ciou@0.5"} and r["extended"]["ciou_threshold"] == 0.75
+    lo, hi = r["ci"]["ap@0.75"]
+    assert 0 <= lo <= hi <= 1
+    assert cli.main(["eval", *map(str, base), "--ci", "--resamples", "50"]) == 0
+    out = capsys.readouterr().out
+    assert "ap@0.5       0.3333  [" in out and "max_f1@0.5   0.6667  [" in out and "3 visible, 1 not" in out
+
+
+def test_extended_refusals(capsys, tmp_path, extended_set, duet_json):
+    boxes = write_boxes(tmp_path / "b.json", {"v1": [TL + [0.9]]})
+    err = run_fail(capsys, "--predictions", boxes, "--annotations", extended_set, "--protocol", "lvs", "--confidence", "d_on")
+    assert "only with --extended" in err
+    err = run_fail(capsys, "--predictions", boxes, "--annotations", extended_set, "--protocol", "lvs", "--extended", "--confidence", "d_on")
+    assert "cannot read on/off-screen predictions" in err
+    err = run_fail(capsys, "--predictions", boxes, "--annotations", extended_set, "--protocol", "lvs", "--extended", "--confidence", "top-quarter")
+    assert "for map predictions only" in err
+    err = run_fail(capsys, "--method", "center", "--annotations", duet_json, "--protocol", "dsol-multi", "--pointing")
+    assert "not with the multi-source --protocol dsol-multi" in err
+
+
+def test_pointing_maps_and_boxes(capsys, tmp_path, extended_set):
+    inside, outside = np.zeros((7, 7), np.float32), np.zeros((7, 7), np.float32)
+    inside[1, 1], outside[5, 6] = 1, 1  # 7 x 7 maps resized to 224: peaks in the top-left quarter / the bottom right
+    np.savez(tmp_path / "maps.npz", v1=inside, v2=outside)  # v3 missing: a miss (--missing fail)
+    r = run_eval(capsys, "--predictions", tmp_path / "maps.npz", "--annotations", extended_set, "--protocol", "lvs", "--pointing", "--ci")
+    assert r["pointing"] == pytest.approx(1 / 3) and "pointing" in r["ci"]
+    r = run_eval(capsys, "--predictions", tmp_path / "maps.npz", "--annotations", extended_set, "--protocol", "lvs", "--pointing",
+                 "--missing", "skip")
+    assert r["pointing"] == 0.5
+    boxes = write_boxes(tmp_path / "p.json", {"v1": [[10, 10, 30, 30, 1.0]], "v2": [[30, 30, 90, 90, 1.0]], "v3": [[0, 0, 100, 100, 1.0]]})
+    r = run_eval(capsys, "--predictions", boxes, "--annotations", extended_set, "--protocol", "lvs", "--pointing")
+    assert r["pointing"] == pytest.approx(2 / 3)  # centres (20, 20) in, (60, 60) out, (50, 50) on the corner: in
+    assert "pointing" not in run_eval(capsys, "--predictions", boxes, "--annotations", extended_set, "--protocol", "lvs")
+
+
+def test_compare_is_the_paired_difference_of_the_two_reports(capsys, tmp_path, extended_set):
+    a = write_boxes(tmp_path / "a.json", {"v1": [TL + [0.9]], "v2": [TL + [0.2]], "v3": [BR + [0.5]], "off": [TL + [0.7]]})
+    b = write_boxes(tmp_path / "b.json", {"v1": [[0, 0, 50, 100, 0.9]], "v2": [BR + [0.2]], "v3": [BR + [0.5]], "off": [TL + [0.1]]})
+    base = ["--annotations", extended_set, "--protocol", "lvs", "--pointing", "--extended"]
+    ra, rb = run_eval(capsys, "--predictions", a, *base), run_eval(capsys, "--predictions", b, *base)
+    r = run_eval(capsys, "--predictions", a, "--compare", b, *base, "--resamples", "100")
+    assert r["ciou@0.5"] == ra["ciou@0.5"] and r["compare"]["ciou@0.5"] == rb["ciou@0.5"]
+    for k in ("ciou@0.5", "auc", "box_iou@0.5", "pointing", "ap@0.5", "max_f1@0.5"):
+        d = r["paired"][k]
+        assert d["difference"] == pytest.approx(ra[k] - rb[k]), k
+        assert d["low"] <= d["difference"] <= d["high"] and isinstance(d["resolved"], bool)
+    assert r["paired"]["ciou@0.5"]["difference"] == pytest.approx(2 / 3 - 1 / 3)  # b: v1 cIoU 0.5 passes, v2 and v3 fail
+    assert cli.main(["eval", "--predictions", str(a), "--compare", str(b), *map(str, base), "--resamples", "100"]) == 0
+    assert "A - B +0.3333" in capsys.readouterr().out
+    # different frame sets (--missing skip and a prediction missing from b) are refused in one line
+    c = write_boxes(tmp_path / "c.json", {"v1": [TL + [0.9]], "v2": [TL + [0.2]]})
+    err = run_fail(capsys, "--predictions", a, "--compare", c, "--annotations", extended_set, "--protocol", "lvs", "--missing", "skip")
+    assert "score different frames" in err and "'v3'" in err
+
+
+def test_coco_export_from_the_cli(capsys, tmp_path, extended_set):
+    a = write_boxes(tmp_path / "a.json", {"v1": [TL + [0.9]], "v2": [TL + [0.2]], "v3": [BR + [0.5]], "off": [TL + [0.7]]})
+    r = run_eval(capsys, "--predictions", a, "--annotations", extended_set, "--protocol", "lvs", "--coco", tmp_path / "coco")
+    gt = json.loads((tmp_path / "coco" / "ground_truth.json").read_text())
+    dets = json.loads((tmp_path / "coco" / "detections.json").read_text())
+    assert r["coco"]["images"] == 3 and [i["file_name"] for i in gt["images"]] == ["v1", "v2", "v3"]  # scored frames only
+    assert [d["image_id"] for d in dets] == [1, 2, 3] and dets[2]["bbox"] == [50.0, 50.0, 50.0, 50.0]
+    np.savez(tmp_path / "maps.npz", v1=np.zeros((7, 7), np.float32))
+    err = run_fail(capsys, "--predictions", tmp_path / "maps.npz", "--annotations", extended_set, "--protocol", "lvs", "--coco", tmp_path / "c2")
+    assert "exports box predictions" in err
+
+
+def test_help_lists_the_new_options(capsys):
+    with pytest.raises(SystemExit):
+        cli.main(["eval", "--help"])
+    out = capsys.readouterr().out
+    for flag in ("--extended", "--extended-ciou", "--confidence", "--pointing", "--coco", "--compare", "max-F1", "pointing game"):
+        assert flag in out, flag
+
+
+def test_score_from_python_with_d_on(tmp_path, extended_set):
+    from sslprop.evaluation import metrics
+    from sslprop.evaluation.predfiles import load_predictions
+
+    boxes = write_boxes(tmp_path / "a" / "boxes.json", {"v1": [TL + [0.9]], "off": [TL + [0.7]], "v3": [BR + [0.5]], "v2": [TL + [0.2]]})
+    records = {k: {"d_on": d} for k, d in {"v1": 0.9, "v2": 0.8, "v3": 0.1, "off": 0.05}.items()}
+    (tmp_path / "a" / "onscreen.json").write_text(json.dumps(records))
+    proto = metrics.get_protocol("lvs")
+    annotated = evaluate.load_annotated(extended_set, None, proto)
+    r = evaluate.score(annotated, load_predictions(boxes), proto, extended={"confidence": "d_on"}, pointing=True)
+    assert r["max_f1@0.5"] == pytest.approx(0.8) and r["pointing"] == pytest.approx(2 / 3)
+    assert evaluate.score(annotated, load_predictions(boxes), proto, extended={})["ap@0.5"] == pytest.approx(1 / 3)
