@@ -79,7 +79,8 @@ def bar_chart(rows: Sequence[Mapping[str, Any]], paper: Sequence[Mapping[str, An
               ax: Any, title: str | None = None) -> Any:
     """Grouped horizontal bars of `rows` in `columns` (one colour per column), the paper's values as black ticks.
 
-    Rows without a value in a column get no bar; rows or columns the paper lacks get no tick. Returns `ax`.
+    Rows without a value in a column get no bar; rows or columns the paper lacks get no tick; a cell with an
+    interval ("<column> low" / "<column> high") gets it as an error bar. Returns `ax`.
     """
     import numpy as np
 
@@ -89,6 +90,11 @@ def bar_chart(rows: Sequence[Mapping[str, Any]], paper: Sequence[Mapping[str, An
         y = np.arange(len(rows)) + (j - (len(columns) - 1) / 2) * h
         vals = [np.nan if r.get(col) is None else r[col] for r in rows]
         ax.barh(y, vals, height=h, label=col)
+        band = [(yy, r[col], r[f"{col} low"], r[f"{col} high"]) for yy, r in zip(y, rows)
+                if r.get(col) is not None and r.get(f"{col} low") is not None]
+        if band:
+            ax.errorbar([b[1] for b in band], [b[0] for b in band], xerr=[[b[1] - b[2] for b in band], [b[3] - b[1] for b in band]],
+                        fmt="none", ecolor="#444444", elinewidth=0.8, capsize=1.5, zorder=2)
         ref = [value(paper, key, col, n) for n in names]
         ax.scatter([v for v in ref if v is not None], [yy for yy, v in zip(y, ref) if v is not None],
                    marker="|", s=80, color="black", zorder=3, label="paper" if j == 0 else None)
@@ -105,7 +111,7 @@ def bar_chart(rows: Sequence[Mapping[str, Any]], paper: Sequence[Mapping[str, An
 def sizes_plot(rows: Sequence[Mapping[str, Any]], paper: Sequence[Mapping[str, Any]], axes: Sequence[Any],
                metrics: Sequence[str] = ("cIoU@0.5", "AUC"), methods: Sequence[tuple[str, str]] = (("Ours", "#ff7f0e"), ("Attention", "#1f77b4"))) -> None:
     """Table 4 as curves, one axes per metric: each method's score against our training samples (solid),
-    and the paper's at its sizes drawn at our sample counts of the same shares (dashed).
+    and the paper's at its sizes drawn at our sample counts of the same shares (dashed); our 95 % intervals shaded.
 
     rows: `table4_rows`; paper: `PAPER_TABLE4`; methods: (label, colour) pairs.
     """
@@ -114,6 +120,9 @@ def sizes_plot(rows: Sequence[Mapping[str, Any]], paper: Sequence[Mapping[str, A
         for method, colour in methods:
             col = f"{metric} {method}"
             ax.plot([r["train samples"] for r in rows], [r[col] for r in rows], marker="o", color=colour, label=f"{method} (here)")
+            if all(r.get(f"{col} low") is not None for r in rows):  # the 95 % bootstrap intervals
+                ax.fill_between([r["train samples"] for r in rows], [r[f"{col} low"] for r in rows], [r[f"{col} high"] for r in rows],
+                                color=colour, alpha=0.15, linewidth=0)
             ref = [(count[r["size"]], r[col]) for r in paper if r["size"] in count and r.get(col) is not None]
             ax.plot([x for x, _ in ref], [v for _, v in ref], marker="s", linestyle="--", color=colour, alpha=0.5,
                     label=f"{method} (paper, at its sizes)")
@@ -151,3 +160,23 @@ def examples_figure(setup: Setup, preset: str, count: int, methods: Sequence[str
             viz.show_boxes(None, boxes[:, :4], ax, viz.SELECTED, 1.6)
     fig.tight_layout()
     return fig
+
+
+def claims_plot(rows: Sequence[Mapping[str, Any]], ax: Any) -> Any:
+    """The claims ledger as a forest plot: each claim's deciding difference with its 95 % interval, coloured by verdict
+    (green holds, red contradicted, grey unresolved), the line at 0 where a claim would change sides. Returns `ax`.
+
+    rows: `sslprop.lab.claims.gather` rows (difference, low, high, verdict, claim, data set); claims without numbers are left out.
+    """
+    colours = {"holds": "#2ca02c", "contradicted": "#d62728", "unresolved": "#7f7f7f"}
+    shown = [r for r in rows if r.get("difference") is not None]
+    for i, r in enumerate(shown):
+        ax.errorbar([r["difference"]], [i], xerr=[[r["difference"] - r["low"]], [r["high"] - r["difference"]]], fmt="o",
+                    color=colours.get(r["verdict"], "black"), markersize=3, elinewidth=1.0, capsize=2)
+    ax.axvline(0.0, color="black", linewidth=0.8)
+    labels = [f"{r['source']}, {r['data set'].split(' (')[0]}: {r['claim'][:60]}" for r in shown]
+    ax.set_yticks(range(len(shown)), labels, fontsize=6)
+    ax.invert_yaxis()
+    ax.tick_params(axis="x", labelsize=7)
+    ax.set_xlabel("deciding difference, 95 % interval (points; Fig. 3: correlation r)", fontsize=7)
+    return ax

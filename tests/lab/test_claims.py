@@ -60,3 +60,35 @@ def test_figure_claims():
     assert rows[1]["difference"] == pytest.approx(25.0) and rows[2]["difference"] == pytest.approx(40.0)
     none = claims.figure_claims([], [], {"ours": [], "Attention": []}, [])
     assert [r["verdict"] for r in none] == ["unresolved"] * 3
+
+
+def _score(cious):
+    from sslprop.evaluation import metrics
+
+    return {"rate": metrics.success_rate(cious, 0.5), "auc": metrics.ciou_auc(cious), "n": len(cious),
+            "frames": {"keys": [f"f{i}" for i in range(len(cious))], "ciou": list(cious)}}
+
+
+def test_table_claims_from_records():
+    from sslprop.lab import tables
+
+    good, fair, poor = _score([0.9] * 35 + [0.1] * 5), _score([0.9] * 20 + [0.1] * 20), _score([0.9] * 5 + [0.1] * 35)
+    recs = [{"method": "ours", "view": "boxes", "preset": "scenes", "metric": "ciou@0.5", **good},
+            {"method": "attention", "view": "map", "preset": "scenes", "metric": "ciou@0.5", **fair},
+            {"method": "center", "view": "floor", "preset": "scenes", "metric": "ciou@0.5", **poor}]
+    rows = tables.table2_rows(recs)
+    t2 = claims.table2_claims(rows, tables.table2_comparer(recs), {"scenes": "scenes cIoU@0.5"})
+    assert [r["verdict"] for r in t2] == ["holds", "holds"]  # Ours > Attention; Ours and Attention > the centre box
+    assert t2[0]["paper"] == "Ours 72.8 vs. best other 69.9 (SS-Hard-Way)" and t2[1]["difference"] == pytest.approx(37.5)
+    recs3 = [{"variant": v, **s} for v, s in (("Ours (K=10)", fair), ("Ours (K=20)", good), ("Ours (K=30)", good),
+                                               ("Ours - ProSelectNet", poor), ("The location map m_n", fair))]
+    t3 = claims.table3_claims(tables.table3_rows(recs3), tables.table3_comparer(recs3))
+    assert [r["verdict"] for r in t3] == ["unresolved", "holds"]  # K=20 ties K=30; selection helps
+    recs4 = [{"size": s, "train samples": n, "method": m, **sc} for s, n in (("10k", 5), ("144k", 50))
+             for m, sc in (("ours", fair if s == "10k" else good), ("attention", poor if s == "10k" else poor))]
+    t4 = claims.table4_claims(tables.table4_rows(recs4), tables.table4_comparer(recs4))
+    assert t4[0]["verdict"] == "holds"  # Ours above Attention at both sizes
+    assert t4[1]["verdict"] == "unresolved"  # Attention does not move
+    seeds = [{"method": m, "seed": s, **sc} for s in (0, 1) for m, sc in (("ours", good), ("attention", good if s else poor))]
+    sc = claims.seed_claim(seeds)
+    assert sc["verdict"] == "unresolved" and sc["ours"].startswith("seed 0 +75.0 pts") and "seed 1 +0.0 pts" in sc["ours"]

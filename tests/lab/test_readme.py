@@ -15,10 +15,16 @@ ROOT = Path(__file__).resolve().parents[2]
 def _figures(folder: Path, t2_ours: str = "35.2") -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "06_table2.csv").write_text(
-        "method,solo IoU@0.5,scenes cIoU@0.5\nAttention,25.3,10.6\n\"Attention, map box (T = 0.5)\",39.5,13.8\n"
-        f"Ours,47.8,{t2_ours}\nfloor: full frame,25.3,7.3\n")
+        "method,solo IoU@0.5,scenes cIoU@0.5,scenes cIoU@0.5 low,scenes cIoU@0.5 high\nAttention,25.3,10.6,8.5,12.7\n"
+        "\"Attention, map box (T = 0.5)\",39.5,13.8,11.4,16.1\n"
+        f"Ours,47.8,{t2_ours},32.1,38.3\nfloor: full frame,25.3,7.3,5.6,9.1\n")
     (folder / "05_table1_scenes.csv").write_text(
-        "criterion,accuracy,on-screen called on,off-screen called off\nm_on,0.814,0.830,0.753\nm_on || d_on,0.829,0.963,0.350\n")
+        "criterion,accuracy,accuracy low,accuracy high,on-screen called on,off-screen called off\n"
+        "m_on,0.814,0.790,0.838,0.830,0.753\nm_on || d_on,0.829,0.806,0.851,0.963,0.350\n")
+    (folder / "09_claims.csv").write_text(
+        "claim,source,data set,paper,ours,difference,low,high,verdict,rule\n"
+        "m_on || d_on is more accurate than m_on alone,Table 1,scenes (SSL),78.5 vs. 71.8 (SSL),x,1.5,-0.8,3.9,unresolved,r\n"
+        "Ours beats every map-based baseline,Table 2,scenes (SSL),72.8 vs. 69.9,x,24.6,20.1,29.0,holds,r\n")
     (folder / "07_table3.csv").write_text("variant,cIoU@0.5,AUC,n\nOurs (K=20),35.2,37.9,867\n")
     (folder / "reproduce.txt").write_text("25 min 3 s of wall time on 2 cores\n")
     return folder
@@ -26,9 +32,11 @@ def _figures(folder: Path, t2_ours: str = "35.2") -> Path:
 
 def test_block_is_read_from_the_tables(tmp_path):
     block = readme.results_block(_figures(tmp_path))
-    assert "| **Ours** | **47.8** | **35.2** |" in block
+    assert "| **Ours** | **47.8** | **35.2 [32.1, 38.3]** |" in block  # the interval in the cell
     assert "map box" not in block  # each method in its own paradigm only
-    assert "| m_on \\|\\| d_on | 82.9 | 96.3 | 35.0 |" in block  # shares as percent, the pipe escaped
+    assert "| m_on \\|\\| d_on | 82.9 [80.6, 85.1] | 96.3 | 35.0 |" in block  # shares as percent, the pipe escaped
+    assert "1 hold, 0 are contradicted, 1 are unresolved" in block
+    assert "| Table 2 | scenes (SSL) | Ours beats every map-based baseline | 72.8 vs. 69.9 | +24.6 [+20.1, +29.0] | **holds** |" in block
     assert "| Ours (K=20) | 35.2 | 37.9 |" in block and "867 on-screen test frames" in block
     assert "25 min 3 s of wall time on 2 cores" in block
 
@@ -42,7 +50,7 @@ def test_update_rewrites_only_the_block(tmp_path):
     assert text.startswith("intro\n") and text.endswith("after\n") and "old numbers" not in text
     assert not readme.update_readme(page, figures)  # a second run changes nothing
     _figures(figures, t2_ours="36.0")
-    assert readme.update_readme(page, figures) and "**36.0**" in page.read_text()
+    assert readme.update_readme(page, figures) and "**36.0 [32.1, 38.3]**" in page.read_text()
 
 
 def test_missing_table_or_markers_is_one_line(tmp_path):
