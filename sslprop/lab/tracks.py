@@ -196,34 +196,47 @@ def map_shape(score_map: Any, box: Sequence[float], threshold: float = 0.5) -> d
 
 
 def ranking_summary(boxes: Mapping[str, Sequence[Sequence[float]]], gt: Mapping[str, Sequence[Sequence[float]]],
-                    iou: float = 0.5) -> dict[str, float]:
+                    iou: float = 0.5, ci: Mapping[str, Any] | None = None) -> dict[str, float]:
     """How well d_k ranks the kept proposals: top-1 hit rate against the rate of a random kept proposal and of any.
 
     boxes: boxes.json {key: [[x1, y1, x2, y2, d_k], ...] best first}; gt: {key: [[x1, y1, x2, y2], ...]}, the
     annotators' boxes of each frame to score (frames without a box are left out). A proposal hits when its IoU
     with any gt box is at least `iou`. Returns {"frames", "top-1 hits" (share of frames), "random kept proposal hits"
     (mean over frames of the share of kept proposals that hit: the top-1 rate of a random ranking), "any kept hits"}.
+    ci: {"resamples", "seed"}: also each rate's 95 % bootstrap interval ("<rate> low" / "<rate> high", samples
+    resampled) and "top-1 - random" with its paired interval, in shares.
     """
     import torch
     from torchvision.ops import box_iou
 
-    top1, rand, anyhit, n = 0, 0.0, 0, 0
+    keys, per = [], {"top-1 hits": [], "random kept proposal hits": [], "any kept hits": []}  # per frame
     for key, g in sorted(gt.items()):
         if not len(g):
             continue
         if key not in boxes:
             raise SSLPropError(f"boxes.json: no prediction for {key!r}")
         b, _ = _boxes_of(boxes[key])
-        n += 1
+        keys.append(key)
         if not len(b):
+            for v in per.values():
+                v.append(0.0)
             continue
         hit = (box_iou(torch.from_numpy(b), torch.tensor(g, dtype=torch.float64).reshape(-1, 4)).amax(dim=1) >= iou).numpy()  # (K,)
-        top1 += bool(hit[0])
-        rand += float(hit.mean())
-        anyhit += bool(hit.any())
-    if n == 0:
+        per["top-1 hits"].append(float(hit[0]))
+        per["random kept proposal hits"].append(float(hit.mean()))
+        per["any kept hits"].append(float(hit.any()))
+    if not keys:
         raise SSLPropError("ranking_summary: no frame with a ground-truth box")
-    return {"frames": n, "top-1 hits": top1 / n, "random kept proposal hits": rand / n, "any kept hits": anyhit / n}
+    out: dict[str, float] = {"frames": len(keys), **{k: float(np.mean(v)) for k, v in per.items()}}
+    if ci is not None:
+        from sslprop.evaluation.bootstrap import bootstrap_intervals, paired_difference
+
+        settings = {"resamples": 1000, "seed": 0, **dict(ci)}
+        for k, (lo, hi) in bootstrap_intervals(keys, {k: (v, np.mean) for k, v in per.items()}, **settings).items():
+            out[f"{k} low"], out[f"{k} high"] = lo, hi
+        d = paired_difference(keys, per["top-1 hits"], per["random kept proposal hits"], np.mean, **settings)
+        out["top-1 - random"], out["top-1 - random low"], out["top-1 - random high"] = d["difference"], d["low"], d["high"]
+    return out
 
 
 def gt_boxes(root: str | os.PathLike, split: str = "test") -> dict[str, list[list[float]]]:

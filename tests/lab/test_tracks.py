@@ -82,3 +82,8 @@ def test_ranking_summary_by_hand():
                                              "any kept hits": 1.0}
     with pytest.raises(SSLPropError, match="no prediction for 'd'"):
         tracking.ranking_summary(boxes, {"d": [[0, 0, 1, 1]]})
+    # two frames: a (top-1 hit, random 1/2), b (miss, random 2/3); a draw of (a, a), (a, b), (b, a) or (b, b)
+    s = tracking.ranking_summary(boxes, gt, ci={"resamples": 400, "seed": 1})
+    assert (s["top-1 hits low"], s["top-1 hits high"]) == (0.0, 1.0)
+    assert s["top-1 - random"] == pytest.approx(0.5 - (0.5 + 2 / 3) / 2)
+    assert s["top-1 - random low"] == pytest.approx(-2 / 3) and s["top-1 - random high"] == pytest.approx(0.5)
