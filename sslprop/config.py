@@ -38,6 +38,7 @@ class ModelConfig:
     max_proposals: int = 300  # proposals per frame considered before selection (largest-first cap)
     mil_temperature: float | None = None  # None: alpha = d / sum d (as printed); T: alpha = softmax(d / T) over existing slots
     pretrained: bool = False  # small encoders without a weight file: load the shipped pretrained ones (sslprop/weights/)
+    ogl_alpha: float | None = None  # ezvsl, slavc: None = the audio-visual map alone; a: a * map + (1 - a) * object prior (OGL, EZ-VSL: 0.4)
 
 
 @dataclass(frozen=True)
@@ -66,6 +67,7 @@ RANGES: dict[str, tuple[float, float, bool]] = {
     "model.visual_width": (1, float("inf"), True), "model.audio_width": (1, float("inf"), True),
     "model.dim": (1, float("inf"), True), "model.attn_dim": (1, float("inf"), True), "model.k": (1, float("inf"), True),
     "model.max_proposals": (1, float("inf"), True), "model.mil_temperature": (0, float("inf"), False),
+    "model.ogl_alpha": (0, 1, True),
     "train.epochs": (1, float("inf"), True), "train.batch_size": (1, float("inf"), True),
     "train.lr": (0, float("inf"), False), "train.lam": (0, float("inf"), True),
     "train.paired_negatives": (0, float("inf"), True), "train.num_workers": (0, float("inf"), True),

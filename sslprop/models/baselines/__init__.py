@@ -1,7 +1,8 @@
-"""The map-based methods of Table 2, each a `Method` (see sslprop.models.methods) in a module of its own.
+"""The map-based methods of Table 2 and two later ones, each a `Method` (see sslprop.models.methods) in a module of its own.
 
 attention (Senocak 2018), avol (Objects-that-Sound, Arandjelovic 2018), dmc (Hu 2019),
-dsol (Hu 2020, two stages), lvs (Chen 2021), pixelplayer (Zhao 2018). Each module defines
+dsol (Hu 2020, two stages), ezvsl (Mo 2022, EZ-VSL), lvs (Chen 2021), pixelplayer (Zhao 2018),
+slavc (Mo 2022, SLAVC). Each module defines
 `METHOD`; `baselines()` collects those present.
 """
 
@@ -10,7 +11,7 @@ from __future__ import annotations
 import importlib
 import importlib.util
 
-NAMES = ("attention", "avol", "dmc", "dsol", "lvs", "pixelplayer")
+NAMES = ("attention", "avol", "dmc", "dsol", "ezvsl", "lvs", "pixelplayer")
 
 
 def baselines() -> dict:

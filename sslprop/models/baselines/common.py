@@ -90,3 +90,35 @@ def location_head(in_channels: int, dim: int) -> nn.Sequential:
 def location_similarity(f_v: Tensor, f_s: Tensor) -> Tensor:
     """Inner product of each location's embedding with the audio embedding: [F, d, h, w], [F, d] -> [F, h, w]."""
     return torch.einsum("fdhw,fd->fhw", f_v, f_s)
+
+
+def object_prior(fmap: Tensor) -> Tensor:
+    """The object prior of EZ-VSL's object-guided localisation: mean |feature| over channels, [F, C, h, w] -> [F, h, w]."""
+    return fmap.float().abs().mean(dim=1)
+
+
+def minmax(m: Tensor) -> Tensor:
+    """Each map scaled to [0, 1] by its own minimum and maximum (a flat map is left as it is): Tensor[F, H, W]."""
+    lo = m.flatten(1).min(dim=1).values[:, None, None]
+    hi = m.flatten(1).max(dim=1).values[:, None, None]
+    span = hi - lo
+    return torch.where(span > 0, (m - lo) / torch.where(span > 0, span, torch.ones_like(span)), m)
+
+
+def object_guided(av_map: Tensor, prior: Tensor, alpha: float) -> Tensor:
+    """OGL (EZ-VSL `test.py`): minmax(alpha * minmax(av_map) + (1 - alpha) * minmax(prior)), both Tensor[F, H, W]."""
+    return minmax(alpha * minmax(av_map.float()) + (1.0 - alpha) * minmax(prior.float()))
+
+
+def localisation_maps(av_map: Tensor, fmap: Tensor, size: int | tuple[int, int], alpha: float | None) -> Tensor:
+    """A map on the feature grid [F, h, w] brought to the frame; with `alpha` combined with the object prior of `fmap` (OGL)."""
+    up = upsample_map(av_map.float(), size)
+    if alpha is None:
+        return up
+    return object_guided(up, upsample_map(object_prior(fmap), size), alpha)
+
+
+def max_location_embedding(v: Tensor, A: Tensor) -> Tensor:
+    """The embedding at each map's best location: v Tensor[F, d, h, w], A Tensor[F, h, w] -> Tensor[F, d]."""
+    best = A.flatten(1).argmax(dim=1)  # (F,)
+    return v.flatten(2)[torch.arange(len(v), device=v.device), :, best]

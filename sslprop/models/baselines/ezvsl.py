@@ -1,0 +1,156 @@
+"""EZ-VSL, "Localizing Visual Sounds the Easy Way" (Mo and Morgado, ECCV 2022): max-over-locations InfoNCE, OGL.
+
+Read from the public code (stoneMo/EZ-VSL): `model.py` (class EZVSL, `max_xmil_loss`, `forward`),
+`train.py` (tau 0.03, Adam), `test.py` (the object-guided localisation: `NormReducer`, `--alpha`):
+
+    frame  -> visual encoder -> fmap (C x h x w) -> 1x1 conv -> v (d x h x w), each location L2-normalised
+    audio  -> audio encoder  -> s (D)            -> Linear   -> s (d), L2-normalised
+    S[f, g, i] = <v_f,i , s_g> / tau                    every frame f with every audio g of the batch, location i
+    logits[f, g] = max_i S[f, g, i]                     (multiple-instance: the best location matches)
+    loss = CE(logits, diag) + CE(logits^T, diag)        (InfoNCE in both directions, summed as in their code)
+    map  = <v_f,i , s_f>                                (the cosine map with the frame's own audio, upsampled)
+    OGL  (`model.ogl_alpha` = a, their `--alpha`, 0.4 in their test script), at inference only:
+    map  = minmax(a * minmax(map) + (1 - a) * minmax(mean_c |fmap_c|))
+
+OGL is a configuration option rather than a second method: it changes only the read-out, so
+`ezvsl` with `model.ogl_alpha` unset predicts the audio-visual map and with it set the combined
+map; the two settings train identically (the option does not enter the loss), so with one seed
+they reach the same weights and differ only in what `predict` writes.
+
+What differs from the original, and why:
+- Encoders: the shared ones of this package (ResNet-18 image and audio nets in theirs). In the cpu
+  profile they are pretrained and frozen; in EZ-VSL the ImageNet ResNet is fine-tuned.
+  The projections map our encoders' widths to `cfg.model.dim` (theirs 512 -> 512).
+- Object prior: EZ-VSL takes it from a second, untouched ImageNet ResNet-18 (mean |x| over the 512
+  channels of layer 4). We take it from the model's own visual encoder feature map, which is that
+  pretrained network, unchanged, whenever the encoders are frozen (the cpu profile); when the
+  encoders are fine-tuned it is the fine-tuned network's map.
+- Frames of the same video are not each other's negatives: their logits are masked out of both
+  softmaxes (EZ-VSL draws one frame per video, so the question does not arise there).
+- The map is the cosine, not cosine / tau (a positive scale, no change to any ranking or box).
+- f_v for m_on is the visual embedding at the map's best location (the one the loss matches),
+  f_s the audio embedding; the negative distance handed to m_on's calibration is the one the loss
+  forms: sqrt(2 - 2 max_i <v_f,i, s_g>) with the audio of a frame of another video.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+from torch import Tensor
+
+from sslprop.config import Config
+from sslprop.models.baselines.common import encode, frame_negatives, localisation_maps, map_inference, max_location_embedding
+from sslprop.models.baselines.lvs import video_codes
+from sslprop.models.batch import batch_inputs, model_device
+from sslprop.models.encoders import build_encoders
+from sslprop.models.negatives import inference_generator
+
+TAU = 0.03  # temperature of the logits (EZ-VSL `--tau`)
+MASKED = -1e9  # a logit that takes no part in a softmax (finite, so that no gradient is NaN)
+
+
+@dataclass
+class EZVSLOutput:
+    """EZ-VSL's forward for F = B*N frames (frame-major) on the h x w feature grid.
+
+    fmap: Tensor[F, C, h, w]  the visual encoder's feature map (the object prior is read from it)
+    v:    Tensor[F, d, h, w]  L2-normalised visual embedding at each location
+    s:    Tensor[F, d]        L2-normalised audio embedding
+    A:    Tensor[F, h, w]     cosine of each location with the frame's own audio
+    """
+
+    fmap: Tensor
+    v: Tensor
+    s: Tensor
+    A: Tensor
+
+
+class EZVSLNet(nn.Module):
+    """Shared encoders, a 1x1 visual and a linear audio projection to d, L2-normalised."""
+
+    def __init__(self, cfg: Config, visual_weights=None, audio_weights=None, log=print) -> None:
+        super().__init__()
+        self.visual, self.audio = build_encoders(cfg.model, visual_weights, audio_weights, log)
+        self.v_proj = nn.Conv2d(self.visual.out_channels, cfg.model.dim, kernel_size=1)
+        self.s_proj = nn.Linear(self.audio.out_dim, cfg.model.dim)
+
+    def forward(self, frames: Tensor, audio: Tensor) -> EZVSLOutput:
+        fmap, s = encode(self.visual, self.audio, frames, audio)  # (F, C, h, w), (F, D)
+        v = F.normalize(self.v_proj(fmap), dim=1)  # (F, d, h, w)
+        s = F.normalize(self.s_proj(s), dim=1)  # (F, d)
+        return EZVSLOutput(fmap=fmap, v=v, s=s, A=torch.einsum("fdhw,fd->fhw", v, s))
+
+
+def max_similarity(v: Tensor, s: Tensor) -> Tensor:
+    """Max over locations of <v_f,i, s_g>: v Tensor[F, d, h, w], s Tensor[G, d] -> Tensor[F, G]."""
+    return torch.einsum("fdhw,gd->fghw", v, s).flatten(2).max(dim=2).values
+
+
+def same_video_mask(codes: Tensor) -> Tensor:
+    """True where two frames are from the same video and are not the same frame: codes Tensor[F] -> Tensor[F, F] bool."""
+    same = codes[:, None] == codes[None, :]
+    return same & ~torch.eye(len(codes), dtype=torch.bool, device=codes.device)
+
+
+def ezvsl_loss(v: Tensor, s: Tensor, codes: Tensor | None = None, tau: float = TAU) -> tuple[Tensor, dict[str, Tensor]]:
+    """EZ-VSL's loss: CE(logits) + CE(logits^T), logits[f, g] = max_i <v_f,i, s_g> / tau, target the diagonal.
+
+    v: Tensor[F, d, h, w], s: Tensor[F, d] (L2-normalised); codes: Tensor[F] long naming each frame's
+    video (other frames of the same video are masked out), None: every other frame is a negative.
+    Returns (loss, parts "loss", "pos" = mean max-cosine of the true pairs, detached).
+    """
+    sim = max_similarity(v.float(), s.float())  # (F, F)
+    logits = sim / tau
+    if codes is not None:
+        logits = logits.masked_fill(same_video_mask(codes.to(logits.device)), MASKED)
+    target = torch.arange(len(logits), device=logits.device)
+    loss = F.cross_entropy(logits, target) + F.cross_entropy(logits.t(), target)
+    return loss, {"loss": loss.detach(), "pos": torch.diagonal(sim).mean().detach()}
+
+
+def negative_distance(v: Tensor, s: Tensor, video_ids: list[str], num_frames: int, seed: int, first_index: int) -> Tensor:
+    """For m_on: each frame's distance to a frame of another video as the loss compares them, Tensor[F] (NaN without one).
+
+    sqrt(2 - 2 max_i <v_f,i, s_neg>) for unit vectors; the negative drawn as in training (same position
+    n of another clip), from a generator fixed by the seed and the batch, so predictions repeat.
+    """
+    if len(set(video_ids)) < 2:
+        return v.new_full((len(v),), float("nan"), dtype=torch.float32)
+    neg = frame_negatives(video_ids, inference_generator(seed, first_index), num_frames).to(v.device)  # (F,)
+    best = torch.einsum("fdhw,fd->fhw", v.float(), s.float()[neg]).flatten(1).max(dim=1).values  # (F,)
+    return torch.sqrt(torch.clamp(2.0 - 2.0 * best, min=0.0))
+
+
+class EZVSL:
+    """Localizing Visual Sounds the Easy Way (Mo and Morgado 2022) as a `Method`; OGL with `model.ogl_alpha`."""
+
+    name = "ezvsl"
+    needs_proposals = False
+
+    def build(self, cfg, visual_weights=None, audio_weights=None, log=print) -> nn.Module:
+        return EZVSLNet(cfg, visual_weights, audio_weights, log)
+
+    def loss(self, model, batch, ctx, cfg):
+        frames, audio, _ = batch_inputs(batch, model_device(model))
+        out: EZVSLOutput = model(frames, audio)
+        codes = video_codes(batch["video_id"], frames.shape[1])
+        loss, parts = ezvsl_loss(out.v, out.s, codes)
+        return loss, {k: float(v) for k, v in parts.items()}
+
+    @torch.no_grad()
+    def infer(self, model, batch, cfg):
+        frames, audio, _ = batch_inputs(batch, model_device(model))
+        out: EZVSLOutput = model(frames, audio)
+        A = out.A.float()
+        maps = localisation_maps(A, out.fmap, frames.shape[-2:], cfg.model.ogl_alpha)
+        inf = map_inference(maps, max_location_embedding(out.v.float(), A), out.s)
+        inf.neg_distance = negative_distance(out.v, out.s, list(batch["video_id"]), frames.shape[1],
+                                             cfg.train.seed, int(batch["index"][0]) if "index" in batch else 0)
+        return inf
+
+
+METHOD = EZVSL()
