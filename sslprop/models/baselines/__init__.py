@@ -11,7 +11,7 @@ from __future__ import annotations
 import importlib
 import importlib.util
 
-NAMES = ("attention", "avol", "dmc", "dsol", "ezvsl", "lvs", "pixelplayer")
+NAMES = ("attention", "avol", "dmc", "dsol", "ezvsl", "lvs", "pixelplayer", "slavc")
 
 
 def baselines() -> dict:
