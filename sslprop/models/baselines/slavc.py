@@ -33,7 +33,9 @@ What differs from the original, and why:
   and of the cross-entropy (SLAVC draws one frame per video). Their optional semi-supervised term
   and `num_negs` are left out (not in the weakly-supervised setting of their script).
 - The map is on the cosine scale (their Savl / tau, then min-max over [-1/tau, 1/tau]: the same
-  ranking). f_v for m_on is the matching embedding v1' pooled with the localisation softmax
+  ranking). OGL: SLAVC's `test.py` scales the map by that fixed range and the object prior by a
+  fixed [0, 2.5] (a ResNet-18 value, meaningless for our encoders); we scale both per frame by
+  min-max, as EZ-VSL's `test.py` does (`common.object_guided`). f_v for m_on is the matching embedding v1' pooled with the localisation softmax
   (softmax over locations of <v2', s2'> / tau), L2-normalised; f_s = s1'.
 """
 
