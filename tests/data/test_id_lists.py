@@ -76,3 +76,15 @@ def test_match_ids_maps_youtube_and_clip_ids_when_unambiguous():
     ids, loose = A.match_ids(["abc_000030", "abc", "abc_30", "two", "bare_000005", "10000130166", "zzz"], keys)
     assert ids == ["abc_000030", "abc_000030", "abc_000030", "two", "bare", "10000130166", "zzz"]
     assert loose == 3
+
+
+def test_eval_ids_matches_bare_youtube_ids_and_counts_the_rest(tmp_path):
+    from sslprop.evaluation.evaluate import evaluate
+
+    ann = tmp_path / "vggss.json"
+    ann.write_text(json.dumps([{"file": "abc_000030", "class": "x", "bbox": [[0, 0, 1, 1]]},
+                               {"file": "def_000010", "class": "y", "bbox": [[0, 0, 1, 1]]}]))
+    ids = tmp_path / "ids.txt"
+    ids.write_text("abc.mp4\nzzz_000001.jpg\n")
+    r = evaluate(ann, "lvs", method="full-frame", ids=ids)
+    assert r["n"] == 1 and r["outside_ids"] == 1 and r["excluded"]["no_annotation"] == 1
