@@ -378,28 +378,112 @@ def summarise_problems(problems: list[Problem], examples: int = 3) -> dict[str, 
     return out
 
 
-MEDIA_SUFFIXES = (".png", ".jpg", ".jpeg", ".mp4", ".wav", ".xml", ".npy")  # dropped from the ids of a test list
+MEDIA_SUFFIXES = (".png", ".jpg", ".jpeg", ".mp4", ".mkv", ".webm", ".avi", ".wav", ".mp3", ".flac", ".xml", ".npy", ".h5")  # dropped from the ids of a test list
+ID_HEADERS = ("id", "ids", "file", "filename", "file_name", "name", "video", "video_id", "videoid", "ytid", "youtube_id", "key", "image")
+_ID_FIELDS = ("file", "id", "video_id", "name", "key")  # where a json entry keeps its id, first found wins
+_CLIP_START = re.compile(r"^(?P<ytid>.+)_(?P<start>\d{1,7})$")  # VGGSound clip ids: <ytid>_<start second, zero-padded>
+
+
+def _strip_media_suffix(token: str) -> str:
+    token = token.strip().strip('"').strip("'").strip()
+    for suffix in MEDIA_SUFFIXES:
+        if token.lower().endswith(suffix):
+            return token[: -len(suffix)]
+    return token
+
+
+def _ids_from_json(p: Path, data: Any) -> list[str]:
+    def one(entry: Any, where: str) -> str:
+        if isinstance(entry, str):
+            return entry
+        if isinstance(entry, (int, float)) and not isinstance(entry, bool):
+            return str(entry)
+        if isinstance(entry, dict):
+            for k in _ID_FIELDS:
+                if isinstance(entry.get(k), (str, int)):
+                    return str(entry[k])
+        raise SSLPropError(f"{p}: {where} is neither an id nor an entry with a \"file\" key")
+
+    if isinstance(data, list):
+        return [one(e, f"entry {i}") for i, e in enumerate(data)]
+    if isinstance(data, dict):
+        if len(data) == 1 and isinstance(next(iter(data.values())), list):  # {"test": [...]}
+            return _ids_from_json(p, next(iter(data.values())))
+        # {id: entry}: the entry's own "file" when it has one, else the key
+        return [one(v, f"entry {k!r}") if isinstance(v, dict) and any(f in v for f in _ID_FIELDS) else str(k) for k, v in data.items()]
+    raise SSLPropError(f"{p}: a JSON id list must be a list or an object, not {type(data).__name__}")
 
 
 def read_id_list(path: str | os.PathLike) -> list[str]:
-    """A test list -> ids in file order: the first comma- or space-separated field of each line, a media suffix dropped.
+    """A test list in its native format -> ids in file order, media suffixes dropped.
 
-    Reads LVS / EZ-VSL's ``flickr_test.csv`` (``10000130166,202``), Senocak's ``test_list.txt``
-    (``2432219254.png``), SSPL's ``vggss_test_4692.csv`` and plain id lists alike; `sslprop eval
-    --ids` and `sslprop import --ids` both read lists with it.
+    Text lists: the first comma-, tab- or space-separated field of each line (quotes, a BOM and CRLF
+    line ends allowed), a header line such as ``file,class`` or ``video_id`` skipped. This reads
+    LVS / EZ-VSL's ``flickr_test.csv`` (``10000130166,202``), SLAVC's 250-id ``flickr_test.csv``,
+    Senocak's ``test_list.txt`` (``2432219254.png``), SSPL's ``vggss_test_4692.csv``
+    (``zpWuikVorYg_000032``), SSL-TIE's ``test_vggss_4911.txt`` (``nqd6uO6hDSo_000030.jpg``) and
+    plain id lists alike. JSON lists: a list of ids, a list of entries with a ``"file"`` key (VGG-SS's
+    ``vggss.json`` itself), an object keyed by id, or ``{"name": [...]}``. Ids stay as written
+    otherwise (a VGGSound ``_000030`` start suffix is kept); `match_ids` maps them onto the
+    annotation keys. `sslprop eval --ids` and `sslprop import --ids` both read lists with it.
     """
     p = Path(path)
     if not p.is_file():
         raise SSLPropError(f"{p}: no such id list")
-    ids = []
-    for line in p.read_text(encoding="utf-8", errors="replace").splitlines():
-        token = re.split(r"[,\s]+", line.strip())[0] if line.strip() else ""
-        for suffix in MEDIA_SUFFIXES:
-            if token.lower().endswith(suffix):
-                token = token[: -len(suffix)]
-                break
-        if token:
-            ids.append(token)
+    try:
+        text = p.read_bytes().decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise SSLPropError(f"{p}: the id list is not UTF-8 text (one id per line, a csv or a json list)") from None
+    if "\x00" in text:
+        raise SSLPropError(f"{p}: the id list is binary, not text (one id per line, a csv or a json list)")
+    stripped = text.lstrip()
+    if p.suffix.lower() == ".json" or stripped[:1] in ("[", "{"):
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as e:
+            raise SSLPropError(f"{p}: the id list does not parse as JSON ({e.msg}, line {e.lineno})") from None
+        raw = _ids_from_json(p, data)
+    else:
+        raw = []
+        for n, line in enumerate(text.splitlines()):
+            line = line.strip()
+            if not line or line.startswith("#"):
+                continue
+            token = re.split(r"[,;\t ]+", line)[0].strip().strip('"').strip("'")
+            if not raw and n == 0 and token.lower().replace(" ", "_") in ID_HEADERS:
+                continue  # a header line
+            raw.append(token)
+    ids = [t for t in (_strip_media_suffix(r) for r in raw) if t]
     if not ids:
         raise SSLPropError(f"{p}: the id list is empty")
     return ids
+
+
+def match_ids(ids: list[str], keys: "set[str] | list[str]") -> tuple[list[str], int]:
+    """Listed ids -> the annotation keys they name, and how many needed more than an exact match.
+
+    An id that is a key stays; otherwise a VGGSound clip id and a bare YouTube id are matched either
+    way round when unambiguous (``abc_000030`` <-> ``abc``); anything else stays as written (and is
+    then reported as ``no_annotation``).
+    """
+    keys = set(keys)
+    by_ytid: dict[str, list[str]] = {}
+    for k in keys:
+        m = _CLIP_START.match(k)
+        if m:
+            by_ytid.setdefault(m["ytid"], []).append(k)
+    out, mapped = [], 0
+    for i in ids:
+        if i in keys:
+            out.append(i)
+            continue
+        m = _CLIP_START.match(i)
+        if m and m["ytid"] in keys:
+            out.append(m["ytid"]); mapped += 1
+        elif m and m["ytid"] in by_ytid and len(by_ytid[m["ytid"]]) == 1 and int(_CLIP_START.match(by_ytid[m["ytid"]][0])["start"]) == int(m["start"]):
+            out.append(by_ytid[m["ytid"]][0]); mapped += 1  # the same start second, padded differently
+        elif i in by_ytid and len(by_ytid[i]) == 1:
+            out.append(by_ytid[i][0]); mapped += 1
+        else:
+            out.append(i)
+    return out, mapped

@@ -82,7 +82,7 @@ import numpy as np
 from tqdm import tqdm
 
 from sslprop.cli import positive_int
-from sslprop.data.annotations import Problem, read_annotations, read_id_list, summarise_problems
+from sslprop.data.annotations import Problem, match_ids, read_annotations, read_id_list, summarise_problems
 from sslprop.errors import SSLPropError
 from sslprop.evaluation import metrics
 from sslprop.evaluation.floors import FLOORS, floor_predictions
@@ -365,8 +365,11 @@ def load_annotated(path: str | os.PathLike, fmt: str | None, protocol: metrics.P
 def restrict_to_ids(annotated: Annotated, ids: Sequence[str], source: str) -> Annotated:
     """Keep only the listed keys (a benchmark's test list); listed ids without annotation are
     excluded as ``no_annotation``, annotated keys not listed are counted in `outside`."""
-    keep = set(ids)
     known = {it.key for it in annotated.items} | {k for ks in annotated.excluded.values() for k in ks}
+    ids, loose = match_ids(list(ids), known)  # a bare YouTube id <-> a VGGSound clip id, when unambiguous
+    if loose:
+        source = f"{source} ({loose} matched by YouTube id)"
+    keep = set(ids)
     excluded = {reason: [k for k in ks if k in keep] for reason, ks in annotated.excluded.items()}
     excluded["no_annotation"] = sorted(set(ids) - known)
     outside = sorted(k for k in known if k not in keep)
