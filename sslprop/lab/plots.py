@@ -10,7 +10,7 @@ import numpy as np
 from sslprop.lab import explore
 from sslprop.lab import workflow as wf
 from sslprop.lab.sentences import value
-from sslprop.lab.tables import METHOD_LABELS, Setup, read_outputs
+from sslprop.lab.tables import METHOD_LABELS, PAPER_METHODS, Setup, read_outputs
 from sslprop.lab.tracks import SequenceTrack
 
 TRACK_COLOURS = ("#ff7f0e", "#d62728")  # orange: the first object of a clip, red: the second (paper Fig. 4)
@@ -134,7 +134,7 @@ def sizes_plot(rows: Sequence[Mapping[str, Any]], paper: Sequence[Mapping[str, A
     axes[0].legend(fontsize=6)
 
 
-def examples_figure(setup: Setup, preset: str, count: int, methods: Sequence[str] = tuple(METHOD_LABELS)) -> Any:
+def examples_figure(setup: Setup, preset: str, count: int, methods: Sequence[str] = PAPER_METHODS) -> Any:
     """What each method outputs on the first `count` on-screen test frames of `preset`: one column per method.
 
     Each panel: the method's map over the frame, the annotators' boxes (green, dashed) and the method's
@@ -150,7 +150,7 @@ def examples_figure(setup: Setup, preset: str, count: int, methods: Sequence[str
     samples = {s.id: s for s in read_manifest(data, "test")}
     fig, axes = viz.grid(len(ids), len(methods), size=1.9)
     for j, method in enumerate(methods):
-        out = read_outputs(wf.ensure_predictions(setup.run(method, data), data, "test", device=setup.device), ids)
+        out = read_outputs(wf.ensure_predictions(setup.row_run(method, data), data, "test", device=setup.device), ids)
         for i, key in enumerate(ids):
             ax, frame = axes[i, j], samples[key].frames[0]
             viz.show_map(viz.load_frame(data, frame), out[key]["map"], ax, alpha=0.45,

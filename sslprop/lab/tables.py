@@ -33,7 +33,8 @@ from sslprop.lab import workflow as wf
 # The paper's data sets and the embedded presets that stand in for them, with each column's protocol.
 PRESET_PROTOCOL = {"solo": "dsol-solo", "mosaic": "dsol-multi", "scenes": "lvs"}
 PRESET_PAPER = {"solo": "MUSIC-solo", "mosaic": "MUSIC-Synthetic", "scenes": "SSL (Flickr-SoundNet)"}
-# Table 2's rows, in the paper's order: method name -> the paper's label.
+# Table 2's rows, in the paper's order: method name -> the paper's label; then the map methods that users of the
+# field run today (EZ-VSL, ECCV'22; SLAVC, NeurIPS'22), not in the paper, trained and scored on the same terms.
 METHOD_LABELS = {
     "pixelplayer": "PixelPlayer",
     "avol": "Objects-that-Sound",
@@ -42,7 +43,15 @@ METHOD_LABELS = {
     "dsol": "AV-Matching",
     "lvs": "SS-Hard-Way",
     "ours": "Ours",
+    "ezvsl": "EZ-VSL (not in the paper)",
+    "ezvsl-ogl": "EZ-VSL + OGL (not in the paper)",
+    "slavc": "SLAVC (not in the paper)",
 }
+PAPER_METHODS = ("pixelplayer", "avol", "attention", "dmc", "dsol", "lvs", "ours")  # the rows of the paper's Table 2
+EXTRA_METHODS = ("ezvsl", "ezvsl-ogl", "slavc")  # rows not in the paper
+# A row that is a method with settings: row key -> (method, overrides). EZ-VSL's object-guided localisation (OGL) with
+# its paper's alpha 0.4: the same training, the map combined with the visual encoder's object prior at read-out.
+ROW_RUNS = {"ezvsl-ogl": ("ezvsl", {"model.ogl_alpha": 0.4})}
 FLOOR_LABELS = {"full-frame": "floor: full frame", "center": "floor: centre box", "random-box": "floor: random box"}
 TABLE2_COLUMNS = ("solo IoU@0.5", "solo AUC", "mosaic IoU@0.5", "mosaic AUC", "scenes cIoU@0.5", "scenes AUC")
 TABLE3_COLUMNS = ("cIoU@0.5", "AUC")
@@ -81,6 +90,11 @@ class Setup:
         """`workflow.ensure_run` with this setup's budget, seed, profile and device."""
         return wf.ensure_run(method, data, self.runs_root, self.budget, self.seed, overrides=overrides,
                              profile=self.profile, device=self.device, log=log)
+
+    def row_run(self, row: str, data: str | os.PathLike, log: Callable[[str], None] = lambda msg: None) -> Path:
+        """The run of a Table 2 row key (`METHOD_LABELS`): the method itself, or its settings in `ROW_RUNS`."""
+        method, overrides = ROW_RUNS.get(row, (row, None))
+        return self.run(method, data, overrides, log)
 
 
 # --------------------------------------------------------------------------------------- scoring
@@ -224,6 +238,8 @@ def table2_records(setup: Setup, methods: Sequence[str] = tuple(METHOD_LABELS), 
                    floors: Sequence[str] = FLOORS, log: Callable[[str], None] = lambda msg: None) -> list[dict[str, Any]]:
     """Train (cached), predict (cached) and score every method and floor on every preset.
 
+    methods: row keys of `METHOD_LABELS` (the paper's methods, then EZ-VSL with and without OGL and SLAVC).
+
     Returns one record per (method or floor, view, preset): method, view ("boxes", "map",
     "map box" or "floor"), preset, plus the keys of `summarise`.
     """
@@ -233,7 +249,7 @@ def table2_records(setup: Setup, methods: Sequence[str] = tuple(METHOD_LABELS), 
         protocol = PRESET_PROTOCOL[preset]
         for method in methods:
             log(f"{preset}: {method}")
-            run = setup.run(method, data)
+            run = setup.row_run(method, data)
             for view, kind, two in views(method, preset):
                 records.append({"method": method, "view": view, "preset": preset,
                                 **score_run(run, data, protocol, kind, two, setup.device)})

@@ -223,3 +223,18 @@ def test_comparers_find_the_cells_of_each_table():
     assert t3(("K", "AUC"), ("M", "AUC")) == tables.paired(a, b, "auc")
     t4 = tables.table4_comparer([{"size": "10k", "method": "ours", **a}, {"size": "10k", "method": "attention", **b}])
     assert t4(("10k", "cIoU@0.5 Ours"), ("10k", "cIoU@0.5 Attention"))["difference"] == pytest.approx(50.0)
+
+
+def test_rows_not_in_the_paper_run_their_method_with_settings(monkeypatch, tmp_path):
+    asked = []
+    setup = tables.Setup(tmp_path, tmp_path / "runs", "smoke", 0)
+    monkeypatch.setattr(tables.Setup, "run", lambda self, method, data, overrides=None, log=None: (
+        asked.append((method, dict(overrides or {}))) or tmp_path / method))
+    setup.row_run("ezvsl-ogl", tmp_path)
+    setup.row_run("slavc", tmp_path)
+    assert asked == [("ezvsl", {"model.ogl_alpha": 0.4}), ("slavc", {})]
+    assert set(tables.PAPER_METHODS) | set(tables.EXTRA_METHODS) == set(tables.METHOD_LABELS)
+    assert all("not in the paper" in tables.METHOD_LABELS[m] for m in tables.EXTRA_METHODS)
+    from sslprop.models.methods import METHODS
+
+    assert all(tables.ROW_RUNS.get(m, (m,))[0] in METHODS for m in tables.METHOD_LABELS)  # every row trains a known method
