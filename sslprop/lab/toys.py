@@ -152,7 +152,8 @@ def topk_recall(
     ks: Sequence[int],
     scorers: Sequence[str],
     iou: float = 0.5,
-) -> dict[str, dict[int, float]]:
+    per_frame: bool = False,
+) -> dict[str, dict[int, Any]]:
     """How often the top K proposals by the GRM contain the annotated source, per scorer and K.
 
     Args:
@@ -162,6 +163,8 @@ def topk_recall(
             (off-screen) are left out.
         ks: the K values; scorers: names from `sslprop.ops.grm.SCORERS`.
         iou: a proposal contains the source when its IoU with any annotator's box is at least this.
+        per_frame: return, instead of each share, the per-frame 0/1 outcomes it is the mean of (a list
+            over the annotated frames, in order), e.g. for bootstrap intervals.
     Returns:
         {scorer: {K: recall}} over the annotated frames, plus {"all": {0: share of frames where ANY
         proposal reaches `iou`}}, the upper bound every K approaches.
@@ -184,10 +187,11 @@ def topk_recall(
         top = select_topk(props, scores, max(ks))
         row = {}
         for k in ks:
-            found = [bool(h[top.index[f, :k][top.mask[f, :k]]].any()) for f, h in enumerate(hits)]
-            row[int(k)] = sum(found) / len(found)
+            found = [float(h[top.index[f, :k][top.mask[f, :k]]].any()) for f, h in enumerate(hits)]
+            row[int(k)] = found if per_frame else sum(found) / len(found)
         result[scorer] = row
-    result["all"] = {0: sum(bool(h.any()) for h in hits) / len(hits)}
+    anyhit = [float(h.any()) for h in hits]
+    result["all"] = {0: anyhit if per_frame else sum(anyhit) / len(anyhit)}
     return result
 
 

@@ -21,6 +21,8 @@ def test_topk_recall_and_top1_area_by_hand():
     res = toys.topk_recall([g, g], [boxes, boxes], [gt, torch.zeros(0, 4)], ks=(1, 2), scorers=("sum", "mean", "soft_iou"))
     # sum: the whole frame ties with the exact box (both hold all 4 units of mass); the tie goes to index 0
     assert res == {"sum": {1: 0.0, 2: 1.0}, "mean": {1: 1.0, 2: 1.0}, "soft_iou": {1: 1.0, 2: 1.0}, "all": {0: 1.0}}
+    per = toys.topk_recall([g, g, g], [boxes, boxes, boxes], [gt, torch.zeros(0, 4), gt], ks=(1, 2), scorers=("sum",), per_frame=True)
+    assert per == {"sum": {1: [0.0, 0.0], 2: [1.0, 1.0]}, "all": {0: [1.0, 1.0]}}  # the two annotated frames' outcomes
     assert toys.top1_area([g], [boxes], "sum") == [1.0]
     assert toys.top1_area([g], [boxes], "mean") == [0.04]
     with pytest.raises(SSLPropError, match="no frame has an annotated source"):
