@@ -85,6 +85,7 @@ from sslprop.cli import positive_int
 from sslprop.data.annotations import Problem, match_ids, read_annotations, read_id_list, summarise_problems
 from sslprop.errors import SSLPropError
 from sslprop.evaluation import metrics
+from sslprop.evaluation.bootstrap import settings as _ci_settings
 from sslprop.evaluation.floors import FLOORS, floor_predictions
 from sslprop.evaluation.predfiles import Predictions, frame_key, load_predictions
 
@@ -654,10 +655,6 @@ def summarise(annotated: Annotated, predictions: Predictions, protocol: metrics.
     return report
 
 
-def _ci_settings(ci: Mapping[str, Any]) -> dict[str, Any]:
-    return {"resamples": int(ci.get("resamples", 1000)), "seed": int(ci.get("seed", 0)), "level": float(ci.get("level", 0.95))}
-
-
 def per_frame(s: Scored) -> dict[str, Any]:
     """{"keys", "ciou"[, "hit"]}: the per-frame values behind a report's rates, in scoring order ("hit": the box-level
     hits of single-source box predictions), for paired comparisons of two methods on the same frames."""
@@ -711,7 +708,7 @@ def paired(a: Scored, b: Scored, protocol: metrics.Protocol, both_boxes: bool, c
         eg = (only_a or only_b or ["(same frames, different order)"])[0]
         raise SSLPropError(f"--compare: the two predictions score different frames ({len(a.keys)} and {len(b.keys)}; "
                            f"{len(only_a)} only in the first, {len(only_b)} only in the second, e.g. {eg!r}); use --missing fail")
-    settings = _ci_settings(ci or {})
+    settings = _ci_settings(ci)
     out: dict[str, dict[str, float | bool]] = {
         protocol.headline: paired_difference(a.keys, a.cious, b.cious, lambda v: metrics.success_rate(v, 0.5), **settings),
         "auc": paired_difference(a.keys, a.cious, b.cious, metrics.ciou_auc, **settings),
@@ -775,7 +772,7 @@ def evaluate(annotations: str | os.PathLike, protocol: str, predictions: str | o
         rb = summarise(annotated, other, proto, sb, missing, None, t, spec or "")
         report["compare"] = {k: rb[k] for k in ("predictions", "kind", "n", *RATES, f"ap@{t:g}", f"max_f1@{t:g}") if k in rb}
         report["paired"] = paired(sa, sb, proto, preds.kind == "boxes" and other.kind == "boxes", ci, None if spec is None else t)
-        report["paired_settings"] = {**_ci_settings(ci or {}), "difference": "first - second (--predictions/--method minus --compare)"}
+        report["paired_settings"] = {**_ci_settings(ci), "difference": "first - second (--predictions/--method minus --compare)"}
     if coco is not None:
         from sslprop.evaluation.coco import write_coco
 

@@ -9,6 +9,7 @@ manifest, so the notebooks only load, call and draw:
     sweep = threshold_sweep(records, labels, ts)      # the same as the d_on threshold moves
     table = table1(records, labels, ci=CI)            # with 95 % bootstrap intervals ("accuracy low", "accuracy high")
     criterion_difference(records, labels, "on_or", "on_m", CI)   # paired: is the OR's gain resolved?
+    summary = onscreen_summary(records, labels, CI)   # all of it: Table 1, ROC AUCs, the paired differences
 
 Intervals (``ci`` = {"resamples", "seed", "level"}, `sslprop.evaluation.bootstrap`) resample samples: the
 frames of one clip of `sequences` are drawn together.
@@ -27,6 +28,7 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 
 from sslprop.errors import SSLPropError
+from sslprop.evaluation.bootstrap import settings as _ci_settings
 from sslprop.evaluation.predfiles import D_ON_THRESHOLD, read_onscreen
 
 CRITERIA = ("on_m", "on_d", "on_or")  # m_on alone, d_on alone, either (the paper's "m_on || d_on")
@@ -96,10 +98,6 @@ def _rates(pred: np.ndarray, y: np.ndarray) -> dict[str, float]:
     }
 
 
-def _ci_settings(ci: Mapping[str, Any]) -> dict[str, Any]:
-    return {"resamples": int(ci.get("resamples", 1000)), "seed": int(ci.get("seed", 0)), "level": float(ci.get("level", 0.95))}
-
-
 def table1(records: Mapping[str, Mapping[str, Any]], labels: Mapping[str, bool], d_threshold: float = D_ON_THRESHOLD,
            m_threshold: float | None = None, ci: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
     """Table 1 on one data set: per criterion (m_on, d_on, m_on || d_on) its accuracy against the labels.
@@ -141,7 +139,7 @@ def criterion_difference(records: Mapping[str, Mapping[str, Any]], labels: Mappi
     keys, d_on, on_m, y = aligned(records, labels)
     dec = decisions(d_on, on_m, d_threshold)
     return paired_difference(keys, (dec[a] == y).astype(np.float64), (dec[b] == y).astype(np.float64), np.mean,
-                             **_ci_settings(ci or {}))
+                             **_ci_settings(ci))
 
 
 def label_counts(labels: Mapping[str, bool]) -> dict[str, int]:
@@ -204,21 +202,26 @@ def separability(records: Mapping[str, Mapping[str, Any]], labels: Mapping[str, 
     return out
 
 
-def onscreen_report(pred_dir: str | os.PathLike, root: str | os.PathLike, split: str = "test",
-                    ci: Mapping[str, Any] | None = None) -> dict[str, Any]:
-    """Table 1 and its threshold-free view for one predictions folder against a data set's on/off labels.
+def onscreen_summary(records: Mapping[str, Mapping[str, Any]], labels: Mapping[str, bool],
+                     ci: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """Table 1 and its threshold-free view of records (`read_onscreen`) against labels (`frame_labels`).
 
     Returns {"frames", "on-screen", "off-screen", "rows" (`table1`), "d_on AUC", "m_on AUC"}; with `ci`
     the intervals of `table1` and `separability`, the paired differences "m_on || d_on - m_on" and
     "m_on || d_on - d_on" (`criterion_difference`) under "paired", and the settings under "ci_settings".
     """
-    records, labels = read_onscreen(pred_dir), frame_labels(root, split)
     report = {**label_counts(labels), "rows": table1(records, labels, ci=ci), **separability(records, labels, ci)}
     if ci is not None:
         report["paired"] = {f"m_on || d_on - {CRITERION_NAMES[b]}": criterion_difference(records, labels, "on_or", b, ci)
                             for b in ("on_m", "on_d")}
         report["ci_settings"] = {**_ci_settings(ci), "unit": "sample (the frames of one clip are drawn together)"}
     return report
+
+
+def onscreen_report(pred_dir: str | os.PathLike, root: str | os.PathLike, split: str = "test",
+                    ci: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """`onscreen_summary` of one predictions folder against a data set's on/off labels (`eval --onscreen`)."""
+    return onscreen_summary(read_onscreen(pred_dir), frame_labels(root, split), ci)
 
 
 def _band(row: Mapping[str, Any], name: str) -> str:

@@ -85,13 +85,12 @@ def mean_interval(keys: Sequence[str], values: Sequence[float], null: float, sca
 
     Returns {"difference", "low", "high", "resolved"} like a paired difference, so `claim` decides it the same way.
     """
-    from sslprop.evaluation.bootstrap import bootstrap_intervals
+    from sslprop.evaluation.bootstrap import bootstrap_intervals, settings
 
     v = np.asarray(values, dtype=np.float64)
     if len(v) == 0:
         raise SSLPropError("mean_interval: no value")
-    settings = {"resamples": 1000, "seed": 0, **dict(ci or {})}
-    lo, hi = bootstrap_intervals(keys, {"mean": (v, np.mean)}, **settings)["mean"]
+    lo, hi = bootstrap_intervals(keys, {"mean": (v, np.mean)}, **settings(ci))["mean"]
     d = {"difference": scale * (float(v.mean()) - null), "low": scale * (lo - null), "high": scale * (hi - null)}
     return {**d, "resolved": bool(d["low"] > 0 or d["high"] < 0)}
 
@@ -249,32 +248,47 @@ def seed_claim(records: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
                  [(f"seed {s}", paired(by[("ours", s)], by[("attention", s)])) for s in seeds], unit=" pts")
 
 
-def figure_claims(correlations: Sequence[tuple[str, float]], outcomes: Sequence[tuple[str, bool]],
-                  covered: Mapping[str, Sequence[float]], keys: Sequence[str]) -> list[dict[str, Any]]:
-    """Figs. 3-5 on `sequences` and `scenes`, as claims with intervals.
+def fig3_claim(correlations: Sequence[tuple[str, float]]) -> dict[str, Any]:
+    """Fig. 3: d_on follows loudness: the mean per-clip r (`tracks.distance_correlations`) above 0, clips resampled."""
+    ids = [k for k, _ in correlations]
+    d = mean_interval(ids, [r for _, r in correlations], 0.0) if ids else None
+    return claim("the confidence d_on follows the source's loudness (mean per-clip r above 0)", "Fig. 3", "sequences (AVE)",
+                 "one clip, shown qualitatively", [(f"mean r over {len(ids)} clips, minus 0:", d)])
 
-    correlations: `tracks.distance_correlations` (Fig. 3: d_on follows loudness: mean r > 0, clips resampled);
-    outcomes: `tracks.turns_outcomes` (Fig. 4: the sounding object has the higher confidence in more than half of
-    the frames, clips resampled); covered: {"ours": [...], "Attention": [...]}, the share of the source's box that
-    each map's upper half covers per on-screen test frame of `keys` (Fig. 5: ours covers more of the object).
-    """
+
+def fig4_claim(outcomes: Sequence[tuple[str, bool]]) -> dict[str, Any]:
+    """Fig. 4: the sounding object has the higher confidence in more than half of the frames (`tracks.turns_outcomes`;
+    the frames of a clip resampled together)."""
+    frames = [k for k, _ in outcomes]
+    d = mean_interval(frames, [float(w) for _, w in outcomes], 0.5, scale=100.0) if frames else None
+    return claim("the confidence switches with the sounding source (the sounding object scores higher in > 50 % of frames)",
+                 "Fig. 4", "sequences (AVE)", "one clip, shown qualitatively",
+                 [(f"share over {len(frames)} frames, minus 50 %:", d)], unit=" pts")
+
+
+def fig5_difference(covered: Mapping[str, Sequence[float]], keys: Sequence[str]) -> dict[str, Any] | None:
+    """Fig. 5: ours minus Attention's share of the source's box covered per frame of `keys`, paired, in points
+    (None without frames)."""
     from sslprop.evaluation.bootstrap import paired_difference
 
-    out = []
-    ids = [k for k, _ in correlations]
-    out.append(claim("the confidence d_on follows the source's loudness (mean per-clip r above 0)", "Fig. 3", "sequences (AVE)",
-                     "one clip, shown qualitatively",
-                     [(f"mean r over {len(ids)} clips, minus 0:", mean_interval(ids, [r for _, r in correlations], 0.0) if ids else None)]))
-    frames = [k for k, _ in outcomes]
-    out.append(claim("the confidence switches with the sounding source (the sounding object scores higher in > 50 % of frames)",
-                     "Fig. 4", "sequences (AVE)", "one clip, shown qualitatively",
-                     [(f"share over {len(frames)} frames, minus 50 %:",
-                       mean_interval(frames, [float(w) for _, w in outcomes], 0.5, scale=100.0) if frames else None)], unit=" pts"))
-    if keys:
-        d = paired_difference(keys, covered["ours"], covered["Attention"], np.mean)
-        d = {k: (100.0 * v if k != "resolved" else v) for k, v in d.items()}
-    else:
-        d = None
-    out.append(claim("our location map covers more of the sounding object than Attention's map", "Fig. 5", "scenes (SSL)",
-                     "shown qualitatively", [(f"share of the box covered, ours - Attention, {len(keys)} frames:", d)], unit=" pts"))
-    return out
+    if not keys:
+        return None
+    d = paired_difference(keys, covered["ours"], covered["Attention"], np.mean)
+    return {k: (100.0 * v if k != "resolved" else v) for k, v in d.items()}
+
+
+def fig5_claim(covered: Mapping[str, Sequence[float]], keys: Sequence[str]) -> dict[str, Any]:
+    """Fig. 5: our location map covers more of the sounding object than Attention's (`fig5_difference`)."""
+    return claim("our location map covers more of the sounding object than Attention's map", "Fig. 5", "scenes (SSL)",
+                 "shown qualitatively",
+                 [(f"share of the box covered, ours - Attention, {len(keys)} frames:", fig5_difference(covered, keys))], unit=" pts")
+
+
+def figure_claims(correlations: Sequence[tuple[str, float]], outcomes: Sequence[tuple[str, bool]],
+                  covered: Mapping[str, Sequence[float]], keys: Sequence[str]) -> list[dict[str, Any]]:
+    """Figs. 3-5 as claims with intervals: `fig3_claim`, `fig4_claim`, `fig5_claim`.
+
+    covered: {"ours": [...], "Attention": [...]}, the share of the source's box that each map's upper half covers per
+    on-screen test frame of `keys`.
+    """
+    return [fig3_claim(correlations), fig4_claim(outcomes), fig5_claim(covered, keys)]

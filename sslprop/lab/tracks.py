@@ -230,8 +230,9 @@ def ranking_summary(boxes: Mapping[str, Sequence[Sequence[float]]], gt: Mapping[
     out: dict[str, float] = {"frames": len(keys), **{k: float(np.mean(v)) for k, v in per.items()}}
     if ci is not None:
         from sslprop.evaluation.bootstrap import bootstrap_intervals, paired_difference
+        from sslprop.evaluation.bootstrap import settings as ci_settings
 
-        settings = {"resamples": 1000, "seed": 0, **dict(ci)}
+        settings = ci_settings(ci)
         for k, (lo, hi) in bootstrap_intervals(keys, {k: (v, np.mean) for k, v in per.items()}, **settings).items():
             out[f"{k} low"], out[f"{k} high"] = lo, hi
         d = paired_difference(keys, per["top-1 hits"], per["random kept proposal hits"], np.mean, **settings)
