@@ -55,9 +55,11 @@ from sslprop.errors import SSLPropError
 
 PRESETS = ("solo", "mosaic", "scenes", "sequences")
 PRESET_CODE = {"solo": 1, "mosaic": 2, "scenes": 3, "sequences": 4}  # mixed into each sample's seed
-DEFAULT_SIZE = {"solo": 96, "mosaic": 96, "scenes": 96, "sequences": 96}  # frame side (mosaic tiles: half)
+# Stored frame side (mosaic tiles: half). Larger than the cpu model's input (frames are resized for it, as real data
+# is), so that Selective Search finds a bag of the paper's size: docs/data.md, "Proposal bags".
+DEFAULT_SIZE = {"solo": 192, "mosaic": 192, "scenes": 192, "sequences": 192}
 MIN_SIZE = {"solo": 32, "mosaic": 48, "scenes": 32, "sequences": 32}  # below this a stamp is too few pixels
-GENERATOR_VERSION = 2  # bump when the same seed would give different files (2: the scenes bias of 2026-11-25)
+GENERATOR_VERSION = 3  # bump when the same seed would give different files (2: the scenes bias; 3: salience needs the audio)
 
 # scikit-image photos and textures shipped inside its wheel (no download); no people-centric
 # photos, nothing that looks like one of the stamp classes (chelsea is a cat, horse a horse).
@@ -82,6 +84,15 @@ SINGLE_SECONDS = 1.0  # audio of single-frame samples; the frame sits at 0.5 s, 
 SEQ_FRAMES = 8  # frames per `sequences` clip, one per second
 SEQ_SECONDS = 8.0  # audio of a `sequences` clip
 OFFSCREEN_SHARE = 0.2  # scenes whose sound comes from a class not in view
+# Salience that needs the audio: sounding and silent objects are drawn from one size range, so the sounding
+# one is the largest in view in about 1 / (objects in view) of the frames (`largest_share`).
+SOLO_HEIGHT = (0.2, 0.5)  # solo: every object's height, a fraction of the frame (log-uniform)
+MOSAIC_HEIGHT = (0.3, 0.55)  # mosaic: the object's height, a fraction of its tile (log-uniform)
+SCENE_OBJECTS = (2, 8)  # scenes: objects in view, both included
+SCENE_HEIGHT = (0.15, 0.55)  # scenes: every object's height, a fraction of the frame (log-uniform)
+SCENE_MIN_VISIBLE = 0.6  # scenes: overlaps allowed while every object keeps at least this share of its pixels
+SEQ_MODES = ("distance", "turns", "offscreen")  # sequences: clip kinds (offscreen: the sound's source is not in view)
+SEQ_MODE_P = (0.3, 0.3, 0.4)  # their chances: 40 % offscreen clips keep at least 30 % of a test split's frames off-screen
 # The co-occurrence bias of `scenes`. Until 2026-11-25 the background chance was 0.7 for on- and
 # off-screen scenes alike; a from-scratch cpu-profile model then learned the backgrounds and never
 # the objects (docs/findings.md). `--habitat-prob 0.7 --offscreen-habitat-prob 0.7`
@@ -507,26 +518,98 @@ def _placed_meta(placed: list[Placed]) -> list[dict[str, Any]]:
     return [{"stamp": p.stamp.name, "height": int(p.patch.shape[0]), "flip": p.flip, "sounding": p.sounding} for p in placed]
 
 
+def _taken(placed: list[Placed]) -> list[list[float]]:
+    return [[q.x, q.y, q.x + q.patch.shape[1], q.y + q.patch.shape[0]] for q in placed]
+
+
+def _visible_ok(patch: np.ndarray, x: int, y: int, placed: list[Placed], masks: list[np.ndarray],
+                size: int, min_visible: float) -> tuple[bool, np.ndarray]:
+    """Whether pasting `patch` at (x, y) over the `placed` stamps (bool (size, size) masks of what each still shows)
+    leaves each of them at least `min_visible` of its own pixels; returns (ok, the new stamp's mask)."""
+    h, w = patch.shape[:2]
+    new = np.zeros((size, size), dtype=bool)
+    new[y : y + h, x : x + w] = patch[..., 3] > 0
+    for q, m in zip(placed, masks):
+        full = float((q.patch[..., 3] > 0).sum())
+        if float((m & ~new).sum()) < min_visible * full:
+            return False, new
+    return True, new
+
+
+def place_cluttered(
+    rng: np.random.Generator,
+    stamp: Stamp,
+    frame: int,
+    height_frac: tuple[float, float],
+    placed: list[Placed],
+    visible: list[np.ndarray],
+    sounding: bool,
+    min_visible: float = SCENE_MIN_VISIBLE,
+    tries: int = 30,
+) -> tuple[Placed, np.ndarray] | None:
+    """Place `stamp` over the `placed` ones, overlaps allowed: each earlier stamp keeps at least `min_visible` of its pixels.
+
+    Scale log-uniform in `height_frac` of the frame; `visible` holds the bool (frame, frame) mask of what each
+    earlier stamp still shows, and is updated in place on success. Returns (the placement, its mask) or None.
+    """
+    flip = bool(rng.random() < 0.5)
+    lo, hi = math.log(height_frac[0]), math.log(height_frac[1])
+    for _ in range(tries):
+        height = fit_height(stamp, frame * math.exp(rng.uniform(lo, hi)), 0.95 * frame)
+        patch = resize_stamp(stamp.image, height, flip)
+        h, w = patch.shape[:2]
+        x = int(rng.integers(0, frame - w + 1))
+        y = int(rng.integers(0, frame - h + 1))
+        ok, mask = _visible_ok(patch, x, y, placed, visible, frame, min_visible)
+        if ok:
+            for m in visible:
+                m &= ~mask
+            return Placed(stamp, patch, x, y, flip, sounding), mask
+    return None
+
+
+def visible_boxes(masks: list[np.ndarray]) -> list[list[float]]:
+    """The tight box of what each pasted stamp still shows after the later ones: masks in paint order."""
+    out = []
+    for i, m in enumerate(masks):
+        shown = m.copy()
+        for later in masks[i + 1 :]:
+            shown &= ~later
+        out.append(alpha_box(shown))
+    return out
+
+
 def build_solo(rng: np.random.Generator, bank: Bank, sample_id: str, size: int) -> Built:
-    """MUSIC-solo: one sounding object, 0-2 silent distractors of other classes, 1 s of its sound."""
-    labels = _pick_classes(rng, bank, 1 + int(rng.integers(0, 3)))
+    """MUSIC-solo: one sounding object and 1-3 silent distractors of other classes, all of one size range; 1 s of its sound.
+
+    Every object (sounding or not) is drawn at SOLO_HEIGHT of the frame, so the sounding one is the largest
+    in about 1 / (objects in view) of the frames: size does not give the answer away.
+    """
+    labels = _pick_classes(rng, bank, 2 + int(rng.integers(0, 3)))
     bg, bg_meta = _pick_background(rng, bank, size)
     placed: list[Placed] = []
-    for i, label in enumerate(labels):
-        hf = (0.45, 0.8) if i == 0 else (0.2, 0.45)
-        p = place(rng, _pick_stamp(rng, bank, label), size, hf, [[q.x, q.y, q.x + q.patch.shape[1], q.y + q.patch.shape[0]] for q in placed], i == 0)
-        if p is not None:
-            placed.append(p)
-    img, objects, masks = render(bg, placed)
+    visible: list[np.ndarray] = []
+    for i in [int(j) for j in rng.permutation(len(labels))]:  # paint order: the sounding object is hidden as often as any
+        got = place_cluttered(rng, _pick_stamp(rng, bank, labels[i]), size, SOLO_HEIGHT, placed, visible, i == 0,
+                              tries=30 if i else 300)
+        if got is not None:
+            placed.append(got[0])
+            visible.append(got[1])
+    if not any(p.sounding for p in placed):
+        raise SSLPropError(f"{sample_id}: no place for the sounding object in a frame of {size} px (use a larger --size)")
+    img, objects, _ = render(bg, placed)
+    for obj, shown in zip(objects, visible):
+        obj.box = alpha_box(shown)
+    source = next(i for i, p in enumerate(placed) if p.sounding)
     n = int(SINGLE_SECONDS * 16000)
     gain = float(rng.uniform(0.6, 1.0))
-    clip, start = excerpt(placed[0].stamp.sound, n, rng)
+    clip, start = excerpt(placed[source].stamp.sound, n, rng)
     audio, noise, scale = finish_audio(gain * clip, rng)
     path = _frame_path(sample_id, 0, 1)
-    frame = Frame(path, SINGLE_SECONDS / 2, size, size, [[list(objects[0].box)]], objects, True)
+    frame = Frame(path, SINGLE_SECONDS / 2, size, size, [[list(objects[source].box)]], objects, True)
     meta = {"background": bg_meta, "objects": _placed_meta(placed), "gain": round(gain, 6), "excerpt_start": start, "noise_std": round(noise, 6), "scale": round(scale, 6)}
     sample = Sample(sample_id, sample_id, "train", f"audio/{sample_id}.wav", [frame], [labels[0]], meta)
-    return Built(sample, {path: img}, audio, [masks])
+    return Built(sample, {path: img}, audio, [visible])
 
 
 def build_mosaic(rng: np.random.Generator, bank: Bank, sample_id: str, size: int) -> Built:
@@ -538,7 +621,7 @@ def build_mosaic(rng: np.random.Generator, bank: Bank, sample_id: str, size: int
     objects, masks, tiles = [], [], []
     for t, label in enumerate(labels):
         bg, bg_meta = _pick_background(rng, bank, tile)
-        p = place(rng, _pick_stamp(rng, bank, label), tile, (0.55, 0.85), [], t in sounding)
+        p = place(rng, _pick_stamp(rng, bank, label), tile, MOSAIC_HEIGHT, [], t in sounding)
         assert p is not None  # the first object on an empty tile always fits
         ox, oy = (t % 2) * tile, (t // 2) * tile
         img, objs, ms = render(bg, [p], offset=(ox, oy))
@@ -566,13 +649,21 @@ def build_mosaic(rng: np.random.Generator, bank: Bank, sample_id: str, size: int
 
 
 def build_scenes(rng: np.random.Generator, bank: Bank, sample_id: str, size: int, bias: dict[str, Any]) -> Built:
-    """Flickr/SSL: 1-3 objects at several scales, 3 annotators, ~20% off-screen sounds, co-occurrence bias."""
+    """Flickr/SSL: 2-8 objects in view drawn from one size range, overlapping and partly hidden; ~20% off-screen sounds.
+
+    The objects are painted in a random order, each over the earlier ones while every object keeps at least
+    SCENE_MIN_VISIBLE of its pixels (`place_cluttered`); every box is the tight box of what the object still
+    shows, and the three simulated annotators jitter the sounding object's. The sounding object is one of the
+    objects in view (none in an off-screen scene, whose sound is of a class not in view), as large as any other
+    on average. Every object's stamp (so its recording) is in ``meta["objects"]``; an off-screen scene's sound
+    in ``meta["sound_stamp"]``. The co-occurrence bias (habitat background, companion object) as before.
+    """
     onscreen = bool(rng.random() >= OFFSCREEN_SHARE)
-    k = int(rng.choice([1, 2, 3], p=[0.3, 0.4, 0.3]))
+    k = int(rng.integers(SCENE_OBJECTS[0], SCENE_OBJECTS[1] + 1))
     sound_label = _pick_classes(rng, bank, 1)[0]
     if onscreen:
         labels = [sound_label]
-        companion = k >= 2 and bool(rng.random() < bias["companion_prob"])
+        companion = bool(rng.random() < bias["companion_prob"])
         if companion:
             labels.append(bias["companion"][sound_label])
         labels += _pick_classes(rng, bank, k - len(labels), exclude=tuple(labels))
@@ -582,16 +673,25 @@ def build_scenes(rng: np.random.Generator, bank: Bank, sample_id: str, size: int
     chance = bias["habitat_prob"] if onscreen else bias.get("offscreen_habitat_prob", bias["habitat_prob"])
     habitat = bool(rng.random() < chance)  # one draw either way: on-screen scenes do not depend on the off-screen chance
     bg, bg_meta = _pick_background(rng, bank, size, bias["habitat"][sound_label] if habitat else None)
+    stamps = [_pick_stamp(rng, bank, label) for label in labels]
+    order = [int(i) for i in rng.permutation(len(labels))]  # paint order: the sounding object is hidden as often as any
     placed: list[Placed] = []
-    sound_stamp = None
-    for i, label in enumerate(labels):
-        stamp = _pick_stamp(rng, bank, label)
-        p = place(rng, stamp, size, (0.15, 0.7), [[q.x, q.y, q.x + q.patch.shape[1], q.y + q.patch.shape[0]] for q in placed], onscreen and i == 0)
-        if p is not None:
-            placed.append(p)
-    sound_stamp = placed[0].stamp if onscreen else _pick_stamp(rng, bank, sound_label)
-    img, objects, masks = render(bg, placed)
-    annotators = [[jitter_box(rng, objects[0].box, size)] for _ in range(NUM_ANNOTATORS)] if onscreen else []
+    visible: list[np.ndarray] = []
+    for i in order:
+        got = place_cluttered(rng, stamps[i], size, SCENE_HEIGHT, placed, visible, onscreen and i == 0)
+        if got is None and onscreen and i == 0:  # the sounding object must be in view: try longer
+            got = place_cluttered(rng, stamps[i], size, SCENE_HEIGHT, placed, visible, True, tries=300)
+        if got is not None:
+            placed.append(got[0])
+            visible.append(got[1])
+    if onscreen and not any(p.sounding for p in placed):
+        raise SSLPropError(f"{sample_id}: no place for the sounding object in a frame of {size} px (use a larger --size)")
+    sound_stamp = next(p.stamp for p in placed if p.sounding) if onscreen else _pick_stamp(rng, bank, sound_label)
+    img, objects, _ = render(bg, placed)
+    for obj, shown in zip(objects, visible):
+        obj.box = alpha_box(shown)
+    sounding = [o for o in objects if o.sounding]
+    annotators = [[jitter_box(rng, sounding[0].box, size)] for _ in range(NUM_ANNOTATORS)] if onscreen else []
     n = int(SINGLE_SECONDS * 16000)
     gain = float(rng.uniform(0.6, 1.0))
     clip, start = excerpt(sound_stamp.sound, n, rng)
@@ -602,7 +702,9 @@ def build_scenes(rng: np.random.Generator, bank: Bank, sample_id: str, size: int
         "background": bg_meta,
         "habitat_background": habitat,
         "companion": companion,
-        "objects": _placed_meta(placed),
+        "drawn": len(labels),  # objects drawn for the scene; fewer are in view when one found no place
+        "objects": [{**m, "visible": round(float(v.sum()) / float((p.patch[..., 3] > 0).sum()), 4)}
+                    for m, v, p in zip(_placed_meta(placed), visible, placed)],
         "sound_stamp": sound_stamp.name,
         "gain": round(gain, 6),
         "excerpt_start": start,
@@ -610,7 +712,7 @@ def build_scenes(rng: np.random.Generator, bank: Bank, sample_id: str, size: int
         "scale": round(scale, 6),
     }
     sample = Sample(sample_id, sample_id, "train", f"audio/{sample_id}.wav", [frame], [sound_label], meta)
-    return Built(sample, {path: img}, audio, [masks])
+    return Built(sample, {path: img}, audio, [visible])
 
 
 def _interp(a: float, b: float, t: np.ndarray) -> np.ndarray:
@@ -623,13 +725,15 @@ def build_sequences(rng: np.random.Generator, bank: Bank, sample_id: str, size: 
     ``distance`` (Fig. 3): one object recedes, approaches, or goes away and comes back; its
     amplitude is proportional to its apparent height; in some clips it is out of view for
     the farthest frames (still audible: on-screen False). ``turns`` (Fig. 4): two objects
-    in view, the first sounds for the first 4 s, the second for the last 4 s.
+    in view, the first sounds for the first 4 s, the second for the last 4 s. ``offscreen``
+    (Table 1): the same two objects in view, both silent, and 8 s of a third class's sound
+    (every frame on-screen False). Their chances are `SEQ_MODE_P`.
     """
     sr, N = 16000, SEQ_FRAMES
     total = int(SEQ_SECONDS * sr)
     times = np.arange(N) + 0.5  # frame n is centred in second n
     t = np.linspace(0.0, 1.0, N)
-    mode = "distance" if rng.random() < 0.5 else "turns"
+    mode = SEQ_MODES[int(rng.choice(len(SEQ_MODES), p=SEQ_MODE_P))]
     bg, bg_meta = _pick_background(rng, bank, size)
     frames_placed: list[list[Placed]] = []
     onscreen = [True] * N
@@ -675,9 +779,9 @@ def build_sequences(rng: np.random.Generator, bank: Bank, sample_id: str, size: 
         mix = loud * envelope
         classes = [labels[0]]
         meta.update(path=path_kind, stamp=stamp.name, gains=[round(float(g), 6) for g in gains], hidden_frames=sorted(far_frames), distractor=None if distractor is None else distractor.stamp.name)
-    else:
-        labels = _pick_classes(rng, bank, 2)
-        stamps = [_pick_stamp(rng, bank, c) for c in labels]
+    else:  # turns, or offscreen: the same two objects in view, silent, and the sound of a third class
+        labels = _pick_classes(rng, bank, 2 if mode == "turns" else 3)
+        stamps = [_pick_stamp(rng, bank, c) for c in labels[:2]]
         half = size // 2
         base = []
         for i, s in enumerate(stamps):
@@ -695,8 +799,16 @@ def build_sequences(rng: np.random.Generator, bank: Bank, sample_id: str, size: 
                 dx, dy = (int(v) for v in rng.integers(-2, 3, size=2))  # a little wobble per frame
                 xn = int(np.clip(x + dx, i * half, i * half + half - w))
                 yn = int(np.clip(y + dy, 0, size - h))
-                placed.append(Placed(s, patch, xn, yn, flip, (n < N // 2) == (i == 0)))
+                placed.append(Placed(s, patch, xn, yn, flip, mode == "turns" and (n < N // 2) == (i == 0)))
             frames_placed.append(placed)
+    if mode == "offscreen":
+        onscreen = [False] * N
+        heard = _pick_stamp(rng, bank, labels[2])
+        gain = float(rng.uniform(0.6, 1.0))
+        mix = np.float32(gain) * excerpt(heard.sound, total, rng)[0]
+        classes = [labels[2]]
+        meta.update(stamps=[s.name for s in stamps], sound_stamp=heard.name, gains=[round(gain, 6)])
+    elif mode == "turns":
         gains = [float(rng.uniform(0.6, 1.0)) for _ in stamps]
         seg = total // 2
         parts = [np.float32(g) * excerpt(s.sound, seg, rng)[0] for g, s in zip(gains, stamps)]
@@ -902,9 +1014,30 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
+def salience_shares(samples: Sequence[Sample]) -> dict[str, float]:
+    """How much size and the split give away: {"largest": share of the frames with a sounding object whose sounding
+    object (one of them) has the largest box of the frame, "blind": the mean of 1 / (objects in view) over those
+    frames, what a blind pick among the objects would hit, "offscreen_test": share of the test frames off-screen}."""
+    largest, blind, test, off = [], [], 0, 0
+    for sample in samples:
+        for frame in sample.frames:
+            if sample.split == "test" and frame.onscreen is not None:
+                test += 1
+                off += frame.onscreen is False
+            if not any(o.sounding for o in frame.objects):
+                continue
+            areas = [(o.box[2] - o.box[0]) * (o.box[3] - o.box[1]) for o in frame.objects]
+            top = max(areas)
+            largest.append(any(o.sounding and a == top for o, a in zip(frame.objects, areas)))
+            blind.append(1.0 / len(frame.objects))
+    nan = float("nan")
+    return {"largest": float(np.mean(largest)) if largest else nan, "blind": float(np.mean(blind)) if blind else nan,
+            "offscreen_test": off / test if test else nan}
+
+
 def main(args: argparse.Namespace) -> int:
-    """Run the generator and print a one-line summary."""
-    from sslprop.data.format import read_info
+    """Run the generator and print a one-line summary, with how much size gives away."""
+    from sslprop.data.format import read_info, read_manifest
 
     out = generate(args.preset, args.n, args.seed, args.out, args.size, args.test_fraction, progress=not args.no_progress,
                    habitat_prob=args.habitat_prob, companion_prob=args.companion_prob,
@@ -914,6 +1047,9 @@ def main(args: argparse.Namespace) -> int:
         f"wrote {info['num_samples']} {args.preset} samples ({info['splits']['train']} train, {info['splits']['test']} test), "
         f"{info['num_classes']} classes, {info['size']} px, seed {args.seed}, to {out}"
     )
+    shares = salience_shares(read_manifest(out))
+    print(f"the sounding object is the largest in view in {100 * shares['largest']:.1f} % of the frames with one "
+          f"(1 / objects in view: {100 * shares['blind']:.1f} %); {100 * shares['offscreen_test']:.1f} % of the test frames are off-screen")
     return 0
 
 
