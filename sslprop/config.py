@@ -35,7 +35,7 @@ class ModelConfig:
     scorer: str = "soft_iou"  # proposal confidence from the GRM: "sum" (as printed), "mean" or "soft_iou" (docs/design.md)
     select_proposals: bool = True  # False: Table 3 row 4, every proposal enters the MIL bag, loss = distance ratio only
     spp_levels: tuple[int, ...] = (1, 2)  # SPP grid sizes (RoI pooling at each, concatenated)
-    max_proposals: int = 300  # proposals per frame considered before selection (largest-first cap)
+    max_proposals: int = 2000  # proposals per frame considered before selection (largest-first cap; holds a whole bag)
     mil_temperature: float | None = None  # None: alpha = d / sum d (as printed); T: alpha = softmax(d / T) over existing slots
     pretrained: bool = False  # small encoders without a weight file: load the shipped pretrained ones (sslprop/weights/)
     ogl_alpha: float | None = None  # ezvsl, slavc: None = the audio-visual map alone; a: a * map + (1 - a) * object prior (OGL, EZ-VSL: 0.4)

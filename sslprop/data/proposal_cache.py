@@ -17,7 +17,7 @@ from sslprop.errors import SSLPropError
 SS_MODES = ("fast", "quality")
 
 
-CACHE_VERSION = 1  # bump when the stored boxes of one setting would change
+CACHE_VERSION = 2  # bump when the stored boxes of one setting would change (2: the fast mode's thresholds k = 50-100)
 
 
 def check_relpath(frame_relpath: str | os.PathLike) -> PurePosixPath:
@@ -34,7 +34,7 @@ class ProposalCache:
     (absolute pixels xyxy of the stored frame), plus ``index.json`` (settings and proposals
     per frame) and ``report.json`` (the last extraction run). The key encodes every setting
     that changes the boxes (mode, max_side, min_size, cache version), e.g.
-    ``ss-fast-full-min4-v1``, so different settings never mix. Files are written atomically,
+    ``ss-fast-full-min4-v2``, so different settings never mix. Files are written atomically,
     so an interrupted run leaves whole files only and a rerun skips them.
     """
 
@@ -50,7 +50,7 @@ class ProposalCache:
 
     @property
     def key(self) -> str:
-        """Folder name that encodes the settings, e.g. ``ss-fast-full-min4-v1`` or ``ss-quality-500-min4-v1``."""
+        """Folder name that encodes the settings, e.g. ``ss-fast-full-min4-v2`` or ``ss-quality-500-min4-v1``."""
         side = "full" if self.max_side is None else str(self.max_side)
         return f"ss-{self.mode}-{side}-min{self.min_size}-v{CACHE_VERSION}"
 

@@ -1,11 +1,12 @@
-"""Selective Search proposals for every frame of a data set: the search, its process pool, the resumable cache, the `proposals` CLI.
+"""Selective Search proposals for every frame of a data set: the search, its process pool, the resumable cache.
+
+The `proposals` subcommand (filling the cache, and its bag statistics) is `sslprop.engine.proposals`.
 
 The GRM, the scoring of these boxes and the top-K selection the model runs on them are in
 `sslprop.ops.grm`; box maths in `sslprop.ops.boxes`."""
 
 from __future__ import annotations
 
-import argparse
 import ctypes
 import functools
 import multiprocessing
@@ -19,7 +20,6 @@ from typing import Any
 
 import numpy as np
 
-from sslprop.cli import positive_int
 from sslprop.data.images import read_image
 from sslprop.data.proposal_cache import SS_MODES, ProposalCache, check_relpath
 from sslprop.errors import SSLPropError
@@ -27,6 +27,13 @@ from sslprop.errors import SSLPropError
 # ---------------------------------------------------------------------------------------------
 # Selective Search (OpenCV contrib)
 # ---------------------------------------------------------------------------------------------
+
+# The fast mode as Uijlings et al. (IJCV 2013) define it: HSV and Lab, graph segmentation thresholds k from 50 to
+# 100. OpenCV's fast mode segments at k = base_k, base_k + inc_k and base_k + 2 inc_k, by default 150, 300 and 450,
+# coarser than the paper's, so a frame gives about half the proposals; base_k 50, inc_k 25 (k = 50, 75, 100) gives
+# bags of the paper's size at 192-224 px (docs/data.md, "Proposal bags"). sigma is OpenCV's (and the paper's) 0.8.
+FAST_THRESHOLDS = (50, 25)  # OpenCV's base_k, inc_k of the fast mode
+FAST_SIGMA = 0.8
 
 
 @functools.lru_cache(maxsize=1)
@@ -57,7 +64,7 @@ def _selective_search_bgr(bgr: np.ndarray, mode: str, max_side: int | None, min_
     ss = cv2.ximgproc.segmentation.createSelectiveSearchSegmentation()
     ss.setBaseImage(np.ascontiguousarray(small))
     if mode == "fast":
-        ss.switchToSelectiveSearchFast()
+        ss.switchToSelectiveSearchFast(*FAST_THRESHOLDS, FAST_SIGMA)
     else:
         ss.switchToSelectiveSearchQuality()
     srand = _libc_srand()
@@ -79,7 +86,8 @@ def selective_search(image: np.ndarray, mode: str = "fast", max_side: int | None
 
     Args:
         image: np.ndarray (H, W, 3) uint8, RGB.
-        mode: "fast" (HSV + Lab, 3 segmentation scales) or "quality" (5 colour spaces, 5 scales).
+        mode: "fast" (HSV + Lab, segmentation thresholds k = 50, 75, 100: `FAST_THRESHOLDS`) or "quality"
+            (OpenCV's: 5 colour spaces, 5 scales).
         max_side: if set and the image is larger, it is downscaled (INTER_AREA) so its longer
             side is `max_side` before the search, and the boxes are scaled back.
         min_size: boxes narrower or shorter than this (in the image's pixels) are dropped.
@@ -288,39 +296,3 @@ def extract_dataset(
         cache.write_index(counts)
     atomic_write_json(cache.dir / "report.json", stats.report())
     return stats
-
-
-# ---------------------------------------------------------------------------------------------
-# CLI: python -m sslprop proposals DIR
-# ---------------------------------------------------------------------------------------------
-
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("dir", type=Path, help="data set folder (with manifest.jsonl)")
-    parser.add_argument("--workers", type=positive_int, default=None, help="processes (default: all cores)")
-    parser.add_argument("--mode", choices=SS_MODES, default="fast", help="Selective Search strategy (default: fast)")
-    parser.add_argument("--max-side", type=positive_int, default=None, help="downscale frames whose longer side exceeds this before the search (boxes are scaled back)")
-    parser.add_argument("--min-size", type=positive_int, default=4, help="drop boxes narrower or shorter than this many pixels (default: 4)")
-    parser.add_argument("--k", type=positive_int, default=20, help="report frames with fewer than K proposals (default: 20)")
-    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
-
-
-def main(args: argparse.Namespace) -> int:
-    """Fill the cache; exit status 1 if any frame failed (they are listed in report.json)."""
-    stats = extract_dataset(
-        args.dir,
-        workers=args.workers,
-        mode=args.mode,
-        max_side=args.max_side,
-        k=args.k,
-        progress=not args.no_progress,
-        min_size=args.min_size,
-    )
-    print(stats.summary())
-    if stats.failed:
-        for rel, reason in list(stats.failed.items())[:5]:
-            print(f"failed: {reason}", file=sys.stderr)
-        more = f" ({len(stats.failed) - 5} more)" if len(stats.failed) > 5 else ""
-        print(f"{len(stats.failed)} frames failed{more}; all are listed in {Path(stats.cache_dir) / 'report.json'}", file=sys.stderr)
-        return 1
-    return 0

@@ -90,9 +90,13 @@ def test_swapping_the_sound_and_calibrating_on_several_videos(tmp_path, shipped)
     swap = L.swap_sounds(method, model, cfg, frame, {"tone": tone, "silence": torch.zeros(16000)}, 0.5)
     assert set(swap) == {"tone", "silence"} and swap["tone"].boxes.shape[1] == 5
     again = L.swap_sounds(method, model, cfg, frame, {"tone": tone}, 0.5)["tone"]
-    # the same frame and sound alone in its batch: the same boxes, d_k equal up to float rounding of the batch size
-    assert np.array_equal(again.boxes[:, :4], swap["tone"].boxes[:, :4])
-    assert np.allclose(again.boxes[:, 4], swap["tone"].boxes[:, 4], atol=1e-5) and abs(again.d_on - swap["tone"].d_on) < 1e-5
+    # the same frame and sound alone in its batch: d_k equal up to float rounding of the batch size, so the same
+    # boxes wherever the ranking is not a tie within that rounding (a bag of hundreds holds near-equal boxes)
+    d1, d2 = again.boxes[:, 4], swap["tone"].boxes[:, 4]
+    assert np.allclose(d1, d2, atol=1e-5) and abs(again.d_on - swap["tone"].d_on) < 1e-5
+    gaps = np.abs(np.diff(np.concatenate([[np.inf], d2, [-np.inf]])))
+    clear = np.minimum(gaps[:-1], gaps[1:]) > 1e-5  # ranks with no neighbour within the rounding
+    assert np.array_equal(again.boxes[clear, :4], swap["tone"].boxes[clear, :4])
 
 
 def test_bad_input_is_one_line(tmp_path, capsys):

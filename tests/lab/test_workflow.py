@@ -57,7 +57,7 @@ def test_ensure_dataset_is_idempotent(solo, monkeypatch):
     stamp = json.loads((solo / wf.STAMP).read_text())
     assert stamp == {"preset": "solo", "n": 4, "seed": 0, "frame_size": None, "test_fraction": 0.25,
                      "generator_version": synth.GENERATOR_VERSION,
-                     "proposals": "ss-fast-full-min4-v1"}
+                     "proposals": "ss-fast-full-min4-v2"}
 
     def fail(*args, **kwargs):
         raise AssertionError("called again")
