@@ -18,6 +18,11 @@ input's bytes, so a frame that changed on disk is simply a miss. Shards are writ
 (a temporary file renamed into place): an interrupted run loses at most the outputs since its
 last flush, never the folder. Outputs are kept in float32 as the encoder computed them: a run that
 reads every output from the cache repeats the run that filled it to the last bit (a test checks it).
+
+`ProposalFeatureCache` keeps, beside them, the proposal stream's input: the SPP of every proposal of a
+frame on the frozen feature map (``DATA/encoder-cache/spp-<visual weights sha256>-<frame size>-<levels>/``,
+an entry found by the hash of the frame's input and of its proposal set). With bags of the paper's size
+(about 500-2,000 proposals per frame) a training step and a prediction then select rows instead of pooling.
 """
 
 from __future__ import annotations
@@ -32,11 +37,12 @@ import torch
 import torch.nn as nn
 from torch import Tensor
 
-from sslprop.models.encoders import SmallAudio, SmallVisual, VGG16Backbone, VGGish
+from sslprop.models.encoders import SPP, SmallAudio, SmallVisual, VGG16Backbone, VGGish
 
 ENCODER_TYPES = (SmallVisual, SmallAudio, VGG16Backbone, VGGish)
 CACHE_DIR = "encoder-cache"
 CACHE_VERSION = 1
+FEATURE_CACHE_VERSION = 1
 
 
 def weights_digest(module: nn.Module) -> str:
@@ -115,6 +121,114 @@ class EncoderCache:
         return path
 
 
+def spp_cells(boxes: Tensor, stride: int) -> Tensor:
+    """The feature cells `torchvision.ops.roi_pool` reads for each box: Tensor[P, 4] long.
+
+    boxes: Tensor[P, 4] float32, absolute pixels xyxy of the input frame. roi_pool's CPU and CUDA kernels
+    multiply each coordinate by the spatial scale 1 / stride in the box dtype and round half away from zero
+    (C's `round`); every pooled bin depends on these four integers only, so two boxes with the same cells
+    have the same SPP feature to the last bit (`ProposalFeatureCache` pools each distinct one once).
+    """
+    v = (boxes.float() * torch.tensor(1.0 / stride, dtype=torch.float32)).double()  # the kernel's float32 product
+    return torch.where(v >= 0, torch.floor(v + 0.5), torch.ceil(v - 0.5)).long()
+
+
+class ProposalFeatureCache:
+    """The SPP features of every proposal of a frame on its frozen feature map, as distinct rows and an index.
+
+    An entry, keyed by the hash of the frame's input (its bytes) and of its proposal set (the boxes' bytes), is
+    ``(rows Tensor[U, D] float32, index Tensor[P] long)``: the SPP of proposal p is ``rows[index[p]]``, exactly
+    what `SPP` pools for it (proposals that read the same feature cells, `spp_cells`, share a row). Filled on
+    first use from the map the frozen encoder gives; written as shards like `EncoderCache` (atomically; a damaged
+    or foreign shard is ignored and its entries recomputed, never trusted).
+
+    bags(frames Tensor[F, 3, S, S], fmap Tensor[F, C, h, w], boxes F x Tensor[P_i, 4], spp) -> F x (rows, index)
+    """
+
+    def __init__(self, folder: str | os.PathLike | None = None) -> None:
+        self.folder = None if folder is None else Path(folder)
+        self.entries: dict[bytes, tuple[Tensor, Tensor]] = {}
+        self.new: dict[bytes, tuple[Tensor, Tensor]] = {}
+        self.hits = self.misses = 0
+        if self.folder is not None and self.folder.is_dir():
+            for shard in sorted(self.folder.glob("shard-*.pt")):
+                self._read(shard)
+
+    def _read(self, shard: Path) -> None:
+        try:
+            data = torch.load(shard, map_location="cpu", weights_only=True)
+            keys, rows, index = data["keys"], data["rows"], data["index"]
+            n_rows, n_index = data["n_rows"].tolist(), data["n_index"].tolist()
+            if (data.get("version") != FEATURE_CACHE_VERSION or len(keys) != len(n_rows) or len(keys) != len(n_index)
+                    or sum(n_rows) != len(rows) or sum(n_index) != len(index)):
+                raise ValueError("not a shard of this version")
+            parts = list(zip(rows.split(n_rows), index.split(n_index)))
+            if any(len(ix) and (int(ix.min()) < 0 or int(ix.max()) >= len(r)) for r, ix in parts):
+                raise ValueError("index out of range")
+        except Exception:  # a damaged or foreign shard is ignored (its entries are recomputed), never trusted
+            return
+        for k, part in zip(keys.numpy(), parts):
+            self.entries[k.tobytes()] = part
+
+    @staticmethod
+    def keys(frames: Tensor, boxes: list[Tensor]) -> list[bytes]:
+        """One 16-byte blake2b digest per frame, of its input (dtype, shape, bytes) and its boxes (float32 bytes)."""
+        frames = frames.detach().cpu().contiguous()
+        head = f"{frames.dtype}:{tuple(frames.shape[1:])}".encode()
+        flat = frames.view(len(frames), -1) if frames.dtype != torch.bfloat16 else frames.float().view(len(frames), -1)
+        out = []
+        for row, b in zip(flat, boxes):
+            h = hashlib.blake2b(head + row.numpy().tobytes(), digest_size=16)
+            h.update(b"|boxes|" + b.detach().float().cpu().contiguous().numpy().tobytes())
+            out.append(h.digest())
+        return out
+
+    def bags(self, frames: Tensor, fmap: Tensor, boxes: list[Tensor], spp: SPP) -> list[tuple[Tensor, Tensor]]:
+        keys = self.keys(frames, boxes)
+        missing = [i for i, k in enumerate(keys) if k not in self.entries]
+        self.hits += len(keys) - len(missing)
+        self.misses += len(missing)
+        if missing:
+            cells, reps = [], []
+            for i in missing:
+                b = boxes[i].float()
+                if len(b):
+                    uniq, inverse = torch.unique(spp_cells(b, spp.stride), dim=0, return_inverse=True)  # (U, 4), (P,)
+                    first = torch.full((len(uniq),), len(b), dtype=torch.long).scatter_reduce(
+                        0, inverse.cpu(), torch.arange(len(b)), "amin")  # (U,) a box of each distinct cell set
+                    reps.append(b[first.to(b.device)])
+                    cells.append(inverse.cpu())
+                else:
+                    reps.append(b.reshape(0, 4))
+                    cells.append(torch.zeros(0, dtype=torch.long))
+            with torch.no_grad():
+                pooled = spp(fmap[missing], reps).float().cpu()  # (sum U, D)
+            for i, rows, inverse in zip(missing, pooled.split([len(r) for r in reps]), cells):
+                self.entries[keys[i]] = (rows.clone(), inverse)
+                self.new[keys[i]] = self.entries[keys[i]]
+        return [self.entries[k] for k in keys]
+
+    def flush(self) -> Path | None:
+        """Write the entries computed since the last flush as one shard (atomically); returns its path, or None."""
+        from sslprop.utils import atomic_write_bytes
+
+        if not self.new or self.folder is None:
+            self.new = {}
+            return None
+        keys = sorted(self.new)
+        parts = [self.new[k] for k in keys]
+        buf = io.BytesIO()
+        torch.save({"version": FEATURE_CACHE_VERSION,
+                    "keys": torch.frombuffer(bytearray(b"".join(keys)), dtype=torch.uint8).view(len(keys), 16),
+                    "rows": torch.cat([r for r, _ in parts]), "index": torch.cat([ix for _, ix in parts]),
+                    "n_rows": torch.tensor([len(r) for r, _ in parts]), "n_index": torch.tensor([len(ix) for _, ix in parts])}, buf)
+        name = hashlib.sha256(b"".join(keys)).hexdigest()[:16]
+        path = self.folder / f"shard-{name}.pt"
+        atomic_write_bytes(path, buf.getvalue())
+        self.new = {}
+        return path
+
+
 class FrozenEncoder(nn.Module):
     """An encoder that does not train: always in eval mode, no gradient, optionally cached.
 
@@ -182,29 +296,52 @@ def cache_folder(data: str | os.PathLike, encoder: FrozenEncoder, data_cfg: Any)
     return Path(data) / CACHE_DIR / f"{kind}-{type(inner).__name__}-{weights_digest(inner)[:16]}-{what}"
 
 
-def attach_caches(model: nn.Module, data: str | os.PathLike, data_cfg: Any) -> list[EncoderCache]:
+def feature_cache_folder(data: str | os.PathLike, model: nn.Module, data_cfg: Any) -> Path:
+    """DATA/encoder-cache/spp-<visual weights sha256, 16 hex>-<frame size>px-l<SPP levels>: a `ProposalFeatureCache`."""
+    inner = model.visual.encoder
+    levels = "-".join(str(l) for l in model.spp.levels)
+    return (Path(data) / CACHE_DIR
+            / f"spp-{type(inner).__name__}-{weights_digest(inner)[:16]}-{data_cfg.frame_size}px-l{levels}-v{FEATURE_CACHE_VERSION}")
+
+
+def _feature_slots(model: nn.Module) -> list[nn.Module]:
+    """Every module of `model` with a proposal stream (`feature_cache`, `spp`) on a frozen visual encoder."""
+    return [m for m in model.modules() if hasattr(m, "feature_cache") and isinstance(getattr(m, "visual", None), FrozenEncoder)
+            and isinstance(getattr(m, "spp", None), SPP)]
+
+
+def attach_caches(model: nn.Module, data: str | os.PathLike, data_cfg: Any) -> list[EncoderCache | ProposalFeatureCache]:
     """Give every frozen encoder of `model` the cache of data set `data` (read from disk; encoders that share
-    weights share one cache). Returns the caches."""
-    caches: dict[Path, EncoderCache] = {}
+    weights share one cache), and every proposal stream on a frozen visual encoder its `ProposalFeatureCache`.
+    Returns the caches."""
+    caches: dict[Path, EncoderCache | ProposalFeatureCache] = {}
     for _, enc in frozen_encoders(model):
         folder = cache_folder(data, enc, data_cfg)
         if folder not in caches:
             caches[folder] = EncoderCache(folder)
         enc.cache = caches[folder]
+    for m in _feature_slots(model):
+        folder = feature_cache_folder(data, m, data_cfg)
+        if folder not in caches:
+            caches[folder] = ProposalFeatureCache(folder)
+        m.feature_cache = caches[folder]
     return list(caches.values())
 
 
 def flush_caches(model: nn.Module) -> None:
     """Write every attached cache's new outputs to disk."""
     seen = set()
-    for _, enc in frozen_encoders(model):
-        if enc.cache is not None and id(enc.cache) not in seen:
-            seen.add(id(enc.cache))
-            enc.cache.flush()
+    caches = [enc.cache for _, enc in frozen_encoders(model)] + [m.feature_cache for m in _feature_slots(model)]
+    for cache in caches:
+        if cache is not None and id(cache) not in seen:
+            seen.add(id(cache))
+            cache.flush()
 
 
 def detach_caches(model: nn.Module) -> None:
-    """Flush, then drop the caches (the encoders run again on every call)."""
+    """Flush, then drop the caches (the encoders run again on every call, proposals are pooled again)."""
     flush_caches(model)
     for _, enc in frozen_encoders(model):
         enc.cache = None
+    for m in _feature_slots(model):
+        m.feature_cache = None

@@ -44,6 +44,7 @@ from torch import Tensor
 from sslprop.config import Config
 from sslprop.errors import SSLPropError
 from sslprop.models.encoders import SPP, build_encoders
+from sslprop.models.frozen import ProposalFeatureCache
 from sslprop.ops.boxes import cap_proposals, pad_proposals
 from sslprop.ops.grm import SCORERS, grm, score_boxes, select_topk
 
@@ -162,6 +163,8 @@ class ProposalModel(nn.Module):
         self.fc_s = mlp(D, dim)  # s_n -> f_s
         self.fc_att = mlp(C, dim)  # v_att -> f_att
         self.fc_box = mlp(self.spp.out_dim(C), dim)  # SPP(r_k) -> f_box_k
+        # with a frozen visual encoder: the SPP of every proposal, read instead of pooled (models.frozen.attach_caches)
+        self.feature_cache: ProposalFeatureCache | None = None
 
     # ------------------------------------------------------------------------- audio stream
 
@@ -190,7 +193,7 @@ class ProposalModel(nn.Module):
                    (index b * N + n); at most `model.max_proposals` per frame are used (largest first).
         k:         proposals kept per frame (default `model.k`); ignored when `model.select_proposals`
                    is False (Table 3 row 4): then every proposal, up to `model.max_proposals`, enters
-                   the bag in its input order, K = max_proposals. The frame stream (attention, f_att,
+                   the bag in its input order, K = the batch's largest bag (at most max_proposals). The frame stream (attention, f_att,
                    location map) is still computed, but that ablation's loss does not use it.
         pair_audio: Tensor[M, B] of clip indices, or None. With it, every frame of clip b is also run
                    through the localisation (attention, GRM, top-K, pooling) with the audio of clip
@@ -222,7 +225,9 @@ class ProposalModel(nn.Module):
             v = self.visual_lstm(seq).view(B, h, w, N, C).permute(0, 3, 4, 1, 2).reshape(B * N, C, h, w)
         props = [p.reshape(-1, 4).to(device=frames.device, dtype=frames.dtype) for p in proposals]
         props = [cap_proposals(p, mc.max_proposals) for p in props]  # the largest max_proposals, input order
-        st = self._localise(fmap, v, s, f_s, props, (H, W), k)
+        # the SPP of every proposal, when cached (frozen visual encoder): selection then takes rows, pools nothing
+        bags = None if self.feature_cache is None else self.feature_cache.bags(frames.flatten(0, 1), fmap, props, self.spp)
+        st = self._localise(fmap, v, s, f_s, props, (H, W), k, bags=bags)
 
         # paired negatives (train.paired_negatives): the same frames with the audio of other clips,
         # through the whole localisation (attention, GRM, selection, pooling), so that the bag of a
@@ -235,7 +240,7 @@ class ProposalModel(nn.Module):
             flat = (pair_audio[..., None] * N + torch.arange(N, device=frames.device)).flatten(1)  # (M, B*N) frame-major rows
             # without proposal selection every audio meets the same bag: its pooled features are computed once
             bag = None if mc.select_proposals else st
-            f_v_pairs = [self._localise(fmap, v, s[rows], f_s[rows], props, (H, W), k, bag)["f_v"] for rows in flat]
+            f_v_pairs = [self._localise(fmap, v, s[rows], f_s[rows], props, (H, W), k, bag, bags)["f_v"] for rows in flat]
             pair_f_v = torch.stack(f_v_pairs).view(len(flat), B, N, -1)  # (M, B, N, d)
             pair_f_s = f_s[flat].view(len(flat), B, N, -1)  # (M, B, N, d)
 
@@ -262,13 +267,16 @@ class ProposalModel(nn.Module):
         )
 
     def _localise(self, fmap: Tensor, v: Tensor, s: Tensor, f_s: Tensor, props: list[Tensor], size: tuple[int, int],
-                  k: int, bag: dict[str, Tensor] | None = None) -> dict[str, Tensor]:
+                  k: int, bag: dict[str, Tensor] | None = None,
+                  bags: list[tuple[Tensor, Tensor]] | None = None) -> dict[str, Tensor]:
         """Attention, GRM, proposal selection and the localisation network for F frames and the audio paired with them.
 
         fmap: Tensor[F, C, h, w] the encoder's map, v: the same after the visual LSTM; s: Tensor[F, D], f_s: Tensor[F, d]
         the audio paired with each frame; props: F tensors Tensor[P_i, 4] (capped); size: (H, W) of the frame.
         bag: the result of an earlier call on the same frames without proposal selection, whose bag (every
         proposal, in input order) does not depend on the audio: its boxes and pooled features are reused.
+        bags: per frame (rows Tensor[U, D], index Tensor[P_i]) from `ProposalFeatureCache.bags`: the SPP of
+        proposal p of frame f is rows[index[p]], taken instead of pooled (the same values, to the last bit).
         """
         mc = self.cfg.model
         F_ = fmap.shape[0]
@@ -292,14 +300,18 @@ class ProposalModel(nn.Module):
                 top = select_topk(props, scores, k)
                 boxes, mask, index, box_scores = top.boxes, top.mask, top.index, top.scores  # (F, K, ...)
             else:
-                boxes, mask = pad_proposals(props, mc.max_proposals)  # (F, M, 4), (F, M), input order
+                widest = max([len(p) for p in props] + [1])
+                boxes, mask = pad_proposals(props, min(mc.max_proposals, widest))  # (F, M, 4), (F, M), input order
                 box_scores = g.new_zeros(mask.shape).index_put((mask,), torch.cat(scores))  # (F, M)
                 slot = torch.arange(mask.shape[1], device=mask.device).expand_as(mask)  # (F, M)
                 index = torch.where(mask, slot, torch.full_like(slot, -1))
         K = mask.shape[1]
 
         # proposal stream: SPP features of the existing proposals -> FC, zeros in the empty slots
-        pooled = self.spp(fmap, [b[e] for b, e in zip(boxes, mask)])  # (sum of existing, C * sum l^2)
+        if bags is None:
+            pooled = self.spp(fmap, [b[e] for b, e in zip(boxes, mask)])  # (sum of existing, C * sum l^2)
+        else:  # the cached SPP rows of the kept proposals (index: their positions in the frame's list)
+            pooled = torch.cat([rows[ix[i[e].cpu()]] for (rows, ix), i, e in zip(bags, index, mask)]).to(fmap.device)
         feats = self.fc_box(pooled)  # (sum of existing, d)
         f_box = feats.new_zeros(F_, K, feats.shape[1]).index_put((mask,), feats)  # (F, K, d)
 

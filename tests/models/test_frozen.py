@@ -89,7 +89,7 @@ def test_training_with_the_cache_gives_the_same_run(tiny, tmp_path):
     cfg = train_cfg(**{"model.pretrained": False, "train.freeze_encoders": True})
     h1 = train(cfg, tiny, tmp_path / "a", progress=False, log=lambda m: None)
     shards = sorted((tiny / "encoder-cache").glob("*/shard-*.pt"))
-    assert len({s.parent for s in shards}) == 2  # one folder per encoder (visual, audio)
+    assert {s.parent.name.split("-")[0] for s in shards} == {"visual", "audio", "spp"}  # each encoder's, and the proposals' SPP
     h2 = train(cfg, tiny, tmp_path / "b", progress=False, log=lambda m: None)  # every output read from the cache
     assert [r["loss"] for r in h1] == [r["loss"] for r in h2]
     w1, w2 = load_checkpoint(tmp_path / "a" / "latest.pth")["model"], load_checkpoint(tmp_path / "b" / "latest.pth")["model"]
@@ -103,3 +103,83 @@ def test_training_with_the_cache_gives_the_same_run(tiny, tmp_path):
     assert any(not torch.equal(w3[k], w1[k.replace("visual.", "visual.encoder.", 1)])
                for k in w3 if k.startswith("visual.features"))  # not frozen: the encoder trained
     assert len(h3) == len(h1)
+
+
+# ----------------------------------------------------------------------------- the proposal-feature cache
+
+
+def _boxes(gen, n, size):
+    """Boxes with every rounding case roi_pool meets: continuous, on whole pixels, on half cells (x / 8 = k + 0.5)."""
+    xy = torch.rand(n, 2, generator=gen) * (size - 6)
+    wh = 2 + torch.rand(n, 2, generator=gen) * size
+    b = torch.cat([xy, (xy + wh).clamp(max=size)], dim=1)
+    b[: n // 3] = b[: n // 3].round()
+    b[n // 3 : 2 * n // 3] = (b[n // 3 : 2 * n // 3] / 4).round() * 4  # multiples of 4 px: half cells at stride 8
+    return b
+
+
+def test_spp_cells_are_the_cells_roi_pool_reads():
+    from torchvision.ops import roi_pool
+
+    from sslprop.models.frozen import spp_cells
+
+    gen = torch.Generator().manual_seed(1)
+    fmap = torch.rand(1, 3, 12, 12, generator=gen)
+    boxes = _boxes(gen, 300, 96)
+    cells = spp_cells(boxes, 8)
+    assert set(cells[:, [0, 2]].flatten().tolist()) <= set(range(13)) and bool((cells[:, 2] >= cells[:, 0]).all())
+    # boxes with the same cells pool the same values; boxes rebuilt from the cells pool what the boxes pool
+    rebuilt = cells.float() * 8
+    for level in (1, 2):
+        a = roi_pool(fmap, [boxes], output_size=level, spatial_scale=1 / 8)
+        b = roi_pool(fmap, [rebuilt], output_size=level, spatial_scale=1 / 8)
+        assert torch.equal(a, b)
+    assert spp_cells(torch.tensor([[4.0, 12.0, 20.0, 27.99]]), 8).tolist() == [[1, 2, 3, 3]]  # 0.5 rounds away from 0
+
+
+def test_cached_rows_equal_pooling_exactly(tmp_path):
+    from sslprop.models.encoders import SPP
+    from sslprop.models.frozen import ProposalFeatureCache
+
+    gen = torch.Generator().manual_seed(0)
+    frames = torch.rand(3, 3, 96, 96, generator=gen)
+    fmap = torch.rand(3, 16, 12, 12, generator=gen)
+    boxes = [_boxes(gen, n, 96) for n in (500, 37, 0)]
+    spp = SPP((1, 2), 8)
+    cache = ProposalFeatureCache(tmp_path / "spp")
+    bags = cache.bags(frames, fmap, boxes, spp)
+    for (rows, index), b, f in zip(bags, boxes, fmap):
+        assert index.shape == (len(b),) and rows.shape[1] == spp.out_dim(16)
+        assert torch.equal(rows[index], spp(f[None], [b]))  # every proposal's row is its pooled SPP, to the last bit
+    assert len(bags[0][0]) < len(boxes[0])  # proposals that read the same cells share one row
+    assert (cache.hits, cache.misses) == (0, 3)
+    shard = cache.flush()
+    again = ProposalFeatureCache(tmp_path / "spp")
+    assert all(torch.equal(r1, r2) and torch.equal(i1, i2) for (r1, i1), (r2, i2) in zip(bags, again.bags(frames, fmap, boxes, spp)))
+    assert (again.hits, again.misses) == (3, 0)
+    # another proposal set of the same frame is another entry; a damaged shard is recomputed, never trusted
+    other = [b[:-1] for b in boxes[:2]] + [boxes[2]]
+    again.bags(frames, fmap, other, spp)
+    assert again.misses == 2 and again.hits == 4
+    shard.write_bytes(shard.read_bytes()[:100])
+    damaged = ProposalFeatureCache(tmp_path / "spp")
+    assert damaged.entries == {}
+    damaged.bags(frames, fmap, boxes, spp)
+    assert damaged.misses == 3
+
+
+def test_a_model_with_the_feature_cache_computes_the_same_forward():
+    from sslprop.models.frozen import ProposalFeatureCache
+    from tests.helpers import model_batch, tiny_model
+
+    model = freeze_encoders(tiny_model()).eval()
+    frames, audio, props = model_batch(4, 1, [30, 12, 0, 25])
+    pair = torch.tensor([[1, 2, 3, 0]])
+    with torch.no_grad():
+        pooled = model(frames, audio, props, pair_audio=pair)
+        model.feature_cache = ProposalFeatureCache()
+        filling = model(frames, audio, props, pair_audio=pair)
+        reading = model(frames, audio, props, pair_audio=pair)
+    assert model.feature_cache.hits == 4
+    for out in (filling, reading):
+        assert torch.equal(out.f_box, pooled.f_box) and torch.equal(out.d, pooled.d) and torch.equal(out.pair_f_v, pooled.pair_f_v)
