@@ -21,7 +21,7 @@ from sslprop.errors import SSLPropError
 COMMANDS: dict[str, tuple[str, str]] = {
     "synth": ("sslprop.data.synth", "generate the embedded benchmark (solo, mosaic, scenes, sequences)"),
     "import": ("sslprop.data.importers", "read a real data set (flickr, vggss, music, ave, folder) into the sslprop format"),
-    "proposals": ("sslprop.data.proposals", "run Selective Search on every frame of a data set into a resumable cache"),
+    "proposals": ("sslprop.engine.proposals", "run Selective Search on every frame of a data set into a resumable cache, or print its bag statistics"),
     "eval": ("sslprop.evaluation.evaluate", "score predictions or a floor under a named evaluation protocol"),
     "train": ("sslprop.engine.train", "train a method (ours or a baseline) on a data set"),
     "predict": ("sslprop.engine.predict", "run a trained model on a data set and write predictions"),

@@ -18,18 +18,25 @@ def dataset_summary(root: str | os.PathLike) -> dict[str, Any]:
     """One row describing a data set: preset, samples per split, frames, on/off-screen shares, classes, annotators.
 
     Returns keys: name, train, test, frames, onscreen (share of frames with onscreen True),
-    offscreen (share with onscreen False), classes (distinct sounding classes),
-    sounding_per_frame and silent_per_frame (mean objects), annotators (max per frame),
-    proposals (mean Selective Search boxes per frame, 0 when not cached).
+    offscreen (share with onscreen False), offscreen_test (the same in the test split), classes (distinct
+    sounding classes), sounding_per_frame and silent_per_frame (mean objects), largest (share of frames with a
+    sounding object in which it is the largest in view; `sslprop.data.synth.salience_shares`), annotators (max
+    per frame), and the Selective Search bags (`sslprop.evaluation.bags`, NaN when not cached): proposals (the
+    median per frame), p5 and p95 (its percentiles), hit_share (proposals that hit a sounding object),
+    frames_with_hit.
     """
     from sslprop.data.format import read_info, read_manifest
     from sslprop.data.proposal_cache import ProposalCache
+    from sslprop.data.synth import salience_shares
+    from sslprop.evaluation.bags import dataset_bag_stats
 
     root = Path(root)
     samples = read_manifest(root)
     info = read_info(root)
     frames = [f for s in samples for f in s.frames]
-    counts = ProposalCache(root).read_index().get("counts", {})
+    shares = salience_shares(samples)
+    bags = dataset_bag_stats(root) if ProposalCache(root).dir.is_dir() else None
+    nan = float("nan")
     return {
         "name": info.get("preset", info.get("name", root.name)),
         "train": sum(s.split == "train" for s in samples),
@@ -40,8 +47,14 @@ def dataset_summary(root: str | os.PathLike) -> dict[str, Any]:
         "classes": len({c for s in samples for c in s.classes}),
         "sounding_per_frame": sum(sum(o.sounding for o in f.objects) for f in frames) / max(len(frames), 1),
         "silent_per_frame": sum(sum(not o.sounding for o in f.objects) for f in frames) / max(len(frames), 1),
+        "largest": shares["largest"],
+        "offscreen_test": shares["offscreen_test"],
         "annotators": max((len(f.annotators) for f in frames), default=0),
-        "proposals": float(np.mean(list(counts.values()))) if counts else 0.0,
+        "proposals": bags.median if bags else nan,
+        "p5": bags.p5 if bags else nan,
+        "p95": bags.p95 if bags else nan,
+        "hit_share": bags.hit_share if bags else nan,
+        "frames_with_hit": bags.frames_with_hit if bags else nan,
     }
 
 

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import math
+
 import pytest
 
 from sslprop.data import synth
 from sslprop.data.format import read_manifest
+from sslprop.evaluation.bags import dataset_bag_stats
 from sslprop.lab import explore
 
 
@@ -21,8 +24,16 @@ def test_dataset_summary_counts_what_the_manifest_holds(scenes):
     row = explore.dataset_summary(scenes)
     assert row["name"] == "scenes" and row["train"] + row["test"] == len(samples) == 12
     assert row["test"] == sum(s.split == "test" for s in samples) > 0
-    assert row["frames"] == 12 and row["annotators"] == 3 and row["proposals"] == 0.0  # no proposals cached yet
+    assert row["frames"] == 12 and row["annotators"] == 3 and math.isnan(row["proposals"])  # no proposals cached yet
     assert 0.0 <= row["offscreen"] <= 1.0 and abs(row["onscreen"] + row["offscreen"] - 1.0) < 1e-9
+    assert row["largest"] == synth.salience_shares(samples)["largest"]
+    from sslprop.data.proposals import extract_dataset
+
+    extract_dataset(scenes, workers=1, progress=False)
+    row = explore.dataset_summary(scenes)
+    stats = dataset_bag_stats(scenes)
+    assert (row["proposals"], row["p5"], row["p95"], row["hit_share"]) == (stats.median, stats.p5, stats.p95, stats.hit_share)
+    assert row["proposals"] > 20 and 0 < row["hit_share"] < 1
 
 
 def test_pick_samples_and_masks(scenes):
