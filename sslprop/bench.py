@@ -216,7 +216,8 @@ def _train_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--profile", choices=["cpu", "paper", "both"], default="both", help="profile(s) to measure (default both)")
     parser.add_argument("--batch-size", type=int, help="clips per step (default: the profile's; 2 for paper on a CPU)")
     parser.add_argument("--steps", type=int, default=3, help="timed optimiser steps after one warm-up step (default 3)")
-    parser.add_argument("--proposals", type=int, default=100, help="proposals per frame (default 100)")
+    parser.add_argument("--proposals", type=int, default=600, help="proposals per frame, a bag of the paper's size (default 600)")
+    parser.add_argument("--small-bags", type=int, default=80, help="proposals per frame of the former small bags, timed beside (default 80)")
     parser.add_argument("--device", default="auto", help="cpu, cuda or auto (default)")
     parser.add_argument("--seed", type=int, default=0)
 
@@ -241,16 +242,19 @@ def _random_proposals(n_frames: int, per_frame: int, size: int, gen: "torch.Gene
 
 
 def measure_training(profile: str, batch_size: int | None, steps: int, proposals: int, device_name: str,
-                     seed: int = 0) -> tuple[dict[str, Any], dict[str, Row]]:
+                     seed: int = 0, small_bags: int = 80) -> tuple[dict[str, Any], dict[str, Row]]:
     """Time `steps` optimiser steps and inference of the `ours` model on random inputs of the profile's sizes.
 
-    A training step is timed three ways in the same run: on raw frames with the encoders training, with
-    them frozen (`train.freeze_encoders`), and on cached encoder outputs (`sslprop.models.frozen.EncoderCache`).
+    A training step is timed in the same run (compare the ratios): on raw frames with the encoders training,
+    with them frozen (`train.freeze_encoders`), and on cached encoder outputs (`sslprop.models.frozen.EncoderCache`),
+    each pooling its proposals (`SPP`); then, with cached encoder outputs, on bags of `small_bags` proposals pooled
+    (the embedded benchmark's former 96 px frames) and on bags of `proposals` whose SPP rows are read from a
+    `ProposalFeatureCache` instead of pooled.
     """
     import torch
 
     from sslprop.config import get_profile
-    from sslprop.models.frozen import EncoderCache, freeze_encoders, frozen_encoders
+    from sslprop.models.frozen import EncoderCache, ProposalFeatureCache, freeze_encoders, frozen_encoders
     from sslprop.models.losses import proposal_loss
     from sslprop.models.model import ProposalModel
     from sslprop.models.negatives import negative_indices, paired_indices
@@ -269,7 +273,9 @@ def measure_training(profile: str, batch_size: int | None, steps: int, proposals
     B, N, S = batch_size, cfg.data.num_frames, cfg.data.frame_size
     frames = torch.rand(B, N, 3, S, S, generator=gen).to(device)
     audio = torch.randn(B, N, 1, 96, cfg.data.n_mels, generator=gen).to(device)
-    props = [p.to(device) for p in _random_proposals(B * N, proposals, S, gen)]
+    bags = {"large": [p.to(device) for p in _random_proposals(B * N, proposals, S, gen)],
+            "small": [p.to(device) for p in _random_proposals(B * N, small_bags, S, gen)]}
+    props = bags["large"]
     videos = [str(i) for i in range(B)]
     use_amp = cfg.train.amp and device.type == "cuda"
 
@@ -282,14 +288,18 @@ def measure_training(profile: str, batch_size: int | None, steps: int, proposals
             fn()
         sync()
 
-    def trainer(encoders: str) -> tuple[Any, Callable[[], None]]:
-        """A model and its optimiser step with the encoders "training", "frozen" or "cached" (frozen, outputs cached)."""
+    def trainer(encoders: str, bag: str = "large", rows: bool = False) -> tuple[Any, Callable[[], None]]:
+        """A model and its optimiser step with the encoders "training", "frozen" or "cached" (frozen, outputs cached),
+        on the "large" or "small" bags, with the proposals' SPP rows pooled or (`rows`) read from a feature cache."""
         model = ProposalModel(cfg, log=lambda msg: None)
+        props = bags[bag]
         if encoders != "training":
             freeze_encoders(model)
         if encoders == "cached":
             for _, enc in frozen_encoders(model):
                 enc.cache = EncoderCache()  # in memory; the warm-up step fills it
+        if rows:
+            model.feature_cache = ProposalFeatureCache()  # in memory; the warm-up step fills it
         model.to(device).train()
         optimizer = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=cfg.train.lr)
 
@@ -310,12 +320,15 @@ def measure_training(profile: str, batch_size: int | None, steps: int, proposals
         torch.cuda.reset_peak_memory_stats(device)
     own = "frozen" if cfg.train.freeze_encoders else "training"
     times: dict[str, float] = {}
-    for encoders in ("training", "frozen", "cached"):  # side by side in one run: compare their ratios
-        model, step = trainer(encoders)
-        step()  # warm-up (fills the cache)
+    setups = {"training": ("training", "large", False), "frozen": ("frozen", "large", False), "cached": ("cached", "large", False)}
+    if cfg.train.freeze_encoders:  # the proposal-feature cache needs frozen encoders (their map is fixed per frame)
+        setups.update(small_pooled=("cached", "small", False), rows=("cached", "large", True))
+    for name, (encoders, bag, rows) in setups.items():  # side by side in one run: compare their ratios
+        model, step = trainer(encoders, bag, rows)
+        step()  # warm-up (fills the caches)
         sync()
-        _, times[encoders] = _timed(lambda: repeat(step))
-        if encoders == own:
+        _, times[name] = _timed(lambda: repeat(step))
+        if name == own:
             kept = model
     model = kept
     train_s = times[own]
@@ -340,12 +353,20 @@ def measure_training(profile: str, batch_size: int | None, steps: int, proposals
     facts = {"profile": profile, "device": str(device), "batch": B, "frames_per_clip": N, "frame_size": S,
              "proposals_per_frame": proposals, "k": cfg.model.k,
              "selection_share_of_step": round(select_s / train_s, 4), "peak_memory_mb": round(_peak_memory_mb(device), 1)}
+    if "rows" in times:  # > 1: the step with large bags and cached rows is faster than today's with small bags pooled
+        facts[f"speed_cached_{proposals}_over_pooled_{small_bags}"] = round(times["small_pooled"] / times["rows"], 2)
     rows = {
         f"{profile}_train": Row(f"{profile}: train step (forward + backward + Adam), the profile's setting "
                                 f"(encoders {own})", steps * B, "clip", train_s),
         f"{profile}_train_encoders": Row(f"{profile}: train step, raw frames, encoders training", steps * B, "clip", times["training"]),
         f"{profile}_train_frozen": Row(f"{profile}: train step, raw frames, encoders frozen", steps * B, "clip", times["frozen"]),
         f"{profile}_train_cached": Row(f"{profile}: train step, encoders' outputs cached", steps * B, "clip", times["cached"]),
+        **({f"{profile}_train_small_pooled": Row(f"{profile}: train step, encoders cached, {small_bags}-proposal bags, SPP pooled",
+                                                 steps * B, "clip", times["small_pooled"]),
+            f"{profile}_train_large_pooled": Row(f"{profile}: train step, encoders cached, {proposals}-proposal bags, SPP pooled",
+                                                 steps * B, "clip", times["cached"]),
+            f"{profile}_train_large_cached": Row(f"{profile}: train step, encoders cached, {proposals}-proposal bags, SPP rows cached",
+                                                 steps * B, "clip", times["rows"])} if "rows" in times else {}),
         f"{profile}_selection": Row(f"{profile}: proposal selection alone (cap, GRM, score, top K)", steps * B * N, "frame", select_s),
         f"{profile}_inference": Row(f"{profile}: inference (forward, no grad)", steps * B * N, "frame", infer_s),
     }
@@ -358,7 +379,7 @@ def run_train(args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, Row]]
     facts: dict[str, Any] = {}
     rows: dict[str, Row] = {}
     for profile in profiles:
-        f, r = measure_training(profile, args.batch_size, args.steps, args.proposals, args.device, args.seed)
+        f, r = measure_training(profile, args.batch_size, args.steps, args.proposals, args.device, args.seed, args.small_bags)
         facts.update({f"{profile}_{k}" if len(profiles) > 1 and k not in ("device",) else k: v for k, v in f.items() if k != "profile"})
         rows.update(r)
     return facts, rows

@@ -65,7 +65,12 @@ def test_bench_train_reports_throughput_memory_and_selection_share(capsys):
     report = json.loads(capsys.readouterr().out)
     assert report["bench"] == "train" and report["batch"] == 2 and report["proposals_per_frame"] == 8
     three = {"cpu_train_encoders", "cpu_train_frozen", "cpu_train_cached"}  # one step three ways, side by side
-    assert set(report["results"]) == {"cpu_train", "cpu_selection", "cpu_inference"} | three
+    bags = {"cpu_train_small_pooled", "cpu_train_large_pooled", "cpu_train_large_cached"}  # ~80 pooled, large pooled / cached
+    assert set(report["results"]) == {"cpu_train", "cpu_selection", "cpu_inference"} | three | bags
+    assert all(report["results"][k]["count"] == 2 and report["results"][k]["seconds"] > 0 for k in bags)
+    assert report["results"]["cpu_train_large_pooled"]["seconds"] == report["results"]["cpu_train_cached"]["seconds"]
+    ratio = report["results"]["cpu_train_small_pooled"]["seconds"] / report["results"]["cpu_train_large_cached"]["seconds"]
+    assert report["speed_cached_8_over_pooled_80"] == round(ratio, 2)
     assert report["results"]["cpu_train"]["count"] == 2 and report["results"]["cpu_inference"]["count"] == 2
     assert all(report["results"][k]["count"] == 2 and report["results"][k]["seconds"] > 0 for k in three)
     assert report["results"]["cpu_train"]["seconds"] == report["results"]["cpu_train_frozen"]["seconds"]  # the profile's
