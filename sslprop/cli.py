@@ -56,7 +56,7 @@ def nonnegative_int(text: str) -> int:
 
 # What running the same command again does after an interruption or a full disk; a subcommand's module states its own
 # as RESUME when it differs (predict starts over, train continues with --resume).
-RESUME = "run the same command again to resume (what was finished is kept)"
+RESUME = "what was finished is kept; run the same command again to resume"
 NO_SPACE = (errno.ENOSPC, errno.EDQUOT)
 
 
@@ -119,8 +119,8 @@ def main(argv: list[str] | None = None) -> int:
         return 141
     except OSError as e:
         if e.errno in NO_SPACE:  # often raised without a file name (inside a write): name the folder being written
-            print(f"error: {full_folder(e, args)}: no space left on device; free some space, then "
-                  f"{getattr(module, 'RESUME', RESUME)}", file=sys.stderr)
+            print(f"error: {full_folder(e, args)}: no space left on device (free some space; "
+                  f"{getattr(module, 'RESUME', RESUME)})", file=sys.stderr)
             return 2
         if e.filename is None:
             raise
