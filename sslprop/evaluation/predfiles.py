@@ -47,16 +47,17 @@ def check_member(path: str | os.PathLike) -> None:
 
     That is a folder holding files of two predict runs (one cut short by a kill or a full disk, or a file copied
     in by hand): scoring it would mix two runs. Nothing is checked for other files, or when predictions.json is
-    absent or has no "files" (written before the stamp).
+    absent, not predict's (not a JSON object), or has no "files" (written before the stamp).
     """
     path = Path(path)
     info_path = path.parent / INFO
     if path.name not in SET_FILES or not info_path.is_file():
         return
     try:
-        files = json.loads(info_path.read_text(encoding="utf-8")).get("files")
-    except (OSError, ValueError, AttributeError) as e:
-        raise SSLPropError(f"{info_path}: unreadable ({type(e).__name__}), so {path.name} cannot be checked against it") from None
+        info = json.loads(info_path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return
+    files = info.get("files") if isinstance(info, dict) else None
     if not isinstance(files, dict) or path.name not in files:
         return
     if file_digest(path) != files[path.name]:
