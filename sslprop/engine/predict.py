@@ -39,9 +39,9 @@ import torch
 from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 
+from sslprop.cli import positive_int
 from sslprop.data.dataset import SSLDataset, collate
 from sslprop.engine.train import load_run
-from sslprop.cli import positive_int
 from sslprop.errors import SSLPropError
 from sslprop.evaluation.predfiles import D_ON_THRESHOLD, INFO, SET_FILES, file_digest
 from sslprop.models.frozen import attach_caches, detach_caches
@@ -64,8 +64,8 @@ def calibrate_m_on(f_v: torch.Tensor, f_s: torch.Tensor, video_ids: list[str], s
     default, the frame's f_v with the f_s of a frame of another video (drawn with `seed`);
     `neg_distance` Tensor[F] gives the negative distances instead (NaN where a frame has none; those
     are left out). It needs no labels. f_v, f_s: Tensor[F, d]. Returns (positive distances Tensor[F],
-    threshold). `predict` forms its pairs over the whole split (`_negative_distances`); `localize`
-    calibrates its videos here.
+    threshold). `localize` calibrates its videos here; `predict` draws each clip's negative from the
+    whole split and calls `m_on_threshold` itself.
     """
     pos = torch.linalg.vector_norm(f_v - f_s, dim=1)  # (F,)
     if neg_distance is None:
@@ -233,7 +233,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", required=True, help="folder for the prediction files")
     p.add_argument("--split", default="test", choices=["train", "test", "all"])
     p.add_argument("--device", help="cpu, cuda, cuda:N or auto")
-    p.add_argument("--batch-size", type=positive_int, help="clips per forward (default: the run's); the files do not depend on it")
+    p.add_argument("--batch-size", type=positive_int, help="clips per forward (default: the run's); no decision depends on it")
     p.add_argument("--map-threshold", type=float, default=0.5, help="map-based methods: box threshold T on the min-max map")
     p.add_argument("--max-samples", type=positive_int, help="predict only the first N samples of the split")
     p.add_argument("--no-progress", action="store_true")
