@@ -12,6 +12,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Callable
 
+from sslprop.cli import nonnegative_int, positive_int
 from sslprop.errors import SSLPropError
 
 
@@ -67,13 +68,13 @@ def _timed(fn: Callable[[], Any]) -> tuple[Any, float]:
 
 
 def _data_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--n", type=int, default=50, help="samples to generate and read (default 50)")
-    parser.add_argument("--size", type=int, default=None, help="frame side in pixels (default: the preset's)")
-    parser.add_argument("--workers", type=int, default=None, help="Selective Search processes (default: all cores)")
+    parser.add_argument("--n", type=positive_int, default=50, help="samples to generate and read (default 50)")
+    parser.add_argument("--size", type=positive_int, default=None, help="frame side in pixels (default: the preset's)")
+    parser.add_argument("--workers", type=positive_int, default=None, help="Selective Search processes (default: all cores)")
     parser.add_argument("--preset", default="scenes", help="embedded-benchmark preset to generate (default scenes)")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the generated set (default 0)")
+    parser.add_argument("--seed", type=nonnegative_int, default=0, help="seed of the generated set (default 0)")
     parser.add_argument("--out", type=Path, default=None, help="keep the generated set here (default: a temporary folder, removed)")
-    parser.add_argument("--large-side", type=int, default=1024, help="side of the large frame searched at full size and as stored by import folder (default 1024)")
+    parser.add_argument("--large-side", type=positive_int, default=1024, help="side of the large frame searched at full size and as stored by import folder (default 1024)")
 
 
 def decode_and_features(root: Path, sample_rate: int = 16000, clip_seconds: float = 0.96) -> dict[str, Row]:
@@ -214,12 +215,12 @@ def run_data(args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, Row]]:
 
 def _train_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--profile", choices=["cpu", "paper", "both"], default="both", help="profile(s) to measure (default both)")
-    parser.add_argument("--batch-size", type=int, help="clips per step (default: the profile's; 2 for paper on a CPU)")
-    parser.add_argument("--steps", type=int, default=3, help="timed optimiser steps after one warm-up step (default 3)")
-    parser.add_argument("--proposals", type=int, default=600, help="proposals per frame, a bag of the paper's size (default 600)")
-    parser.add_argument("--small-bags", type=int, default=80, help="proposals per frame of the former small bags, timed beside (default 80)")
+    parser.add_argument("--batch-size", type=positive_int, help="clips per step (default: the profile's; 2 for paper on a CPU)")
+    parser.add_argument("--steps", type=positive_int, default=3, help="timed optimiser steps after one warm-up step (default 3)")
+    parser.add_argument("--proposals", type=positive_int, default=600, help="proposals per frame, a bag of the paper's size (default 600)")
+    parser.add_argument("--small-bags", type=positive_int, default=80, help="proposals per frame of the former small bags, timed beside (default 80)")
     parser.add_argument("--device", default="auto", help="cpu, cuda or auto (default)")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seed", type=nonnegative_int, default=0)
 
 
 def _peak_memory_mb(device: "torch.device") -> float:  # noqa: F821

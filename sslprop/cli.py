@@ -9,10 +9,12 @@ line and exit with status 2.
 from __future__ import annotations
 
 import argparse
+import errno
 import importlib
 import importlib.util
 import os
 import sys
+from pathlib import Path
 from typing import Callable
 
 from sslprop.errors import SSLPropError
@@ -32,15 +34,30 @@ COMMANDS: dict[str, tuple[str, str]] = {
 }
 
 
-def positive_int(text: str) -> int:
-    """argparse type of every count option (--k, --epochs, --workers, ...): an integer of at least 1."""
+def _int_at_least(text: str, low: int, what: str) -> int:
     try:
         value = int(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
+        raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}") from None
+    if value < low:
+        raise argparse.ArgumentTypeError(f"expected {what}, got {value}")
     return value
+
+
+def positive_int(text: str) -> int:
+    """argparse type of every count or size option (--k, --epochs, --batch-size, --max-samples, ...): an integer of at least 1."""
+    return _int_at_least(text, 1, "a positive integer")
+
+
+def nonnegative_int(text: str) -> int:
+    """argparse type of the integer options where 0 means something (seeds; --workers 0, --checkpoint-every 0, ...): >= 0."""
+    return _int_at_least(text, 0, "an integer >= 0")
+
+
+# What running the same command again does after an interruption or a full disk; a subcommand's module states its own
+# as RESUME when it differs (predict starts over, train continues with --resume).
+RESUME = "what was finished is kept; run the same command again to resume"
+NO_SPACE = (errno.ENOSPC, errno.EDQUOT)
 
 
 def one_line_errors(fn: Callable[[], str]) -> int:
@@ -74,33 +91,53 @@ def build_parser(chosen: str | None = None) -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Parse `argv`, run the subcommand, and turn bad input into a one-line error."""
-    argv = list(sys.argv[1:] if argv is None else argv)
-    commands = available_commands()
-    chosen = next((a for a in argv if not a.startswith("-")), None)
-    chosen = chosen if chosen in commands else None
-    parser = build_parser(chosen)
-    args = parser.parse_args(argv)
-    if args.command is None:
-        parser.print_help()
-        return 0
-    module = importlib.import_module(commands[args.command][0])
-    try:
+    """Parse `argv`, run the subcommand, and turn bad input, a full disk and Ctrl-C into one line."""
+    module, args = None, None
+    try:  # Ctrl-C while the subcommand's module (torch) is imported is one line too
+        argv = list(sys.argv[1:] if argv is None else argv)
+        commands = available_commands()
+        chosen = next((a for a in argv if not a.startswith("-")), None)
+        chosen = chosen if chosen in commands else None
+        parser = build_parser(chosen)
+        args = parser.parse_args(argv)
+        if args.command is None:
+            parser.print_help()
+            return 0
+        module = importlib.import_module(commands[args.command][0])
         return int(module.main(args) or 0)
     except SSLPropError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print("interrupted: what was finished is kept; run the same command again to resume", file=sys.stderr)
+        if module is None:
+            print("interrupted while starting: nothing was done", file=sys.stderr)
+        else:
+            print(f"interrupted: {getattr(module, 'RESUME', RESUME)}", file=sys.stderr)
         return 130
     except BrokenPipeError:  # the reader of our output went away (`... | head`): stop quietly, as a shell tool does
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # so that the exit flush does not fail again
         return 141
-    except OSError as e:  # a path the user gave that cannot be written or read (read-only, a file for a folder, ...)
+    except OSError as e:
+        if e.errno in NO_SPACE:  # often raised without a file name (inside a write): name the folder being written
+            print(f"error: {full_folder(e, args)}: no space left on device (free some space; "
+                  f"{getattr(module, 'RESUME', RESUME)})", file=sys.stderr)
+            return 2
         if e.filename is None:
             raise
+        # a path the user gave that cannot be written or read (read-only, a file for a folder, ...)
         print(f"error: {e.filename}: {e.strerror or type(e).__name__}", file=sys.stderr)
         return 2
+
+
+def full_folder(e: OSError, args: argparse.Namespace | None) -> str:
+    """The folder a failed write went to: the file's folder when the error names it, else the subcommand's output."""
+    if e.filename is not None:
+        return str(Path(os.fsdecode(e.filename)).parent)
+    for name in ("out", "dir", "output"):
+        value = getattr(args, name, None)
+        if value is not None:
+            return str(value)
+    return "the output folder"
 
 
 if __name__ == "__main__":

@@ -71,7 +71,7 @@ RANGES: dict[str, tuple[float, float, bool]] = {
     "train.epochs": (1, float("inf"), True), "train.batch_size": (1, float("inf"), True),
     "train.lr": (0, float("inf"), False), "train.lam": (0, float("inf"), True),
     "train.paired_negatives": (0, float("inf"), True), "train.num_workers": (0, float("inf"), True),
-    "train.log_every": (1, float("inf"), True),
+    "train.log_every": (1, float("inf"), True), "train.seed": (0, float("inf"), True),
 }
 CHOICES = {"data.audio_features": ("logmel", "vggish"), "data.proposal_mode": ("fast", "quality"),
            "model.visual": ("small", "vgg16"), "model.audio": ("small", "vggish"),

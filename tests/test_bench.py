@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from sslprop import cli
 from sslprop.bench import BENCHMARKS, Row, format_table, to_json
 
@@ -54,8 +56,9 @@ def test_bench_data_runs_and_reports_every_stage(tmp_path, capsys):
 
 
 def test_bench_rejects_bad_n(capsys):
-    assert cli.main(["bench", "data", "--n", "0"]) == 2
-    assert "--n 0: must be at least 1" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exit_info:  # the parser's check of every count option
+        cli.main(["bench", "data", "--n", "0"])
+    assert exit_info.value.code == 2 and "argument --n: expected a positive integer, got 0" in capsys.readouterr().err
 
 
 def test_bench_train_reports_throughput_memory_and_selection_share(capsys):

@@ -243,3 +243,214 @@ def test_silent_audio_is_left_out_and_listed_and_checked_once(tmp_path):
     assert info["skipped"] == {"s12": "silent audio"} and info["frames"] == 5
     write_wav(data / "audio/3.wav", 0.3 * np.sin(np.arange(16000) / 3.0))  # the file changes: it is read again
     assert SSLDataset(data, "train", train_cfg().data).skipped == {}
+
+
+# ----------------------------------------------------------------------------------- issue #27
+
+
+def _full_disk(monkeypatch, where: str, nth: int = 1) -> dict[str, int]:
+    """Replay a full disk: the `nth` atomic write of a file whose name contains `where` fails in its fsync with
+    ENOSPC and no file name, as the kernel reports it (Linux: the file is found through /proc/self/fd)."""
+    import errno
+
+    real, seen = os.fsync, {"n": 0}
+
+    def fsync(fd):
+        if where in os.readlink(f"/proc/self/fd/{fd}"):
+            seen["n"] += 1
+            if seen["n"] == nth:
+                raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        return real(fd)
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    return seen
+
+
+def _one_line(capsys) -> str:
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "Traceback" not in err, err
+    return err.rstrip("\n")
+
+
+TRAIN = ["--epochs", "2", "--batch-size", "4", "--no-progress"]
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self/fd"), reason="finds the file of a descriptor in /proc (Linux)")
+def test_a_full_disk_in_train_is_one_line_and_the_log_never_runs_ahead_of_the_checkpoint(tiny, tmp_path, monkeypatch, capsys):
+    from sslprop import cli
+    from sslprop.engine.train import RESUME
+
+    full = tmp_path / "full"
+    assert cli.main(["train", "--data", str(tiny), "--out", str(full), *TRAIN]) == 0
+    capsys.readouterr()
+    run = tmp_path / "run"
+    _full_disk(monkeypatch, ".latest.pth.", nth=2)  # the checkpoint at the end of epoch 2
+    assert cli.main(["train", "--data", str(tiny), "--out", str(run), *TRAIN]) == 2
+    assert _one_line(capsys) == f"error: {run}: no space left on device (free some space; {RESUME})"
+    monkeypatch.undo()
+    state = load_checkpoint(run / "latest.pth")
+    lines = (run / "metrics.jsonl").read_text().splitlines()
+    assert state["epoch"] == 1 and len(state["history"]) == len(lines) == 1  # the log has no epoch the checkpoint lacks
+    assert not [p for p in run.iterdir() if p.name.endswith(".tmp")]
+    assert cli.main(["train", "--data", str(tiny), "--out", str(run), *TRAIN, "--resume"]) == 0
+    a, b = load_checkpoint(full / "latest.pth")["model"], load_checkpoint(run / "latest.pth")["model"]
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    strip = lambda text: [{k: v for k, v in json.loads(x).items() if k not in ("seconds", "clips_per_s")} for x in text.splitlines()]
+    assert strip((run / "metrics.jsonl").read_text()) == strip((full / "metrics.jsonl").read_text())
+    # the disk fills up after the checkpoint, on the log: --resume finds the run finished and writes the log it lacks
+    other = tmp_path / "other"
+    _full_disk(monkeypatch, ".metrics.jsonl.", nth=2)
+    assert cli.main(["train", "--data", str(tiny), "--out", str(other), *TRAIN]) == 2
+    assert _one_line(capsys).startswith(f"error: {other}: no space left on device")
+    monkeypatch.undo()
+    assert load_checkpoint(other / "latest.pth")["finished"] and len((other / "metrics.jsonl").read_text().splitlines()) == 1
+    assert cli.main(["train", "--data", str(tiny), "--out", str(other), *TRAIN, "--resume"]) == 0
+    assert strip((other / "metrics.jsonl").read_text()) == strip((full / "metrics.jsonl").read_text())
+
+
+@pytest.fixture(scope="module")
+def trained(tiny, tmp_path_factory):
+    run = tmp_path_factory.mktemp("trained") / "run"
+    train(train_cfg(**{"train.epochs": 1}), tiny, run, progress=False, log=lambda m: None)
+    return run
+
+
+def _digests(folder) -> dict[str, str]:
+    from sslprop.evaluation.predfiles import file_digest
+
+    return {p.name: file_digest(p) for p in sorted(folder.iterdir()) if p.is_file() and p.name != ".lock"}
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self/fd"), reason="finds the file of a descriptor in /proc (Linux)")
+def test_a_full_disk_in_predict_and_proposals_is_one_line_and_keeps_what_was_there(tiny, trained, tmp_path, monkeypatch, capsys):
+    import shutil
+
+    from sslprop import cli
+    from sslprop.data import proposals
+    from sslprop.data.proposal_cache import ProposalCache
+    from sslprop.engine.predict import RESUME
+
+    out = tmp_path / "pred"
+    argv = ["predict", "--run", str(trained), "--data", str(tiny), "--out", str(out), "--no-progress"]
+    assert cli.main(argv) == 0
+    capsys.readouterr()
+    before = _digests(out)
+    _full_disk(monkeypatch, "maps.npz")
+    assert cli.main(argv + ["--split", "all"]) == 2
+    assert _one_line(capsys) == f"error: {out}: no space left on device (free some space; {RESUME})"
+    monkeypatch.undo()
+    assert _digests(out) == before and sorted(p.name for p in out.iterdir() if p.is_dir()) == []  # no hidden folder left
+
+    data = tmp_path / "data"
+    shutil.copytree(tiny, data, ignore=shutil.ignore_patterns("proposals"))
+    _full_disk(monkeypatch, ".npy.", nth=3)  # the third frame's cache entry
+    assert cli.main(["proposals", str(data), "--workers", "1", "--no-progress"]) == 2
+    cache = ProposalCache(data)
+    assert _one_line(capsys).startswith(f"error: {cache.path('frames/2.png').parent}: no space left on device (free some space; "
+                                        "what was finished is kept; run the same command again to resume)")
+    monkeypatch.undo()
+    stats = proposals.extract_dataset(data, workers=1, progress=False)
+    assert stats.reused == 2 and stats.done == 12 and not stats.failed
+
+
+def test_a_prediction_folder_that_mixes_two_runs_is_refused_by_eval(tiny, trained, tmp_path, monkeypatch, capsys):
+    # issue #27: a kill after boxes.json left new files beside old ones, and eval scored the mixture
+    from pathlib import Path
+
+    from sslprop import cli
+    from sslprop.engine.predict import RESUME, predict
+
+    out = tmp_path / "pred"
+    predict(trained, tiny, out, progress=False, log=lambda m: None)  # the test split: 6 frames
+    first = _digests(out)
+    # a second run into the same folder (another split) interrupted while its files are put in place
+    real = os.replace
+
+    def replace(src, dst):
+        if Path(dst) == out / "two_sources.json":
+            raise KeyboardInterrupt
+        return real(src, dst)
+
+    monkeypatch.setattr(os, "replace", replace)
+    assert cli.main(["predict", "--run", str(trained), "--data", str(tiny), "--out", str(out), "--split", "all",
+                     "--no-progress"]) == 130
+    assert _one_line(capsys) == f"interrupted: {RESUME}"
+    monkeypatch.undo()
+    now = _digests(out)
+    assert now["predictions.json"] != first["predictions.json"] and now["boxes.json"] != first["boxes.json"]
+    assert now["two_sources.json"] == first["two_sources.json"]  # the mixture of the issue
+    assert not [p for p in out.iterdir() if p.is_dir()]
+    base = ["eval", "--annotations", str(tiny), "--protocol", "lvs"]
+    assert cli.main([*base, "--predictions", str(out / "two_sources.json")]) == 2
+    assert _one_line(capsys) == (f"error: {out / 'two_sources.json'}: not the two_sources.json that predictions.json beside it "
+                                 "lists: this folder mixes the files of two predict runs (one cut short?); run `sslprop predict` into it again")
+    assert cli.main([*base, "--predictions", str(out / "maps.npz")]) == 2
+    assert "maps.npz: not the maps.npz that predictions.json" in _one_line(capsys)
+    assert cli.main(["eval", "--onscreen", str(out), "--annotations", str(tiny)]) == 2
+    assert "onscreen.json: not the onscreen.json that predictions.json" in _one_line(capsys)
+    assert cli.main([*base, "--predictions", str(out / "boxes.json"), "--json"]) == 0  # the new boxes.json is the listed one
+    capsys.readouterr()
+    # the next run puts a whole set back
+    predict(trained, tiny, out, split="all", progress=False, log=lambda m: None)
+    assert cli.main([*base, "--predictions", str(out / "two_sources.json"), "--json"]) == 0
+    info = json.loads((out / "predictions.json").read_text())
+    assert sorted(info["files"]) == ["boxes.json", "maps.npz", "onscreen.json", "two_sources.json"]
+
+
+def _hold(folder, command: str):
+    """A process that holds `folder`'s lock (as a running command does) until it is killed."""
+    import subprocess
+    import sys
+
+    code = ("import sys, time; from sslprop.utils import folder_lock; "
+            f"lock = folder_lock(sys.argv[1], {command!r}); lock.__enter__(); print('held', flush=True); time.sleep(600)")
+    proc = subprocess.Popen([sys.executable, "-c", code, str(folder)], stdout=subprocess.PIPE, text=True)
+    assert proc.stdout.readline().strip() == "held"
+    return proc
+
+
+def test_a_second_command_on_a_folder_in_use_is_refused_naming_the_first(tiny, trained, tmp_path, capsys):
+    # issue #27: two trains into one --out both reported success and the folder held the second's run only
+    import shutil
+    import subprocess
+    import sys
+    import time
+
+    from sslprop import cli
+
+    run = tmp_path / "run"
+    first = subprocess.Popen([sys.executable, "-m", "sslprop", "train", "--data", str(tiny), "--out", str(run), "--seed", "0",
+                              "--epochs", "500", "--batch-size", "4", "--no-progress"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        deadline = time.time() + 120
+        while time.time() < deadline and f'"pid": {first.pid}' not in ((run / ".lock").read_text() if (run / ".lock").is_file() else ""):
+            assert first.poll() is None, first.stderr.read()
+            time.sleep(0.1)
+        for extra in (["--seed", "1"], ["--seed", "0", "--resume"]):
+            assert cli.main(["train", "--data", str(tiny), "--out", str(run), "--epochs", "500", "--batch-size", "4",
+                             "--no-progress", *extra]) == 2
+            assert _one_line(capsys).startswith(f"error: {run}: in use by process {first.pid} (sslprop train since ")
+    finally:
+        first.kill()
+        first.wait()
+    from sslprop.utils import folder_lock
+
+    with folder_lock(run, "train"):  # a killed run leaves no lock behind
+        pass
+
+    data = tmp_path / "data"
+    shutil.copytree(tiny, data)
+    for folder, command, argv in (
+        (tmp_path / "pred", "predict", ["predict", "--run", str(trained), "--data", str(tiny), "--out", str(tmp_path / "pred"), "--no-progress"]),
+        (tmp_path / "imported", "import", ["import", "folder", str(tiny / "frames"), "--out", str(tmp_path / "imported")]),
+        (data, "proposals", ["proposals", str(data), "--workers", "1", "--no-progress"]),
+        (data, "import", ["import", "folder", str(tiny / "frames"), "--out", str(data)]),
+    ):
+        holder = _hold(folder, command)
+        try:
+            assert cli.main(argv) == 2, argv
+            assert _one_line(capsys).startswith(f"error: {folder}: in use by process {holder.pid} (sslprop {command} since ")
+        finally:
+            holder.kill()
+            holder.wait()
+    assert cli.main(["predict", "--run", str(trained), "--data", str(tiny), "--out", str(tmp_path / "pred"), "--no-progress"]) == 0

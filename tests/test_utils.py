@@ -38,3 +38,39 @@ def test_resolve_device_names():
         assert resolve_device("auto") == torch.device("cpu")
         with pytest.raises(SSLPropError, match="--device cuda:1: CUDA is not available"):
             resolve_device("cuda:1")
+
+
+def test_a_folder_lock_refuses_a_second_holder_and_is_released(tmp_path):
+    import os
+
+    from sslprop.utils import LOCK_FILE, folder_lock
+
+    run = tmp_path / "run"
+    with folder_lock(run, "train") as held:
+        assert held == run and run.is_dir()
+        with pytest.raises(SSLPropError, match=rf"run: in use by process {os.getpid()} \(sslprop train since .*\); wait for it"):
+            with folder_lock(run, "predict"):
+                pass
+        (run / "latest.pth").write_bytes(b"x")
+    with folder_lock(run, "train"):  # released when the block ends: the same process may lock it again
+        pass
+    assert sorted(p.name for p in run.iterdir()) == [LOCK_FILE, "latest.pth"]
+    with pytest.raises(SSLPropError, match="bad"):
+        with folder_lock(tmp_path / "new", "predict"):
+            raise SSLPropError("bad input")
+    assert not (tmp_path / "new").exists()  # a folder created for nothing is not left behind
+
+
+def test_an_oserror_inside_the_atomic_writer_names_the_file(tmp_path, monkeypatch):
+    import errno
+    import os
+
+    def full(fd):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))  # as a full disk raises it: no file name
+
+    monkeypatch.setattr(os, "fsync", full)
+    (tmp_path / "x.json").write_text("old")
+    with pytest.raises(OSError) as info:
+        atomic_write_json(tmp_path / "x.json", {"a": 1})
+    assert info.value.errno == errno.ENOSPC and info.value.filename == str(tmp_path / "x.json")
+    assert (tmp_path / "x.json").read_text() == "old" and [p.name for p in tmp_path.iterdir()] == ["x.json"]

@@ -236,16 +236,25 @@ def extract_dataset(
     each. A frame that cannot be read, or is smaller than `min_frame_size` pixels on a side,
     does not stop the run: it is recorded in the stats and in ``report.json`` beside the cache.
     Frames with fewer than `k` proposals are kept and listed. Writes ``index.json`` and
-    ``report.json`` in the cache folder.
+    ``report.json`` in the cache folder. The data set folder is locked meanwhile (`utils.folder_lock`,
+    the lock `import` takes): a second `proposals` or an import into it is refused.
     """
+    from sslprop.utils import folder_lock
+
+    if k < 1:
+        raise SSLPropError(f"--k {k}: must be at least 1")
+    root = Path(root)
+    with folder_lock(root, "proposals"):
+        return _extract(root, workers, mode, max_side, k, progress, min_size, min_frame_size)
+
+
+def _extract(root: Path, workers: int | None, mode: str, max_side: int | None, k: int, progress: bool, min_size: int,
+             min_frame_size: int) -> ProposalStats:
     from tqdm import tqdm
 
     from sslprop.data.format import read_manifest
     from sslprop.utils import atomic_write_json
 
-    if k < 1:
-        raise SSLPropError(f"--k {k}: must be at least 1")
-    root = Path(root)
     start = time.perf_counter()
     cache = ProposalCache(root, mode, max_side, min_size)
     frames = list(dict.fromkeys(str(check_relpath(f.path)) for s in read_manifest(root) for f in s.frames))

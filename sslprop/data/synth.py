@@ -996,11 +996,13 @@ def generate(
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """`python -m sslprop synth` arguments."""
+    from sslprop.cli import nonnegative_int, positive_int
+
     parser.add_argument("--preset", required=True, help=f"one of {', '.join(PRESETS)}")
-    parser.add_argument("--n", type=int, required=True, help="number of samples")
-    parser.add_argument("--seed", type=int, default=0, help="the set is a function of the seed (default 0)")
+    parser.add_argument("--n", type=positive_int, required=True, help="number of samples")
+    parser.add_argument("--seed", type=nonnegative_int, default=0, help="the set is a function of the seed (default 0)")
     parser.add_argument("--out", required=True, help="output folder (an existing sslprop data set there is replaced)")
-    parser.add_argument("--size", type=int, default=None, help="frame side in pixels (default 96; mosaic tiles are half of it)")
+    parser.add_argument("--size", type=positive_int, default=None, help="frame side in pixels (default 192; mosaic tiles are half of it)")
     parser.add_argument("--test-fraction", type=float, default=0.25, help="share of samples in the test split (default 0.25)")
     parser.add_argument("--habitat-prob", type=float, default=None,
                         help=f"scenes: chance that an on-screen scene shows its sound's preferred background (default {HABITAT_PROB})")

@@ -29,6 +29,8 @@ class VideoInfo:
 
 
 def _check_file(path: Path) -> None:
+    if path.is_dir():
+        raise SSLPropError(f"{path}: a folder, not a video file (give the videos in it, e.g. {path / '*.mp4'})")
     if not path.is_file():
         raise SSLPropError(f"{path}: video file not found")
     if path.stat().st_size == 0:

@@ -25,6 +25,11 @@ benchmark's frames are) and the boxes mapped back to the video's pixels, so a 10
 about what a benchmark frame does. m_on needs a threshold: with several videos it is calibrated on
 them as `sslprop predict` does; with one, the run's own (`m_on_threshold` of the shipped card or of
 `--m-threshold`) or none, and then the OR is d_on alone (boxes.json says which).
+
+`--fps` above a video's own frame rate is capped at that rate (one line says so), and frames past the
+end of the sound are localised with silence (one line says how many). A video that cannot be read
+does not stop the others: their outputs are written, each bad one is named on its own line, and the
+command ends with exit status 2 (`VideoFailures`).
 """
 
 from __future__ import annotations
@@ -47,6 +52,7 @@ from sslprop.errors import SSLPropError
 
 SHIPPED_RUN = "ours_scenes.pt"  # in sslprop/weights/, with ours_scenes.json (its card)
 TOP_K_KEPT = 5  # boxes per frame written to boxes.json's "top" and to coco.json
+RESUME = "the outputs written so far are kept; run the same command again (localize starts over)"
 
 
 # --------------------------------------------------------------------------------------- the model
@@ -94,19 +100,31 @@ class Track:
     distance: list[float] = field(default_factory=list)  # |f_v - f_s| in the loss's space (m_on)
     f_v: list[torch.Tensor] = field(default_factory=list)  # per frame Tensor[d], in the loss's space
     f_s: list[torch.Tensor] = field(default_factory=list)
+    fps: float = 2.0  # the rate the frames were sampled at (--fps, at most the video's own)
 
 
-def _frames_and_audio(path: Path, fps: float, audio: str | os.PathLike | None, sample_rate: int):
+def _frames_and_audio(path: Path, fps: float, audio: str | os.PathLike | None, sample_rate: int,
+                      log: Callable[[str], None] = lambda m: None):
+    """(info, times, frames, waveform, rate): `fps` is capped at the video's own rate; a sound shorter than the
+    picture is said in one line."""
     from sslprop.data.audio import load_audio
     from sslprop.data.video import aligned_audio, frame_times, probe_video, read_frames
 
     info = probe_video(path)
     if audio is None and not info.has_audio:
         raise SSLPropError(f"{path}: no audio track (give the sound with --audio FILE)")
+    if fps > info.fps:  # more would only repeat frames
+        log(f"{path}: --fps {fps:g} is above the video's own {info.fps:g} fps: sampling at {info.fps:g} fps")
+        fps = info.fps
     times = frame_times(info.duration, fps)
     frames = read_frames(path, times)
     wave = load_audio(audio, sample_rate) if audio is not None else aligned_audio(path, sample_rate)
-    return info, times, frames, wave
+    heard = len(wave) / sample_rate
+    silent = sum(t >= heard for t in times)
+    if silent:
+        log(f"{path}: the sound{f' ({audio})' if audio is not None else ''} ends at {heard:.2f} s, the picture at "
+            f"{info.duration:.2f} s: the last {silent} of {len(times)} frames are localised with silence")
+    return info, times, frames, wave, fps
 
 
 def _batch(frames: Sequence[np.ndarray], patches: Sequence[torch.Tensor], proposals: Sequence[torch.Tensor],
@@ -171,11 +189,12 @@ def localize_frames(method: Any, model: torch.nn.Module, cfg: Any, frames: Seque
 
 def localize_video(path: str | os.PathLike, method: Any, model: torch.nn.Module, cfg: Any, fps: float = 2.0,
                    audio: str | os.PathLike | None = None, max_side: int | None = None, batch_size: int = 16,
-                   progress: bool = True) -> Track:
-    """Run `model` on the frames of one video sampled at `fps`, each with the audio clip centred on it."""
+                   progress: bool = True, log: Callable[[str], None] = lambda m: None) -> Track:
+    """Run `model` on the frames of one video sampled at `fps` (at most its own rate), each with the audio clip
+    centred on it; `log` hears of a capped rate and of frames past the end of the sound."""
     path = Path(path)
-    info, times, frames, wave = _frames_and_audio(path, fps, audio, cfg.data.sample_rate)
-    track = Track(path.name, info.width, info.height, times, frames, wave)
+    info, times, frames, wave, fps = _frames_and_audio(path, fps, audio, cfg.data.sample_rate, log)
+    track = Track(path.name, info.width, info.height, times, frames, wave, fps=fps)
     bar = tqdm(total=len(frames), desc=f"localize {path.name}", disable=not progress, leave=False)
     for start in range(0, len(frames), batch_size):
         chunk = frames[start : start + batch_size]
@@ -392,11 +411,30 @@ def _out_name(path: Path, taken: set[str]) -> str:
     return name
 
 
+class VideoFailures(SSLPropError):
+    """Videos of a `localize` call that could not be localised, after the others' outputs were written.
+
+    failures: {video as given: its one-line problem}; results: what `localize` returns for the others. With one
+    video and no result the message is that video's problem.
+    """
+
+    def __init__(self, failures: dict[str, str], results: dict[str, dict[str, Any]], out: str | os.PathLike):
+        self.failures, self.results = failures, results
+        first = next(iter(failures.values()))
+        total = len(failures) + len(results)
+        super().__init__(first if total == 1 else f"{len(failures)} of {total} videos could not be localised "
+                         f"(first: {first}); the outputs of the other {len(results)} are in {out}")
+
+
 def localize(videos: Sequence[str | os.PathLike], out: str | os.PathLike, run: str | os.PathLike | None = None,
              fps: float = 2.0, audio: str | os.PathLike | None = None, max_side: int | None = None,
              m_threshold: float | None = None, device: str | None = None, progress: bool = True,
              log: Callable[[str], None] = print) -> dict[str, dict[str, Any]]:
-    """Localise the sounding object in each video; returns {output folder name: boxes.json record}."""
+    """Localise the sounding object in each video; returns {output folder name: boxes.json record}.
+
+    A video that cannot be read does not stop the others: their outputs are written, then `VideoFailures`
+    names every bad one.
+    """
     from sslprop.evaluation.predfiles import D_ON_THRESHOLD
     from sslprop.utils import resolve_device
 
@@ -407,7 +445,13 @@ def localize(videos: Sequence[str | os.PathLike], out: str | os.PathLike, run: s
     dev = resolve_device(device)
     method, model, cfg, card = load_model(run, dev)
     run_name = str(run) if run is not None else f"shipped: {SHIPPED_RUN}"
-    tracks = [localize_video(v, method, model, cfg, fps, audio, max_side, progress=progress) for v in videos]
+    good, tracks, failures = [], [], {}
+    for v in videos:
+        try:
+            tracks.append(localize_video(v, method, model, cfg, fps, audio, max_side, progress=progress, log=log))
+            good.append(v)
+        except SSLPropError as e:
+            failures[str(v)] = str(e)
     if m_threshold is not None:
         m_thr, source = float(m_threshold), "--m-threshold"
     elif (calibrated := calibrate(tracks, cfg.train.seed)) is not None:
@@ -418,14 +462,16 @@ def localize(videos: Sequence[str | os.PathLike], out: str | os.PathLike, run: s
         m_thr, source = None, "none (one video and no threshold given): the OR is d_on alone"
     results, taken = {}, set()
     out = Path(out)
-    for v, track in zip(videos, tracks):
+    for v, track in zip(good, tracks):
         name = _out_name(Path(v), taken)
         record = boxes_record(track, run_name, D_ON_THRESHOLD, m_thr, source)
-        write_outputs(track, record, out / name, fps)
+        write_outputs(track, record, out / name, track.fps)
         on = sum(f["onscreen"]["on_or"] for f in record["frames"])
-        log(f"{v}: {len(track.times)} frames at {fps:g} fps, sounding object on-screen in {on}; "
+        log(f"{v}: {len(track.times)} frames at {track.fps:g} fps, sounding object on-screen in {on}; "
             f"{track.width}x{track.height} boxes -> {out / name}")
         results[name] = record
+    if failures:
+        raise VideoFailures(failures, results, out)
     return results
 
 
@@ -455,6 +501,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
-    localize(args.videos, args.out, args.run, args.fps, args.audio, args.max_side, args.m_threshold, args.device,
-             progress=not args.no_progress)
+    import sys
+
+    try:
+        localize(args.videos, args.out, args.run, args.fps, args.audio, args.max_side, args.m_threshold, args.device,
+                 progress=not args.no_progress)
+    except VideoFailures as e:  # one line per bad video, after the others' outputs
+        for problem in e.failures.values():
+            print(f"error: {problem}", file=sys.stderr)
+        return 2
     return 0

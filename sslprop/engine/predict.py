@@ -8,7 +8,19 @@ a frame of a multi-frame sample):
                       not overlap it (IoU = 0; if none, the one of least IoU): two-source localisation
     maps.npz          {key: float32 (S, S)}  the location map m_n on the model's input grid
     onscreen.json     {key: {d_on, distance, on_d, on_m, on_or}}  Table 1's criteria, with thresholds
-    predictions.json  what was run: run, data, split, method, thresholds, counts
+    predictions.json  what was run: run, data, split, method, thresholds, counts, and the sha256 of
+                      each file above ("files"), so that `eval` refuses a folder whose files disagree
+
+The files are one set: they are written into a hidden folder inside the output folder and moved
+into place together at the end, predictions.json first (`evaluation.predfiles.check_member` refuses
+any file that predictions.json does not list). An interrupted or failed run leaves the previous set
+as it was; a run of predict starts from the first frame. The output folder is locked while predict
+runs (`utils.folder_lock`): a second predict into it is refused.
+
+The m_on threshold (Sec. 4.2) is calibrated on the frames being predicted: each clip's negative is
+drawn from the whole split with the run's seed (`split_negatives`), and its pair is formed as the
+method's loss forms it (Ours with paired negatives: the frame localised again with the negative's
+audio), so the decisions do not depend on `--batch-size`.
 """
 
 from __future__ import annotations
@@ -17,6 +29,7 @@ import argparse
 import io
 import json
 import os
+import shutil
 import time
 from pathlib import Path
 from typing import Any, Callable
@@ -26,15 +39,20 @@ import torch
 from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 
+from sslprop.cli import positive_int
 from sslprop.data.dataset import SSLDataset, collate
 from sslprop.engine.train import load_run
 from sslprop.errors import SSLPropError
-from sslprop.evaluation.predfiles import D_ON_THRESHOLD
+from sslprop.evaluation.predfiles import D_ON_THRESHOLD, INFO, SET_FILES, file_digest
 from sslprop.models.frozen import attach_caches, detach_caches
 from sslprop.models.losses import common_space
-from sslprop.models.negatives import negative_indices
+from sslprop.models.methods import negative_pairs
+from sslprop.models.negatives import negative_indices, split_negatives
 from sslprop.ops.boxes import map_box, rescale_boxes, two_sources
-from sslprop.utils import atomic_write_bytes, atomic_write_json, check_out_folder, resolve_device
+from sslprop.utils import atomic_write_bytes, atomic_write_json, check_out_folder, folder_lock, resolve_device
+
+RESUME = "the prediction files already in --out are unchanged; run the same command again (predict starts from the first frame)"
+STAGING = ".incoming-"  # + process id: the hidden folder inside --out where a set is written before it is moved into place
 
 
 def calibrate_m_on(f_v: torch.Tensor, f_s: torch.Tensor, video_ids: list[str], seed: int = 0,
@@ -42,23 +60,28 @@ def calibrate_m_on(f_v: torch.Tensor, f_s: torch.Tensor, video_ids: list[str], s
     """Distances |f_v - f_s| of the true pairs and the m_on threshold of the paper (Sec. 4.2).
 
     The threshold is the mean of the medians of the Euclidean distances of the positive pairs
-    (each frame with its own audio) and of negative pairs. A negative pair is, by default, the
-    frame's f_v with the f_s of a frame of another video (drawn with `seed`); `neg_distance`
-    Tensor[F] gives the negative distances instead, as the method's loss forms them (NaN where a
-    frame has none; those are left out). It needs no labels; we compute it on the frames being
-    predicted. f_v, f_s: Tensor[F, d]. Returns (positive distances Tensor[F], threshold).
+    (each frame with its own audio) and of negative pairs (`m_on_threshold`). A negative pair is, by
+    default, the frame's f_v with the f_s of a frame of another video (drawn with `seed`);
+    `neg_distance` Tensor[F] gives the negative distances instead (NaN where a frame has none; those
+    are left out). It needs no labels. f_v, f_s: Tensor[F, d]. Returns (positive distances Tensor[F],
+    threshold). `localize` calibrates its videos here; `predict` draws each clip's negative from the
+    whole split and calls `m_on_threshold` itself.
     """
     pos = torch.linalg.vector_norm(f_v - f_s, dim=1)  # (F,)
-    if neg_distance is not None:
-        neg = neg_distance[~torch.isnan(neg_distance)]
-        if len(neg) == 0:
-            raise SSLPropError("m_on calibration: no frame has a negative pair (every batch holds one video)")
-    else:
+    if neg_distance is None:
         if len(set(video_ids)) < 2:
             raise SSLPropError("m_on calibration needs frames of at least two videos")
         neg_idx = negative_indices(video_ids, torch.Generator().manual_seed(seed))
-        neg = torch.linalg.vector_norm(f_v - f_s[neg_idx], dim=1)  # (F,)
-    return pos, float((pos.median() + neg.median()) / 2)
+        neg_distance = torch.linalg.vector_norm(f_v - f_s[neg_idx], dim=1)  # (F,)
+    return pos, m_on_threshold(pos, neg_distance)
+
+
+def m_on_threshold(pos: torch.Tensor, neg: torch.Tensor) -> float:
+    """The mean of the medians of positive and negative pair distances, Tensor[F] each (NaN left out)."""
+    neg = neg[~torch.isnan(neg)]
+    if len(neg) == 0:
+        raise SSLPropError("m_on calibration: no frame has a negative pair (the frames are of one video)")
+    return float((pos.median() + neg.median()) / 2)
 
 
 def predict(
@@ -75,6 +98,13 @@ def predict(
 ) -> dict[str, Any]:
     """Write the prediction files of the module docstring for `split` of `data`; returns predictions.json."""
     check_out_folder(out)
+    with folder_lock(out, "predict"):
+        for stale in Path(out).glob(f"{STAGING}*"):  # left by a killed run (we hold the folder's lock)
+            shutil.rmtree(stale, ignore_errors=True)
+        return _predict(run, data, Path(out), split, device, batch_size, map_threshold, max_samples, progress, log)
+
+
+def _predict(run, data, out: Path, split, device, batch_size, map_threshold, max_samples, progress, log) -> dict[str, Any]:
     dev = resolve_device(device)
     method, model, cfg, state = load_run(run, dev, log)
     if split == "test":
@@ -88,6 +118,10 @@ def predict(
                     max_proposals=cfg.model.max_proposals, max_samples=max_samples)
     if ds.skipped:
         log(f"{data}: {len(ds.skipped)} samples left out for silent audio, e.g. {next(iter(ds.skipped))} (listed in predictions.json)")
+    # m_on's negatives: each clip's from the whole split, seeded, so that no decision depends on the batches
+    clip_videos = [ds.samples[item.sample].video_id for item in ds.items]
+    neg_of = split_negatives(clip_videos, torch.Generator().manual_seed(cfg.train.seed)) if len(set(clip_videos)) > 1 else None
+    pairs = neg_of is not None and negative_pairs(method, cfg)  # the method forms the negative pair (its loss's way)
     loader = DataLoader(ds, batch_size=batch_size or cfg.train.batch_size, shuffle=False, collate_fn=collate)
     if cfg.train.freeze_encoders:  # the encoders' outputs on these frames are shared by every run with the same weights
         attach_caches(model, data, cfg.data)
@@ -95,14 +129,16 @@ def predict(
     two_out: dict[str, list[list[float]]] = {}
     maps: dict[str, np.ndarray] = {}
     keys: list[str] = []
-    videos: list[str] = []
-    f_v, f_s, d_on, neg_d = [], [], [], []
+    f_v, f_s, d_on, pos_d, neg_d = [], [], [], [], []
     S = cfg.data.frame_size
     t0 = time.perf_counter()
     for batch in tqdm(loader, desc=f"predict {method.name}", disable=not progress, leave=False):
-        inf = method.infer(model, batch, cfg)
+        if pairs:
+            negatives = collate([ds[int(j)] for j in neg_of[batch["index"]]])  # row b: the negative clip of clip b
+            inf = method.infer(model, batch, cfg, negatives=negatives)
+        else:
+            inf = method.infer(model, batch, cfg)
         frames = [ds.samples[ds.items[int(i)].sample].frames[f] for i in batch["index"] for f in ds.items[int(i)].frames]
-        vids = [v for v in batch["video_id"] for _ in range(cfg.data.num_frames)]
         for j, (key, frame) in enumerate(zip(batch["keys"], frames)):
             keep = inf.mask[j].cpu()
             boxes = inf.boxes[j].cpu()[keep]  # (K', 4) input-grid pixels
@@ -117,10 +153,11 @@ def predict(
             two_out[key] = [rows[r] for r in two_sources(ranked[:, :4])]
             maps[key] = inf.maps[j].float().cpu().numpy()
             keys.append(key)
-            videos.append(vids[j])
         if inf.f_v is not None:  # the m_on distance is taken in the space the loss compares
             f_v.append(common_space(inf.f_v.float(), cfg.train.normalize).cpu())
             f_s.append(common_space(inf.f_s.float(), cfg.train.normalize).cpu())
+        if inf.distance is not None:
+            pos_d.append(inf.distance.float().cpu())
         if inf.d_on is not None:
             d_on.append(inf.d_on.float().cpu())
         if inf.neg_distance is not None:
@@ -128,38 +165,66 @@ def predict(
     seconds = time.perf_counter() - t0
     detach_caches(model)
 
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
     onscreen: dict[str, dict[str, Any]] = {}
-    m_on_threshold = None
-    if f_v and len(set(videos)) >= 2:
-        dist, m_on_threshold = calibrate_m_on(torch.cat(f_v), torch.cat(f_s), videos, cfg.train.seed,
-                                              torch.cat(neg_d) if neg_d else None)
+    m_threshold = None
+    if not f_v:
+        log(f"{out / 'onscreen.json'}: empty: {method.name} has no common-space features for m_on")
+    elif neg_of is None:
+        log(f"{out / 'onscreen.json'}: empty: the frames are of one video ({clip_videos[0]}), and m_on's calibration "
+            "needs another video's frames as negatives (predict a set of two videos or more)")
+    else:
+        fv, fs = torch.cat(f_v), torch.cat(f_s)  # (F, d), frames in clip order, N per clip
+        dist = torch.cat(pos_d) if pos_d else torch.linalg.vector_norm(fv - fs, dim=1)
+        if neg_d:
+            neg = torch.cat(neg_d)
+        else:  # the frame against the f_s of the frame at the same position of its negative clip
+            N = cfg.data.num_frames
+            neg = torch.linalg.vector_norm(fv - fs[(neg_of[:, None] * N + torch.arange(N)).flatten()], dim=1)
+        m_threshold = m_on_threshold(dist, neg)
         don = torch.cat(d_on) if d_on else None
         for i, key in enumerate(keys):
-            on_m = bool(dist[i] < m_on_threshold)
+            on_m = bool(dist[i] < m_threshold)
             rec: dict[str, Any] = {"distance": round(float(dist[i]), 6), "on_m": on_m}
             if don is not None:
                 on_d = bool(don[i] > D_ON_THRESHOLD)
                 rec.update(d_on=round(float(don[i]), 6), on_d=on_d, on_or=on_d or on_m)
             onscreen[key] = rec
-    atomic_write_json(out / "boxes.json", boxes_out)
-    atomic_write_json(out / "two_sources.json", two_out)
-    atomic_write_json(out / "onscreen.json", onscreen)
     buf = io.BytesIO()
     np.savez_compressed(buf, **maps)
-    atomic_write_bytes(out / "maps.npz", buf.getvalue())
     info = {
         "run": str(run), "data": str(data), "split": split, "method": method.name, "frames": len(keys),
-        "d_on_threshold": D_ON_THRESHOLD, "m_on_threshold": m_on_threshold,
-        "m_on_calibration": "mean of the medians of positive and negative pair distances on these frames"
-                            + ("; negatives paired as in training (each frame localised with the other audio)" if neg_d else ""),
+        "d_on_threshold": D_ON_THRESHOLD, "m_on_threshold": m_threshold,
+        "m_on_calibration": "mean of the medians of positive and negative pair distances on these frames; each clip's "
+                            f"negative drawn from the whole split (seed {cfg.train.seed})"
+                            + ("; negative pairs formed as in training" if neg_d else ""),
         "map_threshold": None if method.needs_proposals else map_threshold,
         "frames_per_s": round(len(keys) / max(seconds, 1e-9), 2),
         "skipped": ds.skipped,
     }
-    atomic_write_json(out / "predictions.json", info)
+    write_set(out, {"boxes.json": boxes_out, "two_sources.json": two_out, "onscreen.json": onscreen,
+                    "maps.npz": buf.getvalue()}, info)
     return info
+
+
+def write_set(out: Path, files: dict[str, Any], info: dict[str, Any]) -> None:
+    """Write the prediction files (`SET_FILES`: JSON objects, or bytes) and predictions.json (`info`, given the
+    files' sha256 under "files") into `out` as one set: into a hidden folder inside `out` first, then moved into
+    place, predictions.json first, so that a set cut short is refused by `eval` (`predfiles.check_member`)."""
+    staging = out / f"{STAGING}{os.getpid()}"
+    try:
+        for name in SET_FILES:
+            data = files[name]
+            atomic_write_bytes(staging / name, data) if isinstance(data, bytes) else atomic_write_json(staging / name, data)
+        info["files"] = {name: file_digest(staging / name) for name in SET_FILES}
+        atomic_write_json(staging / INFO, info)
+        for name in (INFO, *SET_FILES):
+            os.replace(staging / name, out / name)
+    except OSError as e:  # a full disk: name the folder the user gave, not the hidden one
+        if e.filename is not None and Path(os.fsdecode(e.filename)).parent == staging:
+            e.filename = str(out / Path(os.fsdecode(e.filename)).name)
+        raise
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -168,9 +233,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", required=True, help="folder for the prediction files")
     p.add_argument("--split", default="test", choices=["train", "test", "all"])
     p.add_argument("--device", help="cpu, cuda, cuda:N or auto")
-    p.add_argument("--batch-size", type=int)
+    p.add_argument("--batch-size", type=positive_int, help="clips per forward (default: the run's); no decision depends on it")
     p.add_argument("--map-threshold", type=float, default=0.5, help="map-based methods: box threshold T on the min-max map")
-    p.add_argument("--max-samples", type=int)
+    p.add_argument("--max-samples", type=positive_int, help="predict only the first N samples of the split")
     p.add_argument("--no-progress", action="store_true")
 
 

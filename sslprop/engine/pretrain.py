@@ -43,6 +43,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from sslprop.cli import nonnegative_int, positive_int
 from sslprop.data.synth import SUBSETS, class_subset
 from sslprop.errors import SSLPropError
 from sslprop.models.weights import card_path
@@ -296,11 +297,11 @@ def _corpus_text(kind: str, classes: int) -> str:
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("kind", choices=KINDS, help="which encoder: visual (stamps on backgrounds) or audio (recordings)")
     p.add_argument("--out", required=True, help="weight file to write (its card is written beside it, .json)")
-    p.add_argument("--seed", type=int, default=0, help="corpus draws, initial weights and data order (default 0)")
+    p.add_argument("--seed", type=nonnegative_int, default=0, help="corpus draws, initial weights and data order (default 0)")
     p.add_argument("--classes", default="all", choices=SUBSETS,
                    help="all classes, or every other one in sorted order (even/odd: how far the analog reaches)")
-    p.add_argument("--steps", type=int, help="optimiser steps (default: the shipped recipe's)")
-    p.add_argument("--train-size", type=int, help="training examples (default: the shipped recipe's)")
+    p.add_argument("--steps", type=positive_int, help="optimiser steps (default: the shipped recipe's)")
+    p.add_argument("--train-size", type=positive_int, help="training examples (default: the shipped recipe's)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 

@@ -3,7 +3,9 @@
 A run folder holds
     config.json     the full Config, the method, the data set and the weight files used
     latest.pth      the checkpoint (model, optimiser, progress, history, config), written atomically
-    metrics.jsonl   one line per finished epoch (loss parts, clips/s, wall time)
+    metrics.jsonl   one line per finished epoch (loss parts, clips/s, wall time): the checkpoint's
+                    history, written after it (and again on --resume), so it never runs ahead of it
+    .lock           held while a train runs in the folder (`utils.folder_lock`): a second is refused
 `--resume` continues an interrupted run from `latest.pth` to the same result as an
 uninterrupted one: data order comes from (seed, epoch), negatives from (seed, epoch, step).
 """
@@ -25,7 +27,7 @@ import torch.distributed as dist
 from torch.utils.data import DataLoader, DistributedSampler
 from tqdm.auto import tqdm
 
-from sslprop.cli import positive_int
+from sslprop.cli import nonnegative_int, positive_int
 from sslprop.config import Config, get_profile
 from sslprop.data.dataset import SSLDataset, collate
 from sslprop.errors import SSLPropError
@@ -35,12 +37,15 @@ from sslprop.utils import (
     atomic_write_bytes,
     atomic_write_json,
     atomic_write_text,
+    folder_lock,
     resolve_device,
     seed_everything,
 )
 
 CHECKPOINT = "latest.pth"
 CHECKPOINT_VERSION = 1
+METRICS = "metrics.jsonl"
+RESUME = "the last checkpoint is kept; run the same command with --resume to continue from it"
 
 
 # --------------------------------------------------------------------------------------- distributed
@@ -175,12 +180,19 @@ def train(
 
     checkpoint_every: also checkpoint every that many optimiser steps (0: at epoch ends only).
     max_steps:        stop (checkpointed, resumable) after that many optimiser steps in this call.
+    The run folder is locked while this runs (by the main process): a second train into it is refused.
     """
     m = get_method(method)
-    out = Path(out)
-    tc = cfg.train
-    device = resolve_device(tc.device)
+    device = resolve_device(cfg.train.device)
     rank, world, device = _init_distributed(device)
+    with folder_lock(out, "train") if rank == 0 else nullcontext():
+        return _train(cfg, data, Path(out), m, method, resume, visual_weights, audio_weights, max_samples,
+                      checkpoint_every, max_steps, progress, log, rank, world, device)
+
+
+def _train(cfg, data, out: Path, m, method, resume, visual_weights, audio_weights, max_samples, checkpoint_every,
+           max_steps, progress, log, rank, world, device) -> list[dict[str, Any]]:
+    tc = cfg.train
     main_process = rank == 0
     say = log if main_process else (lambda msg: None)
 
@@ -196,6 +208,8 @@ def train(
         if state.get("data_fingerprint", fingerprint) != fingerprint or state.get("max_samples", max_samples) != max_samples:
             raise SSLPropError(f"{ckpt_path}: --resume with another data set (or --max-samples) than the run's own, "
                                f"{state.get('data')} ({out / 'config.json'})")
+        if main_process:  # a save cut short between the checkpoint and the log: the log follows the checkpoint
+            _write_metrics(out, state["history"])
         if state.get("finished"):
             say(f"{out}: run already finished ({state['epoch']} epochs); nothing to do")
             return state["history"]
@@ -320,11 +334,11 @@ def train(
                       "seconds": round(seconds, 3), "clips_per_s": round(clips * world / max(seconds, 1e-9), 2)}
             history.append(record)
             epoch, step = epoch + 1, 0
+            checkpoint(finished=epoch >= tc.epochs)  # first: metrics.jsonl never holds an epoch the checkpoint lacks
             if main_process:
-                atomic_write_text(out / "metrics.jsonl", "".join(json.dumps(h, sort_keys=True) + "\n" for h in history))
+                _write_metrics(out, history)
             say(f"epoch {record['epoch']}/{tc.epochs}: loss {record.get('loss', float('nan')):.4f} "
                 f"({record['clips_per_s']} clips/s)")
-            checkpoint(finished=epoch >= tc.epochs)
             if stop.requested and epoch < tc.epochs:
                 raise KeyboardInterrupt
             if max_steps is not None and steps_this_call >= max_steps and epoch < tc.epochs:
@@ -340,6 +354,14 @@ def train(
     finally:
         stop.restore()
     return history
+
+
+def _write_metrics(out: Path, history: list[dict[str, Any]]) -> None:
+    """metrics.jsonl from the checkpoint's history (one line per finished epoch), when it differs from what is there."""
+    text = "".join(json.dumps(h, sort_keys=True) + "\n" for h in history)
+    path = out / METRICS
+    if not path.is_file() or path.read_text(encoding="utf-8") != text:
+        atomic_write_text(path, text)
 
 
 class _StopRequest:
@@ -433,9 +455,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--epochs", type=positive_int)
     p.add_argument("--batch-size", type=positive_int)
     p.add_argument("--lr", type=float)
-    p.add_argument("--seed", type=int)
+    p.add_argument("--seed", type=nonnegative_int)
     p.add_argument("--device", help="cpu, cuda, cuda:N or auto (default: the profile's)")
-    p.add_argument("--workers", type=int, help="DataLoader worker processes")
+    p.add_argument("--workers", type=nonnegative_int, help="DataLoader worker processes (0: in the main process)")
     p.add_argument("--frame-size", type=positive_int, help="input frame size S (pixels)")
     p.add_argument("--num-frames", type=positive_int, help="frames per clip N")
     p.add_argument("--no-amp", action="store_true", help="no mixed precision on CUDA")
@@ -446,7 +468,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--visual-weights", help="local state dict for the visual encoder (torchvision vgg16 layout)")
     p.add_argument("--audio-weights", help="local state dict for the audio encoder (VGGish port layout)")
     p.add_argument("--max-samples", type=positive_int, help="use only the first N training samples")
-    p.add_argument("--checkpoint-every", type=int, default=0, help="also checkpoint every N steps (default: epoch ends)")
+    p.add_argument("--checkpoint-every", type=nonnegative_int, default=0, help="also checkpoint every N steps (default 0: at epoch ends only)")
     p.add_argument("--resume", action="store_true", help="continue the run in --out from its latest.pth")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
 

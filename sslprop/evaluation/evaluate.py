@@ -81,7 +81,7 @@ from typing import Any, Callable, Mapping, Sequence
 import numpy as np
 from tqdm import tqdm
 
-from sslprop.cli import positive_int
+from sslprop.cli import nonnegative_int, positive_int
 from sslprop.data.annotations import Problem, match_ids, read_annotations, read_id_list, summarise_problems
 from sslprop.errors import SSLPropError
 from sslprop.evaluation import metrics
@@ -855,13 +855,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--split", default="test", choices=["train", "test", "all"], help="sslprop data sets: which split to score (default test)")
     parser.add_argument("--frame-size", nargs=2, type=float, default=[metrics.GRID, metrics.GRID], metavar=("W", "H"),
                         help="pixel size of the frames of box predictions on VGG-SS / AudioSet-instrument (default 224 224)")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the random-box floor (default 0)")
+    parser.add_argument("--seed", type=nonnegative_int, default=0, help="seed of the random-box floor (default 0)")
     parser.add_argument("--ids", metavar="FILE", help="score only the ids listed in FILE (a test list such as flickr_test.csv); others are counted as outside")
     parser.add_argument("--missing", choices=["fail", "skip"], default="fail", help="ids without a prediction: score as cIoU 0 (default) or leave out of n")
     parser.add_argument("--ci", action="store_true", help="95 %% bootstrap intervals of every rate (samples resampled, seeded); with --onscreen, "
                         "of the accuracies and ROC AUCs, and the paired differences of the OR criterion")
     parser.add_argument("--resamples", type=positive_int, default=1000, help="bootstrap resamples with --ci or --compare (default 1000)")
-    parser.add_argument("--ci-seed", type=int, default=0, help="seed of the bootstrap with --ci or --compare (default 0)")
+    parser.add_argument("--ci-seed", type=nonnegative_int, default=0, help="seed of the bootstrap with --ci or --compare (default 0)")
     parser.add_argument("--pointing", action="store_true", help="add the pointing game: the rate of frames whose map peak "
                         "(after the protocol's resize) or best box centre lies inside any ground-truth box")
     parser.add_argument("--extended", action="store_true", help="add SLAVC's extended evaluation: AP and max-F1 of localisation "

@@ -5,12 +5,17 @@ A predictions folder holds (keys: `frame_key`, the sample id or ``<sample id>/<f
     two_sources.json  {key: [[...best], [...second]]}  the best box and the best one that does not overlap it
     maps.npz          {key: float32 (S, S)}  the location map on the model's input grid
     onscreen.json     {key: {d_on, distance, on_d, on_m, on_or}}  Table 1's criteria
-    predictions.json  what was run, with the thresholds (`D_ON_THRESHOLD`, the calibrated m_on)
-`load_predictions` also reads maps written by other code: an .npz keyed by id or a folder of
-``<key>.npy`` arrays."""
+    predictions.json  what was run, with the thresholds (`D_ON_THRESHOLD`, the calibrated m_on), and
+                      "files": {name: sha256} of the four files above, the stamp of one set
+The four files and predictions.json are one set: a reader of one of them (`load_predictions`,
+`read_onscreen`) refuses it when predictions.json beside it lists another sha256 (`check_member`),
+i.e. when the folder mixes the files of two predict runs. Folders written before the stamp existed
+(no "files") are read as they are. `load_predictions` also reads maps written by other code: an
+.npz keyed by id or a folder of ``<key>.npy`` arrays."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import os
@@ -24,6 +29,42 @@ from sslprop.data.format import frame_key  # noqa: F401  (the prediction files' 
 from sslprop.errors import SSLPropError
 
 
+INFO = "predictions.json"
+SET_FILES = ("boxes.json", "two_sources.json", "maps.npz", "onscreen.json")  # stamped in predictions.json's "files"
+
+
+def file_digest(path: str | os.PathLike) -> str:
+    """sha256 of a file's bytes (hex), read in 1 MiB blocks."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def check_member(path: str | os.PathLike) -> None:
+    """A one-line SSLPropError when `path`, one of `SET_FILES`, is not the file its folder's predictions.json lists.
+
+    That is a folder holding files of two predict runs (one cut short by a kill or a full disk, or a file copied
+    in by hand): scoring it would mix two runs. Nothing is checked for other files, or when predictions.json is
+    absent, not predict's (not a JSON object), or has no "files" (written before the stamp).
+    """
+    path = Path(path)
+    info_path = path.parent / INFO
+    if path.name not in SET_FILES or not info_path.is_file():
+        return
+    try:
+        info = json.loads(info_path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return
+    files = info.get("files") if isinstance(info, dict) else None
+    if not isinstance(files, dict) or path.name not in files:
+        return
+    if file_digest(path) != files[path.name]:
+        raise SSLPropError(f"{path}: not the {path.name} that {INFO} beside it lists: this folder mixes the files of two "
+                           "predict runs (one cut short?); run `sslprop predict` into it again")
+
+
 def read_onscreen(pred_dir: str | os.PathLike) -> dict[str, dict[str, Any]]:
     """onscreen.json of a predictions folder: {key: {"d_on", "distance", "on_d", "on_m", "on_or"}}.
 
@@ -31,6 +72,8 @@ def read_onscreen(pred_dir: str | os.PathLike) -> dict[str, dict[str, Any]]:
     without common-space features, or fewer than two videos to calibrate m_on).
     """
     path = Path(pred_dir) / "onscreen.json"
+    if path.is_file():
+        check_member(path)
     try:
         records = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, json.JSONDecodeError) as e:
@@ -86,6 +129,7 @@ def load_predictions(path: str | os.PathLike) -> Predictions:
         return Predictions("maps", _check_maps(data, str(p)), str(p))
     if not p.is_file():
         raise SSLPropError(f"{p}: no such predictions file")
+    check_member(p)
     suffix = p.suffix.lower()
     if suffix == ".npz":
         try:

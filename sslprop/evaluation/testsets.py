@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
+from sslprop.cli import nonnegative_int
 from sslprop.data.annotations import match_ids, read_annotations, read_id_list
 from sslprop.errors import SSLPropError
 from sslprop.evaluation.evaluate import evaluate
@@ -176,7 +177,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--lists", metavar="NAME=PATH", nargs="+", required=True,
                         help=f"test lists; known names: {', '.join(VERSIONS)}")
     parser.add_argument("--floors", default=",".join(FLOORS), help="comma-separated floors (default: %(default)s)")
-    parser.add_argument("--seed", type=int, default=0, help="random-box seed")
+    parser.add_argument("--seed", type=nonnegative_int, default=0, help="random-box seed")
     args = parser.parse_args(argv)
     try:
         floors = [f for f in args.floors.split(",") if f]

@@ -474,10 +474,15 @@ def read_outputs(predictions: str | os.PathLike, keys: Sequence[str]) -> dict[st
     """
     import numpy as np
 
+    from sslprop.evaluation.predfiles import check_member
+
     folder = Path(predictions)
-    boxes = json.loads(prediction_file(folder).read_text(encoding="utf-8"))
-    two = json.loads(prediction_file(folder, two_sources=True).read_text(encoding="utf-8"))
-    with np.load(prediction_file(folder, "maps"), allow_pickle=False) as z:
+    files = [prediction_file(folder), prediction_file(folder, two_sources=True), prediction_file(folder, "maps")]
+    for f in files:  # one predict run's set, not a mixture
+        check_member(f)
+    boxes = json.loads(files[0].read_text(encoding="utf-8"))
+    two = json.loads(files[1].read_text(encoding="utf-8"))
+    with np.load(files[2], allow_pickle=False) as z:
         missing = [k for k in keys if k not in z.files or k not in boxes]
         if missing:
             raise SSLPropError(f"{folder}: no prediction for {missing[0]!r}")

@@ -9,6 +9,12 @@ A method is an object with
 `ctx` is the step's `StepContext` (`sslprop.models.negatives`): the generator every random draw of
 the step uses, and the trainer's (epoch, step) for methods whose loss follows a schedule. Only the localisation principle and the loss differ between methods; the encoders, data,
 trainer, checkpoints and `predict` are shared. Register a method in `METHODS`.
+
+A method whose loss forms its negative pair otherwise than "the frame's features against another
+clip's audio features" (Ours with paired negatives, EZ-VSL) also has
+    negative_pairs(cfg) -> bool                whether it does so under `cfg`
+and then `infer(model, batch, cfg, negatives=...)` takes a batch of the negative clips (row b the
+negative of clip b, drawn by `predict` from the whole split) and returns m_on's negative distances.
 """
 
 from __future__ import annotations
@@ -25,8 +31,8 @@ from sslprop.config import Config
 from sslprop.errors import SSLPropError
 from sslprop.models.batch import batch_inputs, model_device
 from sslprop.models.losses import common_space, proposal_loss
-from sslprop.models.model import ProposalModel
-from sslprop.models.negatives import StepContext, inference_generator, negative_indices, paired_indices
+from sslprop.models.model import ModelOutput, ProposalModel
+from sslprop.models.negatives import StepContext, negative_indices, paired_indices
 
 
 @dataclass
@@ -39,10 +45,11 @@ class Inference:
     mask:     Tensor[F, K]     bool, True where a box exists
     f_v, f_s: Tensor[F, d]     visual and audio features in the common space (for the m_on distance), or None
     d_on:     Tensor[F]        on-screen activation (proposal methods: max_k d_k), or None
-    neg_distance: Tensor[F]    a negative pair's distance as the method's loss forms it, for m_on's
-                               calibration, when that differs from |f_v - f_s of another video| (Ours
-                               with paired negatives: the frame localised with the other audio); NaN
-                               where no negative exists in the batch; None: use that default
+    distance: Tensor[F]        m_on's distance of each frame with its own audio, as the method computes it;
+                               None: |f_v - f_s| in the loss's space (`common_space`)
+    neg_distance: Tensor[F]    m_on's distance of each frame's negative pair as the method's loss forms it,
+                               given `negatives` to `infer` (Ours with paired negatives: the frame localised
+                               with the negative clip's audio); None: |f_v - f_s of the negative frame|
     """
 
     maps: Tensor
@@ -52,6 +59,7 @@ class Inference:
     f_v: Tensor | None = None
     f_s: Tensor | None = None
     d_on: Tensor | None = None
+    distance: Tensor | None = None
     neg_distance: Tensor | None = None
 
 
@@ -104,34 +112,69 @@ class Ours:
                                     paired=pairs > 0)
         return loss, {k: float(v) for k, v in parts.items()}
 
+    def negative_pairs(self, cfg: Config) -> bool:
+        """With paired negatives the loss's negative pair is the frame localised with the other clip's audio."""
+        return cfg.train.paired_negatives > 0
+
     @torch.no_grad()
-    def infer(self, model, batch, cfg) -> Inference:
-        flat = lambda x: x.flatten(0, 1)  # (B, N, ...) -> (B*N, ...)
-        ids = batch["video_id"]
+    def infer(self, model, batch, cfg, negatives: dict[str, Any] | None = None) -> Inference:
+        """The read-out of `batch`; with `negatives` (row b: the negative clip of clip b) and paired negatives,
+        also m_on's negative distance as the loss forms it: each frame localised again with its negative
+        clip's audio (`pair_audio`), against that audio's features (`m_on_distances`)."""
+        frames, audio, proposals = batch_inputs(batch, model_device(model))
+        B = frames.shape[0]
         pair = None
-        if cfg.train.paired_negatives > 0 and len(set(ids)) > 1:
-            # the negative pair as the loss formed it: the frame localised again with another video's audio,
-            # drawn from a generator fixed by the seed and the batch, so predictions are reproducible
-            gen = inference_generator(cfg.train.seed, int(batch["index"][0]))
-            pair = paired_indices(ids, gen, 1)  # (1, B)
-        out = model(*batch_inputs(batch, model_device(model)), pair_audio=pair)
-        neg = None
-        if cfg.train.paired_negatives > 0:
-            B, N = out.f_v.shape[:2]
-            neg = out.f_v.new_full((B * N,), float("nan"))
-            if pair is not None:
-                neg = flat(torch.linalg.vector_norm(common_space(out.pair_f_v[0].float(), cfg.train.normalize)
-                                                    - common_space(out.pair_f_s[0].float(), cfg.train.normalize), dim=-1))
+        if negatives is not None and self.negative_pairs(cfg):  # the B clips, then their B negatives, in one forward
+            n_frames, n_audio, n_proposals = batch_inputs(negatives, model_device(model))
+            frames, audio, proposals = torch.cat([frames, n_frames]), torch.cat([audio, n_audio]), proposals + n_proposals
+            pair = torch.cat([torch.arange(B, 2 * B), torch.arange(B)])[None]  # (1, 2B): clip b with the audio of clip B + b
+        out = model(frames, audio, proposals, pair_audio=pair)
+        own = lambda x: x[:B].flatten(0, 1)  # the batch's clips: (B, N, ...) -> (B*N, ...)
+        visual, _ = m_on_features(out)
+        distance, neg = m_on_distances(out, cfg.train.normalize)
+        F_ = B * out.f_s.shape[1]
         return Inference(
-            maps=flat(out.location_map),
-            boxes=flat(out.boxes),
-            scores=flat(out.d),
-            mask=flat(out.mask),
-            f_v=flat(out.f_v),
-            f_s=flat(out.f_s),
-            d_on=flat(out.d_on),
-            neg_distance=neg,
+            maps=own(out.location_map),
+            boxes=own(out.boxes),
+            scores=own(out.d),
+            mask=own(out.mask),
+            f_v=own(visual),
+            f_s=own(out.f_s),
+            d_on=own(out.d_on),
+            distance=distance[:F_],
+            neg_distance=None if neg is None else neg[:F_],
         )
+
+
+def m_on_features(out: ModelOutput) -> tuple[Tensor, Tensor | None]:
+    """The visual feature that m_on's distance compares with f_s: Tensor[B, N, d], and the same for the frames
+    localised with paired clips' audio, Tensor[M, B, N, d] (None without `pair_audio`).
+
+    The proposal-level feature f_v, the pair the loss compares. `m_on_distances`, `predict` and `localize`
+    (through `Inference.f_v`) all take it from here.
+    """
+    return out.f_v, out.pair_f_v
+
+
+def m_on_distances(out: ModelOutput, normalize: bool) -> tuple[Tensor, Tensor | None]:
+    """m_on's distances of each frame in the loss's space (`common_space`): (positive, negative) Tensor[B*N] each.
+
+    positive: the frame's visual feature (`m_on_features`) against its own audio's f_s;
+    negative: the frame localised with the audio of clip pair_audio[0, b] against that clip's f_s, as the
+    loss with paired negatives forms it (None without `pair_audio`).
+    """
+    visual, pair_visual = m_on_features(out)
+
+    def dist(v: Tensor, s: Tensor) -> Tensor:
+        return torch.linalg.vector_norm(common_space(v.float(), normalize) - common_space(s.float(), normalize), dim=-1).flatten()
+
+    return dist(visual, out.f_s), (None if pair_visual is None else dist(pair_visual[0], out.pair_f_s[0]))
+
+
+def negative_pairs(method: Method, cfg: Config) -> bool:
+    """Whether `method` forms m_on's negative pairs itself (`infer(..., negatives=...)`), see the module docstring."""
+    fn = getattr(method, "negative_pairs", None)
+    return bool(fn is not None and fn(cfg))
 
 
 def _registry() -> dict[str, Method]:

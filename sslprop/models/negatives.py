@@ -1,7 +1,8 @@
 """Negative pairs: which other clip (its audio or its frame) each clip is contrasted with, and the random streams they are drawn from.
 
-Every method and `sslprop predict`'s m_on calibration draw negatives here, from a generator the
-trainer hands each step, so that a run is deterministic in its seed."""
+Every method draws its negatives here, from a generator the trainer hands each step, so that a run
+is deterministic in its seed; `sslprop predict`'s m_on calibration draws each clip's negative from the
+whole split being predicted (`split_negatives`), so that its decisions do not depend on the batch size."""
 
 from __future__ import annotations
 
@@ -19,11 +20,6 @@ SEED_STRIDE = 1_000_003  # a prime: (seed, epoch, step) and (seed, first sample)
 def step_generator(seed: int, epoch: int, step: int) -> torch.Generator:
     """The random stream of one training step: fixed by (seed, epoch, step), so a resumed run draws the same negatives."""
     return torch.Generator().manual_seed(((seed * SEED_STRIDE + epoch) * SEED_STRIDE + step) % (2**63))
-
-
-def inference_generator(seed: int, first_index: int) -> torch.Generator:
-    """The random stream of one prediction batch (its negative pairs), fixed by the seed and the batch's first sample."""
-    return torch.Generator().manual_seed(seed * SEED_STRIDE + first_index)
 
 
 @dataclass(frozen=True)
@@ -72,10 +68,28 @@ def paired_indices(video_ids: Sequence[str] | Tensor, generator: torch.Generator
     """The clips whose audio each clip is localised with for its m paired negatives (`train.paired_negatives`).
 
     Returns Tensor[m, B] long (CPU): row r holds, for every clip, an independent `negative_indices`
-    draw, in order, from `generator`. Training draws them from the step's generator, prediction
-    (m_on's negative distances) from `inference_generator`, so both form pairs the same way.
+    draw, in order, from `generator` (the step's).
     """
     return torch.stack([negative_indices(video_ids, generator) for _ in range(m)])
+
+
+def split_negatives(video_ids: Sequence[str] | Tensor, generator: torch.Generator) -> Tensor:
+    """For each clip of a whole split, a uniformly random clip of another video: what `negative_indices` draws
+    within a batch, for any number of clips C (no C x C matrix).
+
+    video_ids: the C clips' video ids; generator: a CPU torch.Generator (predict seeds it with the run's seed).
+    Returns Tensor[C] long (CPU). Raises SSLPropError when every clip comes from one video.
+    """
+    codes = video_codes(video_ids)
+    if len(set(codes.tolist())) < 2:
+        raise SSLPropError(f"{codes.numel()} clips of one video only ({_first_id(video_ids)!r}): negatives need another video")
+    order = torch.argsort(codes, stable=True)  # clips grouped by video
+    counts = torch.bincount(codes)  # (V,) clips per video
+    start = (torch.cumsum(counts, 0) - counts)[codes]  # (C,) where each clip's video begins in `order`
+    own = counts[codes]  # (C,) clips of each clip's own video
+    others = codes.numel() - own  # (C,) clips of other videos
+    r = torch.minimum((torch.rand(codes.numel(), generator=generator, dtype=torch.float64) * others).long(), others - 1)
+    return order[torch.where(r < start, r, r + own)]  # skip over the clip's own video's block
 
 
 def video_codes(video_ids: Sequence[str] | Tensor) -> Tensor:

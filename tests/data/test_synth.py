@@ -257,7 +257,6 @@ def test_overwrite_rules(tmp_path: Path, bank: synth.Bank) -> None:
 @pytest.mark.parametrize(
     "argv, message",
     [
-        (["--preset", "solo", "--n", "0"], "--n 0: the number of samples must be a positive integer"),
         (["--preset", "duet", "--n", "2"], "--preset duet: unknown preset"),
         (["--preset", "scenes", "--n", "2", "--size", "16"], "--size 16: frames of preset 'scenes' must be at least 32 px"),
         (["--preset", "mosaic", "--n", "2", "--size", "65"], "--size 65: mosaic frames are a 2x2 grid"),

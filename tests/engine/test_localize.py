@@ -138,3 +138,51 @@ def test_an_exported_run_localises_as_its_folder(tmp_path):
     from_file = L.localize([clip], tmp_path / "e", run=tmp_path / "small.pt", progress=False, log=lambda m: None)["clip"]
     assert [f["top"] for f in from_folder["frames"]] == [f["top"] for f in from_file["frames"]]
     assert from_folder["m_on_threshold"] is None and "d_on alone" in from_folder["m_on_threshold_from"]
+
+
+def test_fps_above_the_videos_rate_is_capped_and_said(tmp_path):
+    # issue #27: --fps 1000 on a 10 fps clip sampled 1,000 duplicate frames a second
+    clip = _video(tmp_path / "ten.mp4", seconds=1, fps=10)
+    said = []
+    rec = L.localize([clip], tmp_path / "out", fps=1000.0, progress=False, log=said.append)["ten"]
+    assert len(rec["frames"]) == 10 and [f["time"] for f in rec["frames"]] == [round((k + 0.5) / 10, 4) for k in range(10)]
+    assert any("--fps 1000 is above the video's own 10 fps: sampling at 10 fps" in m for m in said), said
+    assert probe_video(tmp_path / "out" / "ten" / "annotated.mp4").num_frames == 10
+    said.clear()
+    L.localize([clip], tmp_path / "slow", fps=2.0, progress=False, log=said.append)
+    assert not any("above the video's own" in m for m in said)
+
+
+def test_a_sound_shorter_than_the_picture_is_said(tmp_path):
+    clip = _video(tmp_path / "clip.mp4", seconds=3, fps=2)
+    write_wav(tmp_path / "short.wav", 0.3 * np.sin(np.arange(16000) / 5.0))  # 1 s of sound for 3 s of picture
+    said = []
+    rec = L.localize([clip], tmp_path / "out", audio=tmp_path / "short.wav", progress=False, log=said.append)["clip"]
+    late = [f for f in rec["frames"] if f["time"] >= 1.0]
+    assert len(late) == 4 and any(f"short.wav) ends at 1.00 s, the picture at 3.00 s: the last 4 of 6 frames are localised "
+                                  "with silence" in m for m in said), said
+    said.clear()
+    L.localize([clip], tmp_path / "own", progress=False, log=said.append)  # its own soundtrack is as long as the picture
+    assert not any("localised with silence" in m for m in said), said
+
+
+def test_bad_videos_among_several_are_named_and_the_others_written(tmp_path, capsys):
+    # issue #27: one unreadable file discarded the finished outputs of the others (exit 2, nothing written)
+    a, b = _video(tmp_path / "a.mp4"), _video(tmp_path / "b.mp4", colour=(40, 40, 220), tone=880.0)
+    (tmp_path / "broken.mp4").write_bytes(b"not a video at all")
+    (tmp_path / "folder").mkdir()
+    argv = ["localize", str(a), str(tmp_path / "broken.mp4"), str(tmp_path / "folder"), str(b), "--out", str(tmp_path / "out"),
+            "--no-progress"]
+    assert cli.main(argv) == 2
+    err = capsys.readouterr().err.splitlines()
+    assert len(err) == 2 and all(line.startswith("error: ") for line in err), err
+    assert "broken.mp4: cannot open video" in err[0]
+    assert err[1] == f"error: {tmp_path / 'folder'}: a folder, not a video file (give the videos in it, e.g. {tmp_path / 'folder' / '*.mp4'})"
+    for name in ("a", "b"):
+        rec = json.loads((tmp_path / "out" / name / "boxes.json").read_text())
+        assert rec["m_on_threshold_from"] == "calibrated on these 2 videos" and (tmp_path / "out" / name / "annotated.mp4").is_file()
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["a", "b"]
+    with pytest.raises(L.VideoFailures) as info:  # the Python call: the others' records come with the error
+        L.localize([a, tmp_path / "folder"], tmp_path / "again", progress=False, log=lambda m: None)
+    assert set(info.value.results) == {"a"} and list(info.value.failures) == [str(tmp_path / "folder")]
+    assert str(info.value).startswith("1 of 2 videos could not be localised (first: ")

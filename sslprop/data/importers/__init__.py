@@ -15,6 +15,7 @@ from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Callable, Iterator
 
+from sslprop.cli import nonnegative_int, positive_int
 from sslprop.config import DataConfig
 from sslprop.data.annotations import read_id_list
 from sslprop.data.format import Sample, write_manifest
@@ -36,7 +37,7 @@ from sslprop.data.importers.folder import plan_folder
 from sslprop.data.importers.music import plan_music
 from sslprop.data.importers.vggss import plan_vggss
 from sslprop.errors import SSLPropError
-from sslprop.utils import atomic_write_json, check_out_folder
+from sslprop.utils import atomic_write_json, check_out_folder, folder_lock
 
 PLANNERS: dict[str, Callable[[Path, ImportOptions, ImportReport, Path], list[Job]]] = {
     "flickr": plan_flickr,
@@ -94,10 +95,9 @@ def import_dataset(kind: str, src: str | os.PathLike, out: str | os.PathLike, op
 
     Samples whose media fail are skipped and listed in the report; a source that is not
     the expected layout at all raises `SSLPropError`. The manifest and dataset.json are
-    written last, so an interrupted import leaves no manifest of a half-written set.
+    written last, so an interrupted import leaves no manifest of a half-written set. `out` is
+    locked while the import runs (`utils.folder_lock`): a second import into it is refused.
     """
-    from tqdm import tqdm
-
     opts = opts or ImportOptions()
     _check_options(kind, opts)
     if opts.audio_seconds is None:
@@ -105,7 +105,13 @@ def import_dataset(kind: str, src: str | os.PathLike, out: str | os.PathLike, op
     if opts.max_frame_side is None:
         opts = replace(opts, max_frame_side=DEFAULT_MAX_FRAME_SIDE[kind])
     check_out_folder(out)
-    out_p = Path(out)
+    with folder_lock(out, "import"):
+        return _import(kind, src, Path(out), opts, progress)
+
+
+def _import(kind: str, src: str | os.PathLike, out_p: Path, opts: ImportOptions, progress: bool) -> ImportReport:
+    from tqdm import tqdm
+
     src_p = Path(src)
     report = ImportReport(kind=kind, source=str(src_p.resolve()), out=str(out_p))
     jobs = plan(kind, src_p, out_p, opts, report)
@@ -143,7 +149,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", required=True, help="folder to write the sslprop data set into")
     parser.add_argument("--media", default=None, help="folder holding videos/frames/audio when not beside the annotations")
     parser.add_argument("--fps", type=float, default=1.0, help="frames per second sampled from videos (ave, folder; default 1)")
-    parser.add_argument("--max-samples", type=int, default=None, help="import at most this many samples (the first ones)")
+    parser.add_argument("--max-samples", type=positive_int, default=None, help="import at most this many samples (the first ones)")
     parser.add_argument("--split", choices=("train", "test"), default=None, help="put every sample in this split (default: per data set)")
     parser.add_argument("--ids", default=None, help="keep only the ids listed in this file (first column; e.g. flickr_test.csv)")
     parser.add_argument(
@@ -151,9 +157,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="seconds of audio kept around the frames (0: whole track; default: whole track, MUSIC 3 s)",
     )
     parser.add_argument("--image-format", choices=("jpg", "png"), default="jpg", help="frame file format (jpg at quality 95, or png)")
-    parser.add_argument("--min-frame-size", type=int, default=DataConfig().min_frame_size, help="skip frames smaller than this on either side (px)")
-    parser.add_argument("--workers", type=int, default=1, help="samples decoded in parallel (threads)")
-    parser.add_argument("--max-frame-side", type=int, default=None,
+    parser.add_argument("--min-frame-size", type=positive_int, default=DataConfig().min_frame_size, help="skip frames smaller than this on either side (px)")
+    parser.add_argument("--workers", type=positive_int, default=1, help="samples decoded in parallel (threads)")
+    parser.add_argument("--max-frame-side", type=nonnegative_int, default=None,
                         help="store frames with their longer side at most this (px; 0: full size; default 224, flickr its 256 x 256)")
 
 

@@ -30,7 +30,8 @@ What differs from the original, and why:
 - The map is the cosine, not cosine / tau (a positive scale, no change to any ranking or box).
 - f_v for m_on is the visual embedding at the map's best location (the one the loss matches),
   f_s the audio embedding; the negative distance handed to m_on's calibration is the one the loss
-  forms: sqrt(2 - 2 max_i <v_f,i, s_g>) with the audio of a frame of another video.
+  forms: sqrt(2 - 2 max_i <v_f,i, s_g>) with the audio of the same frame position of the negative
+  clip that `predict` draws from the whole split.
 """
 
 from __future__ import annotations
@@ -43,11 +44,10 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from sslprop.config import Config
-from sslprop.models.baselines.common import encode, frame_negatives, localisation_maps, map_inference, max_location_embedding
+from sslprop.models.baselines.common import encode, localisation_maps, map_inference, max_location_embedding
 from sslprop.models.baselines.lvs import video_codes
 from sslprop.models.batch import batch_inputs, model_device
 from sslprop.models.encoders import build_encoders
-from sslprop.models.negatives import inference_generator
 
 TAU = 0.03  # temperature of the logits (EZ-VSL `--tau`)
 MASKED = -1e9  # a logit that takes no part in a softmax (finite, so that no gradient is NaN)
@@ -112,16 +112,13 @@ def ezvsl_loss(v: Tensor, s: Tensor, codes: Tensor | None = None, tau: float = T
     return loss, {"loss": loss.detach(), "pos": torch.diagonal(sim).mean().detach()}
 
 
-def negative_distance(v: Tensor, s: Tensor, video_ids: list[str], num_frames: int, seed: int, first_index: int) -> Tensor:
-    """For m_on: each frame's distance to a frame of another video as the loss compares them, Tensor[F] (NaN without one).
+def negative_distance(v: Tensor, s_neg: Tensor) -> Tensor:
+    """For m_on: each frame's distance to its negative's audio as the loss compares them, Tensor[F].
 
-    sqrt(2 - 2 max_i <v_f,i, s_neg>) for unit vectors; the negative drawn as in training (same position
-    n of another clip), from a generator fixed by the seed and the batch, so predictions repeat.
+    v: Tensor[F, d, h, w] the frames' embeddings, s_neg: Tensor[F, d] the audio embedding of each frame's
+    negative (unit vectors); sqrt(2 - 2 max_i <v_f,i, s_neg_f>).
     """
-    if len(set(video_ids)) < 2:
-        return v.new_full((len(v),), float("nan"), dtype=torch.float32)
-    neg = frame_negatives(video_ids, inference_generator(seed, first_index), num_frames).to(v.device)  # (F,)
-    best = torch.einsum("fdhw,fd->fhw", v.float(), s.float()[neg]).flatten(1).max(dim=1).values  # (F,)
+    best = torch.einsum("fdhw,fd->fhw", v.float(), s_neg.float()).flatten(1).max(dim=1).values  # (F,)
     return torch.sqrt(torch.clamp(2.0 - 2.0 * best, min=0.0))
 
 
@@ -141,15 +138,25 @@ class EZVSL:
         loss, parts = ezvsl_loss(out.v, out.s, codes)
         return loss, {k: float(v) for k, v in parts.items()}
 
+    def negative_pairs(self, cfg: Config) -> bool:  # noqa: ARG002
+        """The loss's negative pair is a max over locations: m_on's negative distance is computed here."""
+        return True
+
     @torch.no_grad()
-    def infer(self, model, batch, cfg):
+    def infer(self, model, batch, cfg, negatives=None):
+        """The read-out of `batch`; with `negatives` (row b: the negative clip of clip b) also m_on's negative distances."""
         frames, audio, _ = batch_inputs(batch, model_device(model))
+        B = frames.shape[0]
+        if negatives is not None:  # the negatives' audio embeddings from the same forward
+            n_frames, n_audio, _ = batch_inputs(negatives, model_device(model))
+            frames, audio = torch.cat([frames, n_frames]), torch.cat([audio, n_audio])
         out: EZVSLOutput = model(frames, audio)
-        A = out.A.float()
-        maps = localisation_maps(A, out.fmap, frames.shape[-2:], cfg.model.ogl_alpha)
-        inf = map_inference(maps, max_location_embedding(out.v.float(), A), out.s)
-        inf.neg_distance = negative_distance(out.v, out.s, list(batch["video_id"]), frames.shape[1],
-                                             cfg.train.seed, int(batch["index"][0]) if "index" in batch else 0)
+        F_ = B * frames.shape[1]  # the batch's own frames come first
+        v, s, A, fmap = out.v[:F_], out.s[:F_], out.A[:F_].float(), out.fmap[:F_]
+        maps = localisation_maps(A, fmap, frames.shape[-2:], cfg.model.ogl_alpha)
+        inf = map_inference(maps, max_location_embedding(v.float(), A), s)
+        if negatives is not None:
+            inf.neg_distance = negative_distance(v, out.s[F_:])
         return inf
 
 

@@ -97,10 +97,16 @@ def test_ezvsl_read_out_for_m_on():
     best = out.A.flatten(1).max(dim=1).values
     # f_v is the embedding of the best location: its distance to f_s is the loss's max-cosine
     assert torch.allclose((inf.f_v * inf.f_s).sum(1), best, atol=1e-5)
-    assert inf.neg_distance.shape == (4,) and bool(torch.isfinite(inf.neg_distance).all())
-    assert torch.equal(inf.neg_distance, method.infer(model, batch, cfg).neg_distance)  # fixed by the seed and the batch
-    one_video = {**batch, "video_id": ["a"] * 4}
-    assert bool(torch.isnan(method.infer(model, one_video, cfg).neg_distance).all())
+    assert inf.neg_distance is None  # without negatives, predict's default pairs apply
+    # given each clip's negative clip (predict draws them from the whole split), the loss's negative distance:
+    # sqrt(2 - 2 max_i <v_f,i, s_neg>) with the negative's audio embedding
+    order = [2, 3, 0, 1]
+    negatives = {k: (v[order] if torch.is_tensor(v) else [v[i] for i in order]) for k, v in batch.items()}
+    paired = method.infer(model, batch, cfg, negatives=negatives)
+    with torch.no_grad():
+        best = torch.einsum("fdhw,fd->fhw", out.v, out.s[order]).flatten(1).max(dim=1).values
+    assert torch.allclose(paired.neg_distance, torch.sqrt(torch.clamp(2 - 2 * best, min=0)), atol=1e-5)
+    assert torch.allclose(paired.maps, inf.maps, atol=1e-6) and torch.allclose(paired.f_v, inf.f_v, atol=1e-6)
 
 
 def test_ezvsl_config_option_is_checked():
