@@ -21,13 +21,14 @@ from sslprop.errors import SSLPropError
 
 # name -> (module, one-line help). A subcommand is listed once its module exists.
 COMMANDS: dict[str, tuple[str, str]] = {
-    "synth": ("sslprop.data.synth", "generate the embedded benchmark (solo, mosaic, scenes, sequences)"),
+    "synth": ("sslprop.data.synth", "generate the embedded benchmark (solo, mosaic, scenes, sequences, and the listening set)"),
     "import": ("sslprop.data.importers", "read a real data set (flickr, vggss, music, ave, folder) into the sslprop format"),
     "proposals": ("sslprop.engine.proposals", "run Selective Search on every frame of a data set into a resumable cache, or print its bag statistics"),
     "eval": ("sslprop.evaluation.evaluate", "score predictions or a floor under a named evaluation protocol"),
     "train": ("sslprop.engine.train", "train a method (ours or a baseline) on a data set"),
     "predict": ("sslprop.engine.predict", "run a trained model on a data set and write predictions"),
     "localize": ("sslprop.engine.localize", "localise the sounding object in your own videos: boxes over time, an annotated video, a timeline"),
+    "listen": ("sslprop.evaluation.listening", "the listening test: change the sound, keep the frame; how often each answer follows the sound"),
     "probe": ("sslprop.evaluation.probe", "does a trained model's box feature prefer its own sound: the object's box vs. the background's"),
     "pretrain": ("sslprop.engine.pretrain", "pretrain the cpu profile's small encoders with labels on a corpus apart from the benchmark"),
     "bench": ("sslprop.bench", "print throughput figures (data pipeline, training, inference)"),

@@ -53,12 +53,15 @@ from sslprop.data.format import (
 )
 from sslprop.errors import SSLPropError
 
-PRESETS = ("solo", "mosaic", "scenes", "sequences")
-PRESET_CODE = {"solo": 1, "mosaic": 2, "scenes": 3, "sequences": 4}  # mixed into each sample's seed
+PRESETS = ("solo", "mosaic", "scenes", "sequences")  # the paper's data sets' stand-ins
+LISTENING = "listening"  # the listening test's set: each frame of `scenes` kind played with each object's sound in turn
+PRESET_CODE = {"solo": 1, "mosaic": 2, "scenes": 3, "sequences": 4, LISTENING: 5}  # mixed into each sample's seed
 # Stored frame side (mosaic tiles: half). Larger than the cpu model's input (frames are resized for it, as real data
 # is), so that Selective Search finds a bag of the paper's size: docs/data.md, "Proposal bags".
-DEFAULT_SIZE = {"solo": 192, "mosaic": 192, "scenes": 192, "sequences": 192}
-MIN_SIZE = {"solo": 32, "mosaic": 48, "scenes": 32, "sequences": 32}  # below this a stamp is too few pixels
+DEFAULT_SIZE = {"solo": 192, "mosaic": 192, "scenes": 192, "sequences": 192, LISTENING: 192}
+MIN_SIZE = {"solo": 32, "mosaic": 48, "scenes": 32, "sequences": 32, LISTENING: 32}  # below this a stamp is too few pixels
+DEFAULT_TEST_FRACTION = {LISTENING: 1.0}  # a preset's test share when --test-fraction is not given (else 0.25)
+LISTEN_NOISE = 0.1  # listening: std of the white noise played as "noise" (a loud sound of no object)
 GENERATOR_VERSION = 3  # bump when the same seed would give different files (2: the scenes bias; 3: salience needs the audio)
 
 # scikit-image photos and textures shipped inside its wheel (no download); no people-centric
@@ -648,6 +651,39 @@ def build_mosaic(rng: np.random.Generator, bank: Bank, sample_id: str, size: int
     return Built(sample, {path: canvas}, audio, [masks])
 
 
+def scene_layout(rng: np.random.Generator, bank: Bank, labels: Sequence[str], size: int, source: int | None,
+                 sample_id: str, keep: int = 1) -> tuple[list[Placed], list[np.ndarray]]:
+    """One stamp of each of `labels`, painted in a random order over each other (`place_cluttered`, SCENE_HEIGHT).
+
+    `source`: the index in `labels` of the sounding object, which must find a place (None: every object is silent);
+    `keep`: at least this many objects must be placed. Returns the placements in paint order and the bool (size, size)
+    mask of what each still shows.
+    """
+    stamps = [_pick_stamp(rng, bank, label) for label in labels]
+    order = [int(i) for i in rng.permutation(len(labels))]  # paint order: the sounding object is hidden as often as any
+    placed: list[Placed] = []
+    visible: list[np.ndarray] = []
+    for i in order:
+        must = i == source or len(placed) + (len(order) - order.index(i)) <= keep
+        got = place_cluttered(rng, stamps[i], size, SCENE_HEIGHT, placed, visible, i == source)
+        if got is None and must:  # the sounding object (or one needed to keep `keep` in view) must be placed: try longer
+            got = place_cluttered(rng, stamps[i], size, SCENE_HEIGHT, placed, visible, i == source, tries=300)
+        if got is not None:
+            placed.append(got[0])
+            visible.append(got[1])
+    if (source is not None and not any(p.sounding for p in placed)) or len(placed) < keep:
+        raise SSLPropError(f"{sample_id}: no place for every object that must be in view in a frame of {size} px (use a larger --size)")
+    return placed, visible
+
+
+def render_visible(background: np.ndarray, placed: list[Placed], visible: list[np.ndarray]) -> tuple[np.ndarray, list[ObjectAnn]]:
+    """`render`, with each object's box the tight box of what it still shows (`visible`, from `scene_layout`)."""
+    img, objects, _ = render(background, placed)
+    for obj, shown in zip(objects, visible):
+        obj.box = alpha_box(shown)
+    return img, objects
+
+
 def build_scenes(rng: np.random.Generator, bank: Bank, sample_id: str, size: int, bias: dict[str, Any]) -> Built:
     """Flickr/SSL: 2-8 objects in view drawn from one size range, overlapping and partly hidden; ~20% off-screen sounds.
 
@@ -673,23 +709,9 @@ def build_scenes(rng: np.random.Generator, bank: Bank, sample_id: str, size: int
     chance = bias["habitat_prob"] if onscreen else bias.get("offscreen_habitat_prob", bias["habitat_prob"])
     habitat = bool(rng.random() < chance)  # one draw either way: on-screen scenes do not depend on the off-screen chance
     bg, bg_meta = _pick_background(rng, bank, size, bias["habitat"][sound_label] if habitat else None)
-    stamps = [_pick_stamp(rng, bank, label) for label in labels]
-    order = [int(i) for i in rng.permutation(len(labels))]  # paint order: the sounding object is hidden as often as any
-    placed: list[Placed] = []
-    visible: list[np.ndarray] = []
-    for i in order:
-        got = place_cluttered(rng, stamps[i], size, SCENE_HEIGHT, placed, visible, onscreen and i == 0)
-        if got is None and onscreen and i == 0:  # the sounding object must be in view: try longer
-            got = place_cluttered(rng, stamps[i], size, SCENE_HEIGHT, placed, visible, True, tries=300)
-        if got is not None:
-            placed.append(got[0])
-            visible.append(got[1])
-    if onscreen and not any(p.sounding for p in placed):
-        raise SSLPropError(f"{sample_id}: no place for the sounding object in a frame of {size} px (use a larger --size)")
+    placed, visible = scene_layout(rng, bank, labels, size, 0 if onscreen else None, sample_id)
     sound_stamp = next(p.stamp for p in placed if p.sounding) if onscreen else _pick_stamp(rng, bank, sound_label)
-    img, objects, _ = render(bg, placed)
-    for obj, shown in zip(objects, visible):
-        obj.box = alpha_box(shown)
+    img, objects = render_visible(bg, placed, visible)
     sounding = [o for o in objects if o.sounding]
     annotators = [[jitter_box(rng, sounding[0].box, size)] for _ in range(NUM_ANNOTATORS)] if onscreen else []
     n = int(SINGLE_SECONDS * 16000)
@@ -833,9 +855,60 @@ def build_sequences(rng: np.random.Generator, bank: Bank, sample_id: str, size: 
     return Built(sample, images, audio, masks)
 
 
+def build_listening(rng: np.random.Generator, bank: Bank, frame_id: str, size: int) -> list[Built]:
+    """The listening test's frame `frame_id`: 2-8 objects of different classes in view, as in `scenes`, and one sample
+    per sound it is played with: each object's own recording in turn (``<frame_id>-o<j>``, that object sounding and
+    annotated), "silence" (the noise floor alone), "noise" (loud white noise) and "offscreen" (the recording of a
+    class not in view). Every sample of the frame shares its image and its video id (the frame), so negatives come
+    from other frames. ``meta``: frame, played ("object", "silence", "noise", "offscreen"), object (its index in
+    ``objects``, or None), stamp (what is heard).
+    """
+    k = int(rng.integers(SCENE_OBJECTS[0], SCENE_OBJECTS[1] + 1))
+    labels = _pick_classes(rng, bank, k + 1)
+    heard_off = _pick_stamp(rng, bank, labels[-1])  # a class not in view
+    bg, bg_meta = _pick_background(rng, bank, size)
+    placed, visible = scene_layout(rng, bank, labels[:-1], size, None, frame_id, keep=2)
+    img, objects = render_visible(bg, placed, visible)
+    path = f"frames/{frame_id}.png"
+    n = int(SINGLE_SECONDS * 16000)
+    sounds: list[tuple[str, int | None, np.ndarray, str]] = []
+    for j, p in enumerate(placed):
+        clip, _ = excerpt(p.stamp.sound, n, rng)
+        sounds.append((f"o{j}", j, np.float32(rng.uniform(0.6, 1.0)) * clip, p.stamp.name))
+    sounds.append(("silence", None, np.zeros(n, np.float32), ""))
+    sounds.append(("noise", None, rng.normal(0.0, LISTEN_NOISE, n).astype(np.float32), "white noise"))
+    clip, _ = excerpt(heard_off.sound, n, rng)
+    sounds.append(("offscreen", None, np.float32(rng.uniform(0.6, 1.0)) * clip, heard_off.name))
+    out = []
+    for tag, j, wave, heard in sounds:
+        audio, noise, scale = finish_audio(wave, rng)
+        objs = [ObjectAnn(list(o.box), o.label, i == j) for i, o in enumerate(objects)]
+        annotators = [[list(objects[j].box)]] if j is not None else []
+        played = "object" if j is not None else tag
+        classes = [objects[j].label] if j is not None else ([heard_off.label] if tag == "offscreen" else [])
+        frame = Frame(path, SINGLE_SECONDS / 2, size, size, annotators, objs, j is not None)
+        meta = {"frame": frame_id, "played": played, "object": j, "stamp": heard, "background": bg_meta,
+                "objects": _placed_meta(placed), "noise_std": round(noise, 6), "scale": round(scale, 6)}
+        sample = Sample(f"{frame_id}-{tag}", frame_id, "train", f"audio/{frame_id}-{tag}.wav", [frame], classes, meta)
+        out.append(Built(sample, {path: img} if not out else {}, audio, [visible]))
+    return out
+
+
 def is_test(index: int, test_fraction: float) -> bool:
     """Sample `index` is in the test split when floor((index + 1) f) > floor(index f): evenly spread, any prefix has round-down(n f)."""
     return math.floor((index + 1) * test_fraction + 1e-9) > math.floor(index * test_fraction + 1e-9)
+
+
+def build_group(preset: str, bank: Bank, seed: int, index: int, size: int, test_fraction: float = 0.25,
+                bias: dict[str, Any] | None = None) -> list[Built]:
+    """The samples of item `index` of `preset`: one sample, or for `listening` one per sound the frame is played with."""
+    if preset != LISTENING:
+        return [build_sample(preset, bank, seed, index, size, test_fraction, bias)]
+    rng = np.random.default_rng([seed, PRESET_CODE[preset], index])
+    group = build_listening(rng, bank, f"{preset}-{index:06d}", size)
+    for built in group:
+        built.sample.split = "test" if is_test(index, test_fraction) else "train"
+    return group
 
 
 def build_sample(preset: str, bank: Bank, seed: int, index: int, size: int, test_fraction: float = 0.25, bias: dict[str, Any] | None = None) -> Built:
@@ -859,8 +932,8 @@ def build_sample(preset: str, bank: Bank, seed: int, index: int, size: int, test
 
 def check_arguments(preset: str, n: int, seed: int, size: int | None, test_fraction: float) -> int:
     """Validate the generator's arguments (one-line `SSLPropError` each); returns the frame size to use."""
-    if preset not in PRESETS:
-        raise SSLPropError(f"--preset {preset}: unknown preset (choose from {', '.join(PRESETS)})")
+    if preset not in PRESETS + (LISTENING,):
+        raise SSLPropError(f"--preset {preset}: unknown preset (choose from {', '.join(PRESETS + (LISTENING,))})")
     if not isinstance(n, int) or n <= 0:
         raise SSLPropError(f"--n {n}: the number of samples must be a positive integer")
     if not isinstance(seed, int) or seed < 0:
@@ -936,7 +1009,7 @@ def generate(
     seed: int,
     out: str | os.PathLike,
     size: int | None = None,
-    test_fraction: float = 0.25,
+    test_fraction: float | None = None,
     progress: bool = True,
     bank: Bank | None = None,
     habitat_prob: float | None = None,
@@ -958,6 +1031,7 @@ def generate(
     """
     from tqdm import tqdm
 
+    test_fraction = DEFAULT_TEST_FRACTION.get(preset, 0.25) if test_fraction is None else test_fraction
     size = check_arguments(preset, n, seed, size, test_fraction)
     chances = {k: v for k, v in (("habitat_prob", habitat_prob), ("companion_prob", companion_prob),
                                  ("offscreen_habitat_prob", offscreen_habitat_prob)) if v is not None}
@@ -976,10 +1050,12 @@ def generate(
     try:
         samples = []
         for index in tqdm(range(n), desc=f"synth {preset}", unit="sample", disable=not progress):
-            built = build_sample(preset, bank, seed, index, size, test_fraction, bias)
-            write_built(tmp, built)
-            samples.append(built.sample)
+            for built in build_group(preset, bank, seed, index, size, test_fraction, bias):
+                write_built(tmp, built)
+                samples.append(built.sample)
         info = dataset_info(preset, seed, size, test_fraction, bank, bias)
+        if preset == LISTENING:
+            info["listening"] = {"frames": n, "sounds": ["each object in view, in turn", "silence", "noise", "offscreen"]}
         if classes != "all":
             info["class_subset"] = classes
         write_manifest(tmp, samples, info)
@@ -998,12 +1074,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     """`python -m sslprop synth` arguments."""
     from sslprop.cli import nonnegative_int, positive_int
 
-    parser.add_argument("--preset", required=True, help=f"one of {', '.join(PRESETS)}")
+    parser.add_argument("--preset", required=True, help=f"one of {', '.join(PRESETS + (LISTENING,))}")
     parser.add_argument("--n", type=positive_int, required=True, help="number of samples")
     parser.add_argument("--seed", type=nonnegative_int, default=0, help="the set is a function of the seed (default 0)")
     parser.add_argument("--out", required=True, help="output folder (an existing sslprop data set there is replaced)")
     parser.add_argument("--size", type=positive_int, default=None, help="frame side in pixels (default 192; mosaic tiles are half of it)")
-    parser.add_argument("--test-fraction", type=float, default=0.25, help="share of samples in the test split (default 0.25)")
+    parser.add_argument("--test-fraction", type=float, default=None,
+                        help=f"share of samples in the test split (default 0.25; {LISTENING}: 1.0, a test set)")
     parser.add_argument("--habitat-prob", type=float, default=None,
                         help=f"scenes: chance that an on-screen scene shows its sound's preferred background (default {HABITAT_PROB})")
     parser.add_argument("--companion-prob", type=float, default=None,
