@@ -149,7 +149,7 @@ def gather(figures_dir: str | os.PathLike, pattern: str = "0[5-8]_claims.csv") -
                 for c in ("difference", "low", "high"):
                     r[c] = None if r[c] in ("", "-") else float(r[c])
                 if not r.get("scale"):  # a ledger written before the column existed
-                    r["scale"] = "points" if " pts" in r["ours"] else "value"
+                    r["scale"] = "points" if " pts" in r["ours"] else "correlation r" if "mean r " in r["ours"] else "value"
                 rows.append(r)
     return rows
 

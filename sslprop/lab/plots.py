@@ -170,6 +170,9 @@ VERDICT_STYLES = {  # verdict -> (colour, marker): told apart by shape as well a
 }
 
 
+ROW_GAP = 0.6  # claims_plot: space between two claims' labels, in text lines
+
+
 def claim_label(row: Mapping[str, Any], wrap: int | None = None) -> str:
     """'<source>, <data set>: <claim>' in full, wrapped at `wrap` characters per line (None: one line)."""
     import textwrap
@@ -190,7 +193,7 @@ def claims_plot(rows: Sequence[Mapping[str, Any]], ax: Any, wrap: int | None = N
     shown = [r for r in rows if r.get("difference") is not None]
     labels = [claim_label(r, wrap) for r in shown]
     heights = [label.count("\n") + 1 for label in labels]
-    ys = np.cumsum([0.0] + [0.5 * (a + b) for a, b in zip(heights, heights[1:])]) if shown else np.zeros(0)
+    ys = np.cumsum([0.0] + [0.5 * (a + b) + ROW_GAP for a, b in zip(heights, heights[1:])]) if shown else np.zeros(0)
     for y, r in zip(ys, shown):
         colour, marker = VERDICT_STYLES.get(r["verdict"], ("black", "o"))
         ax.errorbar([r["difference"]], [y], xerr=[[r["difference"] - r["low"]], [r["high"] - r["difference"]]], fmt=marker,
@@ -198,7 +201,7 @@ def claims_plot(rows: Sequence[Mapping[str, Any]], ax: Any, wrap: int | None = N
     ax.axvline(0.0, color="black", linewidth=0.8)
     ax.set_yticks(ys, labels, fontsize=6.5)
     if shown:
-        ax.set_ylim(ys[-1] + 0.5 * heights[-1] + 0.3, -0.5 * heights[0] - 0.3)  # first claim at the top
+        ax.set_ylim(ys[-1] + 0.5 * heights[-1] + ROW_GAP, -0.5 * heights[0] - ROW_GAP)  # first claim at the top
     ax.tick_params(axis="x", labelsize=7)
     ax.grid(axis="x", color="#dddddd", linewidth=0.6)
     ax.set_axisbelow(True)
@@ -218,8 +221,8 @@ def claims_figure(rows: Sequence[Mapping[str, Any]], width: float = 9.0, wrap: i
     shown = [r for r in rows if r.get("difference") is not None]
     scales = sorted({r.get("scale") or "points" for r in shown}, key=lambda s: (s != "points", s)) or ["points"]
     groups = {s: [r for r in shown if (r.get("scale") or "points") == s] for s in scales}
-    lines = {s: sum(claim_label(r, wrap).count("\n") + 1 for r in g) for s, g in groups.items()}
-    heights = [0.12 * max(lines[s], 1) + 0.55 for s in scales]  # inches: a text line of 6.5 pt, plus the axis
+    lines = {s: sum(claim_label(r, wrap).count("\n") + 1 + ROW_GAP for r in g) for s, g in groups.items()}
+    heights = [0.13 * max(lines[s], 1) + 0.55 for s in scales]  # inches: a text line of 6.5 pt (and the gaps), plus the axis
     fig, axes = plt.subplots(len(scales), 1, figsize=(width, sum(heights) + 0.5), squeeze=False, layout="constrained",
                              gridspec_kw={"height_ratios": heights})
     for ax, s in zip(axes[:, 0], scales):
