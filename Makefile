@@ -1,6 +1,7 @@
 # The README's two commands. Both create the virtual environment .venv when it is missing.
 #   make reproduce   every notebook at budget=full: regenerates figures/ and the README's results (executed notebooks in executed/), prints its wall time
 #   make test        unit tests, then every notebook at budget=smoke (papermill) re-run and checked by nbval
+#   make browser-check   every widget of the notebooks moved in a real JupyterLab (headless chromium), each output checked
 PYTHON    ?= python3
 VENV      := .venv
 BIN       := $(VENV)/bin
@@ -8,7 +9,7 @@ STAMP     := $(VENV)/.installed-stamp
 NOTEBOOKS := $(sort $(wildcard notebooks/[0-9][0-9]_*.ipynb))
 EXECUTED  := executed
 
-.PHONY: test unit notebooks reproduce ship pretrain reach scenes12k venv clean-data
+.PHONY: test unit notebooks reproduce ship pretrain reach scenes12k venv clean-data browser-check
 
 venv: $(STAMP)
 
@@ -26,6 +27,17 @@ test: $(STAMP)
 
 unit: $(STAMP)
 	$(BIN)/python -m pytest -q tests
+
+# Every notebook that has a widget, opened in JupyterLab (127.0.0.1, a token, a free port) in headless chromium at the
+# smoke budget: all cells run, then each control moved; its output must change and show a picture
+# (tests/browser/check_widgets.py; needs Debian's chromium and chromium-driver). Report in executed/browser-check/.
+BROWSER_STAMP := $(VENV)/.browser-stamp
+$(BROWSER_STAMP): $(STAMP) pyproject.toml
+	$(BIN)/python -m pip install --quiet -e '.[dev,browser]'
+	touch $(BROWSER_STAMP)
+
+browser-check: $(BROWSER_STAMP)
+	$(BIN)/python tests/browser/check_widgets.py --out $(EXECUTED)/browser-check --screenshots
 
 # Every notebook in order with papermill; the working directory is notebooks/, so paths such as
 # ../data resolve to the repository root (and from executed/ too, where nbval re-runs them).

@@ -13,7 +13,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def _pyproject_pins() -> dict[str, str]:
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
-    reqs = project["dependencies"] + project["optional-dependencies"]["dev"]
+    reqs = project["dependencies"] + [r for extra in project["optional-dependencies"].values() for r in extra]  # dev, browser
     pins = {}
     for r in reqs:
         name, _, version = r.partition("==")

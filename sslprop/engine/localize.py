@@ -348,30 +348,42 @@ def box_tracks(track: Track, iou: float = 0.5, count: int = 2) -> list[dict[str,
 
 
 def timeline_figure(track: Track, record: dict[str, Any]) -> Any:
-    """d_on over time with its threshold, and the confidences of the (up to two) tracked boxes (the paper's Figs. 3 and 4)."""
-    import matplotlib
+    """d_on over time with its threshold, and the confidences of the (up to two) tracked boxes (the paper's Figs. 3 and 4).
 
-    matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
+    Returns a `matplotlib.figure.Figure` made without pyplot: drawing it never touches the caller's backend
+    (a notebook keeps its inline figures). d_on is the thick black line underneath; a track's confidence
+    equals d_on wherever its box is the best one, so the tracks are drawn on top, thinner, each with its
+    own dash and marker; the legend sits below the axes, off the data.
+    """
+    from matplotlib.figure import Figure
 
     t = [f["time"] for f in record["frames"]]
-    fig, ax = plt.subplots(figsize=(6.4, 2.6))
-    ax.plot(t, [f["d_on"] for f in record["frames"]], color="black", lw=1.0, marker="o", ms=3, label="d_on (best box)")
-    for colour, tr in zip(("#ff7f0e", "#1f77b4"), record["tracks"]):
+    fig = Figure(figsize=(6.4, 3.2), layout="constrained")
+    ax = fig.subplots()
+    ax.plot(t, [f["d_on"] for f in record["frames"]], color="black", lw=2.6, alpha=0.45, marker="o", ms=5,
+            label="d_on (best box)", zorder=2)
+    for colour, style, marker, tr in zip(("#ff7f0e", "#1f77b4"), ("--", "-."), ("s", "^"), record["tracks"]):
         x1, y1, x2, y2 = (int(round(v)) for v in tr["box"])
-        ax.plot(t, tr["confidence"], color=colour, ls="--", marker=".", ms=3,
+        ax.plot(t, tr["confidence"], color=colour, ls=style, lw=1.2, marker=marker, ms=3.5, mfc="none", zorder=3,
                 label=f"box ({x1}, {y1})-({x2}, {y2}), best in {tr['frames']} frames")
     ax.axhline(record["d_on_threshold"], color="grey", lw=0.8, ls=":", label=f"d_on threshold {record['d_on_threshold']}")
     off = [f["time"] for f in record["frames"] if not f["onscreen"]["on_or"]]
     if off:
-        ax.scatter(off, [0.0] * len(off), marker="x", color="black", s=14, label="called off-screen")
-    ax.set_xlabel("time (s)")
-    ax.set_ylabel("confidence")
+        ax.scatter(off, [0.0] * len(off), marker="x", color="black", s=14, label="called off-screen", zorder=4)
+    ax.set_xlabel("time (s)", fontsize=8)
+    ax.set_ylabel("confidence", fontsize=8)
     ax.set_ylim(-0.05, 1.05)
+    ax.tick_params(labelsize=7)
     ax.set_title(track.video, fontsize=9)
-    ax.legend(fontsize=6, loc="upper right")
-    fig.tight_layout()
+    fig.legend(*ax.get_legend_handles_labels(), loc="outside lower center", ncol=2, fontsize=7, frameon=False)
     return fig
+
+
+def figure_png(fig: Any, dpi: int = 100) -> bytes:
+    """A figure as PNG bytes, stable from run to run (no software metadata, white background), as `lab.viz.save_figure`."""
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=dpi, metadata={"Software": None}, facecolor="white")
+    return buf.getvalue()
 
 
 def write_outputs(track: Track, record: dict[str, Any], out: Path, fps: float) -> dict[str, Path]:
@@ -391,13 +403,7 @@ def write_outputs(track: Track, record: dict[str, Any], out: Path, fps: float) -
     n = int(round(len(frames) / fps * 16000))
     audio = np.resize(track.audio.numpy(), n) if len(track.audio) else np.zeros(n, np.float32)
     write_video(out / "annotated.mp4", frames, audio, fps=fractions.Fraction(fps).limit_denominator(1000))
-    import matplotlib.pyplot as plt
-
-    fig = timeline_figure(track, record)
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=100, metadata={"Software": None}, facecolor="white")  # stable bytes, as lab.viz
-    plt.close(fig)
-    atomic_write_bytes(out / "timeline.png", buf.getvalue())
+    atomic_write_bytes(out / "timeline.png", figure_png(timeline_figure(track, record)))
     return {"boxes": out / "boxes.json", "coco": out / "coco.json", "video": out / "annotated.mp4", "timeline": out / "timeline.png"}
 
 

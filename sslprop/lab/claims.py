@@ -14,10 +14,14 @@ the test samples, `sslprop.evaluation.bootstrap`, or a one-sample bootstrap agai
 - ``holds``: every part's interval lies above the claim's bound (0 for "beats", minus the margin for
   "is competitive with");
 - ``contradicted``: some part's interval lies below the bound (the data say the opposite);
-- ``unresolved``: neither: the test frames cannot tell.
+- ``no difference``: none is contradicted, and some part is exactly 0 with an interval of exactly
+  [0, 0] while the bound is 0: the two sides give the same result on the test frames (two criteria
+  making identical decisions, two methods with identical boxes), so "A beats B" fails there, and not
+  for lack of frames;
+- ``unresolved``: none of these: the test frames cannot tell.
 
 The row's numbers (difference, low, high) are those of the deciding part: the contradicting one with the
-lowest upper end, else the part with the lowest lower end. The intervals measure test-set noise only; the
+lowest upper end, else the first part with no difference, else the part with the lowest lower end. The intervals measure test-set noise only; the
 training-seed spread of the headline runs is in notebook 06's seeds table.
 """
 
@@ -32,9 +36,13 @@ import numpy as np
 
 from sslprop.errors import SSLPropError
 
-VERDICTS = ("holds", "contradicted", "unresolved")
-COLUMNS = ("claim", "source", "data set", "paper", "ours", "difference", "low", "high", "verdict", "rule")
+VERDICTS = ("holds", "contradicted", "no difference", "unresolved")
+VERDICT_PHRASES = {"holds": "hold", "contradicted": "are contradicted",
+                   "no difference": "show no difference", "unresolved": "are unresolved"}
+# scale: what the difference measures, for plots ("points", or "correlation r" for Fig. 3)
+COLUMNS = ("claim", "source", "data set", "paper", "ours", "difference", "low", "high", "verdict", "rule", "scale")
 COMPETITIVE_MARGIN = 5.0  # points: "competitive" = not resolved more than this below the other
+NO_DIFFERENCE_RULE = "no difference if one is exactly 0 with an interval of [0, 0] (identical results)"
 
 
 def verdict(d: Mapping[str, Any], bound: float = 0.0) -> str:
@@ -43,7 +51,14 @@ def verdict(d: Mapping[str, Any], bound: float = 0.0) -> str:
         return "holds"
     if d["high"] < bound:
         return "contradicted"
+    if identical(d) and bound == 0:
+        return "no difference"
     return "unresolved"
+
+
+def identical(d: Mapping[str, Any]) -> bool:
+    """True when a difference and both ends of its interval are exactly 0: the two sides agree on the test frames."""
+    return d["difference"] == 0 and d["low"] == 0 and d["high"] == 0
 
 
 def _fmt(d: Mapping[str, Any], unit: str) -> str:
@@ -51,12 +66,13 @@ def _fmt(d: Mapping[str, Any], unit: str) -> str:
 
 
 def claim(text: str, source: str, data: str, paper: str, parts: Sequence[tuple[str, Mapping[str, Any] | None]],
-          bound: float = 0.0, unit: str = "", rule: str | None = None) -> dict[str, Any]:
+          bound: float = 0.0, unit: str = "", rule: str | None = None, scale: str | None = None) -> dict[str, Any]:
     """One ledger row from its parts [(label, difference or None), ...]; a part that could not be computed (None)
-    makes the claim unresolved unless another part contradicts it.
+    makes the claim unresolved unless another part contradicts it or shows no difference.
 
     bound: what each difference must exceed (0 for "beats"; -`COMPETITIVE_MARGIN` for "is competitive with").
     unit: appended to the numbers in the "ours" text (e.g. " pts").
+    scale: what the differences measure, for plots (default "points" when unit is " pts", else "value").
     """
     if not parts:
         raise SSLPropError(f"claim {text!r}: no part to decide it")
@@ -65,6 +81,9 @@ def claim(text: str, source: str, data: str, paper: str, parts: Sequence[tuple[s
     if "contradicted" in verdicts:
         label, d = min(((label, d) for (label, d), v in zip(known, verdicts) if v == "contradicted"), key=lambda x: x[1]["high"])
         final = "contradicted"
+    elif "no difference" in verdicts:
+        label, d = next((label, d) for (label, d), v in zip(known, verdicts) if v == "no difference")
+        final = "no difference"
     elif known and all(v == "holds" for v in verdicts) and len(known) == len(parts):
         label, d = min(known, key=lambda x: x[1]["low"])
         final = "holds"
@@ -73,10 +92,11 @@ def claim(text: str, source: str, data: str, paper: str, parts: Sequence[tuple[s
         label, d = min(known, key=lambda x: x[1]["low"]) if known else (None, None)
     ours = "; ".join(f"{lab} {_fmt(x, unit)}" if x is not None else f"{lab} not computed" for lab, x in parts)
     rule = rule or (f"holds if every interval lies above {bound:g}, contradicted if one lies below it" if bound
-                    else "holds if every paired 95 % interval lies above 0, contradicted if one lies below 0")
+                    else f"holds if every paired 95 % interval lies above 0, contradicted if one lies below 0; {NO_DIFFERENCE_RULE}")
     return {"claim": text, "source": source, "data set": data, "paper": paper, "ours": ours,
             "difference": None if d is None else float(d["difference"]), "low": None if d is None else float(d["low"]),
-            "high": None if d is None else float(d["high"]), "verdict": final, "rule": rule}
+            "high": None if d is None else float(d["high"]), "verdict": final, "rule": rule,
+            "scale": scale or ("points" if unit.strip() == "pts" else "value")}
 
 
 def mean_interval(keys: Sequence[str], values: Sequence[float], null: float, scale: float = 1.0,
@@ -100,6 +120,13 @@ def counts(rows: Sequence[Mapping[str, Any]]) -> dict[str, int]:
     return {v: sum(r["verdict"] == v for r in rows) for v in VERDICTS}
 
 
+def summary(rows: Sequence[Mapping[str, Any]]) -> str:
+    """The verdict counts as words, e.g. "9 hold, 3 are contradicted, 2 show no difference, 5 are unresolved";
+    "no difference" is named only when some row has it."""
+    n = counts(rows)
+    return ", ".join(f"{n[v]} {VERDICT_PHRASES[v]}" for v in VERDICTS if v != "no difference" or n[v])
+
+
 def save_claims(rows: Sequence[Mapping[str, Any]], name: str, figures_dir: str | os.PathLike) -> tuple[Path, Path]:
     """Write ledger rows as ``figures_dir/name.{md,csv}`` (columns `COLUMNS`)."""
     from sslprop.lab.viz import save_table
@@ -121,6 +148,8 @@ def gather(figures_dir: str | os.PathLike, pattern: str = "0[5-8]_claims.csv") -
             for r in csv.DictReader(fh):
                 for c in ("difference", "low", "high"):
                     r[c] = None if r[c] in ("", "-") else float(r[c])
+                if not r.get("scale"):  # a ledger written before the column existed
+                    r["scale"] = "points" if " pts" in r["ours"] else "correlation r" if "mean r " in r["ours"] else "value"
                 rows.append(r)
     return rows
 
@@ -225,7 +254,8 @@ def table4_claims(rows: Sequence[Mapping[str, Any]], comparer: Any) -> list[dict
         claim("Ours is at least as good as Attention at every training-set size (cIoU@0.5)", "Table 4", "scenes (SSL)",
               "; ".join(f"{s}: {p[s]['cIoU@0.5 Ours']:.1f} vs. {p[s]['cIoU@0.5 Attention']:.1f}" for s in ("10k", "144k")),
               [(s, comparer((s, "cIoU@0.5 Ours"), (s, "cIoU@0.5 Attention"))) for s in both], unit=" pts",
-              rule="holds if every paired interval lies above 0, contradicted if one lies below 0 (at least: not resolved below)"),
+              rule="holds if every paired interval lies above 0, contradicted if one lies below 0 (at least: not resolved below); "
+                   + NO_DIFFERENCE_RULE),
         claim("both methods improve with the training-set size (cIoU@0.5, largest vs. smallest)", "Table 4", "scenes (SSL)",
               f"Ours {p['144k']['cIoU@0.5 Ours']:.1f} vs. {p['10k']['cIoU@0.5 Ours']:.1f}; "
               f"Attention {p['144k']['cIoU@0.5 Attention']:.1f} vs. {p['10k']['cIoU@0.5 Attention']:.1f}",
@@ -253,7 +283,7 @@ def fig3_claim(correlations: Sequence[tuple[str, float]]) -> dict[str, Any]:
     ids = [k for k, _ in correlations]
     d = mean_interval(ids, [r for _, r in correlations], 0.0) if ids else None
     return claim("the confidence d_on follows the source's loudness (mean per-clip r above 0)", "Fig. 3", "sequences (AVE)",
-                 "one clip, shown qualitatively", [(f"mean r over {len(ids)} clips, minus 0:", d)])
+                 "one clip, shown qualitatively", [(f"mean r over {len(ids)} clips, minus 0:", d)], scale="correlation r")
 
 
 def fig4_claim(outcomes: Sequence[tuple[str, bool]]) -> dict[str, Any]:

@@ -162,21 +162,164 @@ def examples_figure(setup: Setup, preset: str, count: int, methods: Sequence[str
     return fig
 
 
-def claims_plot(rows: Sequence[Mapping[str, Any]], ax: Any) -> Any:
-    """The claims ledger as a forest plot: each claim's deciding difference with its 95 % interval, coloured by verdict
-    (green holds, red contradicted, grey unresolved), the line at 0 where a claim would change sides. Returns `ax`.
+VERDICT_STYLES = {  # verdict -> (colour, marker): told apart by shape as well as colour
+    "holds": ("#2ca02c", "o"),
+    "contradicted": ("#d62728", "X"),
+    "no difference": ("#1f77b4", "D"),
+    "unresolved": ("#7f7f7f", "s"),
+}
 
-    rows: `sslprop.lab.claims.gather` rows (difference, low, high, verdict, claim, data set); claims without numbers are left out.
+
+ROW_GAP = 0.6  # claims_plot: space between two claims' labels, in text lines
+
+
+def claim_label(row: Mapping[str, Any], wrap: int | None = None) -> str:
+    """'<source>, <data set>: <claim>' in full, wrapped at `wrap` characters per line (None: one line)."""
+    import textwrap
+
+    text = f"{row['source']}, {row['data set'].split(' (')[0]}: {row['claim']}"
+    return textwrap.fill(text, wrap, break_long_words=False) if wrap else text
+
+
+def claims_plot(rows: Sequence[Mapping[str, Any]], ax: Any, wrap: int | None = None) -> Any:
+    """The claims ledger as a forest plot on one axes: each claim's deciding difference with its 95 % interval,
+    coloured and shaped by verdict (`VERDICT_STYLES`: green holds, red contradicted, blue no difference, grey
+    unresolved), the line at 0 where a claim would change sides. Labels are the whole claim, wrapped at `wrap`
+    characters; a row gets as much height as its label has lines. Returns `ax`.
+
+    rows: `sslprop.lab.claims.gather` rows (difference, low, high, verdict, claim, data set); claims without numbers
+    are left out. Give rows of one scale (points, or Fig. 3's correlation r); `claims_figure` splits them.
     """
-    colours = {"holds": "#2ca02c", "contradicted": "#d62728", "unresolved": "#7f7f7f"}
     shown = [r for r in rows if r.get("difference") is not None]
-    for i, r in enumerate(shown):
-        ax.errorbar([r["difference"]], [i], xerr=[[r["difference"] - r["low"]], [r["high"] - r["difference"]]], fmt="o",
-                    color=colours.get(r["verdict"], "black"), markersize=3, elinewidth=1.0, capsize=2)
+    labels = [claim_label(r, wrap) for r in shown]
+    heights = [label.count("\n") + 1 for label in labels]
+    ys = np.cumsum([0.0] + [0.5 * (a + b) + ROW_GAP for a, b in zip(heights, heights[1:])]) if shown else np.zeros(0)
+    for y, r in zip(ys, shown):
+        colour, marker = VERDICT_STYLES.get(r["verdict"], ("black", "o"))
+        ax.errorbar([r["difference"]], [y], xerr=[[r["difference"] - r["low"]], [r["high"] - r["difference"]]], fmt=marker,
+                    color=colour, markersize=4, elinewidth=1.2, capsize=2.5)
     ax.axvline(0.0, color="black", linewidth=0.8)
-    labels = [f"{r['source']}, {r['data set'].split(' (')[0]}: {r['claim'][:60]}" for r in shown]
-    ax.set_yticks(range(len(shown)), labels, fontsize=6)
-    ax.invert_yaxis()
+    ax.set_yticks(ys, labels, fontsize=6.5)
+    if shown:
+        ax.set_ylim(ys[-1] + 0.5 * heights[-1] + ROW_GAP, -0.5 * heights[0] - ROW_GAP)  # first claim at the top
     ax.tick_params(axis="x", labelsize=7)
+    ax.grid(axis="x", color="#dddddd", linewidth=0.6)
+    ax.set_axisbelow(True)
     ax.set_xlabel("deciding difference, 95 % interval (points; Fig. 3: correlation r)", fontsize=7)
     return ax
+
+
+def claims_figure(rows: Sequence[Mapping[str, Any]], width: float = 9.0, wrap: int = 60) -> Any:
+    """The claims ledger's forest plot (`claims_plot`), one panel per scale: the differences in points, then Fig. 3's
+    correlation r on its own axis, each panel as tall as its wrapped labels; the verdicts' legend below, off the data.
+
+    rows: `sslprop.lab.claims.gather` rows, each with a "scale". Returns the pyplot figure.
+    """
+    import matplotlib.pyplot as plt
+    from matplotlib.lines import Line2D
+
+    shown = [r for r in rows if r.get("difference") is not None]
+    scales = sorted({r.get("scale") or "points" for r in shown}, key=lambda s: (s != "points", s)) or ["points"]
+    groups = {s: [r for r in shown if (r.get("scale") or "points") == s] for s in scales}
+    lines = {s: sum(claim_label(r, wrap).count("\n") + 1 + ROW_GAP for r in g) for s, g in groups.items()}
+    heights = [0.13 * max(lines[s], 1) + 0.55 for s in scales]  # inches: a text line of 6.5 pt (and the gaps), plus the axis
+    fig, axes = plt.subplots(len(scales), 1, figsize=(width, sum(heights) + 0.5), squeeze=False, layout="constrained",
+                             gridspec_kw={"height_ratios": heights})
+    for ax, s in zip(axes[:, 0], scales):
+        claims_plot(groups[s], ax, wrap)
+        ax.set_xlabel(f"deciding difference, 95 % interval ({s})", fontsize=7)
+    used = [v for v in VERDICT_STYLES if any(r["verdict"] == v for r in shown)] or list(VERDICT_STYLES)
+    handles = [Line2D([], [], color=VERDICT_STYLES[v][0], marker=VERDICT_STYLES[v][1], linestyle="none", markersize=5, label=v)
+               for v in used]
+    fig.legend(handles=handles, loc="outside lower center", ncol=len(handles), fontsize=7, frameon=False)
+    return fig
+
+
+# --------------------------------------------------------------------------------------- curves drawn over each other
+
+SWEEP_STYLES = {  # criterion -> line style: the OR wide and pale underneath, the single criteria on top, dashed, marked
+    "on_or": {"color": "#2ca02c", "linewidth": 3.5, "alpha": 0.45, "linestyle": "-", "zorder": 2},
+    "on_d": {"color": "#ff7f0e", "linewidth": 1.3, "linestyle": "--", "marker": "s", "markersize": 3.5, "markevery": (0, 10),
+             "markerfacecolor": "none", "zorder": 3},
+    "on_m": {"color": "#1f77b4", "linewidth": 1.3, "linestyle": "-.", "marker": "^", "markersize": 3.5, "markevery": (5, 10),
+             "markerfacecolor": "none", "zorder": 4},
+}
+
+
+def sweep_lines(ax: Any, sweep: Mapping[str, Any], legend: bool = True) -> Any:
+    """Accuracy of m_on, d_on and m_on || d_on against the d_on threshold (`onscreen.threshold_sweep`), drawn so that
+    none hides another where they coincide (`SWEEP_STYLES`), with the legend below the axes. Returns `ax`."""
+    from sslprop.evaluation.onscreen import CRITERIA, CRITERION_NAMES
+
+    for c in sorted(CRITERIA, key=lambda c: SWEEP_STYLES[c]["zorder"]):
+        ax.plot(sweep["threshold"], sweep[c], label=CRITERION_NAMES[c], **SWEEP_STYLES[c])
+    ax.set_xlabel("d_on threshold", fontsize=8)
+    ax.set_ylabel("accuracy", fontsize=8)
+    ax.set_ylim(0, 1.02)
+    ax.tick_params(labelsize=7)
+    if legend:
+        ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=3, fontsize=7, frameon=False)
+    return ax
+
+
+def threshold_sweep_figure(sweeps: Mapping[str, Mapping[str, Any]], threshold: float | None = None, size: float = 3.2) -> Any:
+    """Notebook 05's sweep: one panel per data set ({name: `threshold_sweep`}), `sweep_lines` with the paper's cut
+    (`threshold`, default 0.2) as a vertical line and one legend below the panels. Returns the pyplot figure."""
+    import matplotlib.pyplot as plt
+
+    from sslprop.evaluation.predfiles import D_ON_THRESHOLD
+
+    fig, axes = plt.subplots(1, len(sweeps), figsize=(size * len(sweeps), size), squeeze=False, layout="constrained")
+    for ax, (name, sw) in zip(axes[0], sweeps.items()):
+        sweep_lines(ax, sw, legend=False)
+        ax.axvline(D_ON_THRESHOLD if threshold is None else threshold, color="black", linewidth=0.8, linestyle=":",
+                   label="the paper's cut")
+        ax.set_title(name, fontsize=9)
+    fig.legend(*axes[0, 0].get_legend_handles_labels(), loc="outside lower center", ncol=4, fontsize=7, frameon=False)
+    return fig
+
+
+RECALL_STYLES = (("-", "o"), ("--", "s"), (":", "^"), ("-.", "D"))  # scorer j: (line style, marker)
+
+
+def topk_recall_figure(rows: Sequence[Mapping[str, Any]], ks: Sequence[int], size: float = 2.8) -> Any:
+    """Notebook 03's top-K recall: one panel per map, one curve per scorer with its 95 % interval, each scorer with its
+    own line style and marker and shifted a little along K so that equal curves stay visible side by side; the
+    share reachable by any proposal ("all proposals") as a grey line drawn over them, with room above 1.0; one
+    legend below the panels.
+
+    rows: {"map", "scorer", "K=<k>" (share), optional "K=<k> low" / "K=<k> high", "all"} per map and scorer.
+    Returns the pyplot figure.
+    """
+    import matplotlib.pyplot as plt
+
+    maps = list(dict.fromkeys(r["map"] for r in rows))
+    scorers = list(dict.fromkeys(r["scorer"] for r in rows))
+    ks = [int(k) for k in ks]
+    dodge = 0.012 * max(max(ks) - min(ks), 1)  # in K: the curves side by side, not on top of each other
+    fig, axes = plt.subplots(1, len(maps), figsize=(size * len(maps), size + 0.5), squeeze=False, sharey=True,
+                             layout="constrained")
+    for ax, name in zip(axes[0], maps):
+        for j, scorer in enumerate(scorers):
+            row = next((r for r in rows if r["map"] == name and r["scorer"] == scorer), None)
+            if row is None:
+                continue
+            x = np.array(ks, dtype=np.float64) + (j - (len(scorers) - 1) / 2) * dodge
+            y = np.array([row[f"K={k}"] for k in ks], dtype=np.float64)
+            style, marker = RECALL_STYLES[j % len(RECALL_STYLES)]
+            if all(row.get(f"K={k} low") is not None for k in ks):
+                err = [y - [row[f"K={k} low"] for k in ks], [row[f"K={k} high"] for k in ks] - y]
+                ax.errorbar(x, y, yerr=err, fmt="none", ecolor=f"C{j}", elinewidth=0.7, alpha=0.6, capsize=1.5)
+            ax.plot(x, y, linestyle=style, marker=marker, color=f"C{j}", markersize=4, markerfacecolor="none", linewidth=1.2,
+                    label=scorer)
+        ceiling = next((r["all"] for r in rows if r["map"] == name and r.get("all") is not None), None)
+        if ceiling is not None:
+            ax.axhline(ceiling, color="#555555", linestyle=(0, (4, 3)), linewidth=1.0, zorder=5, label="all proposals")
+        ax.set_title(f"{name} map", fontsize=9)
+        ax.set_xlabel("K", fontsize=8)
+        ax.set_ylim(0, 1.1)
+        ax.tick_params(labelsize=7)
+    axes[0, 0].set_ylabel("top-K recall (IoU >= 0.5)", fontsize=8)
+    handles, labels = axes[0, 0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="outside lower center", ncol=len(labels), fontsize=7, frameon=False)
+    return fig

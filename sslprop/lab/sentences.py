@@ -7,6 +7,7 @@ from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 
+from sslprop.lab.claims import identical
 from sslprop.lab.published import PAPER_TABLE1
 from sslprop.lab.workflow import training_summary
 
@@ -58,9 +59,13 @@ Paired = Callable[[tuple[str, str], tuple[str, str]], Mapping[str, Any]]  # ((ro
 
 def resolution(d: Mapping[str, Any] | None, unit: str = "points") -> str:
     """The paired difference {"difference", "low", "high", "resolved"} as a clause, e.g.
-    "the difference, +3.1 points [-1.2, +7.4], is not resolved by the test frames (its 95 % interval holds 0)"."""
+    "the difference, +3.1 points [-1.2, +7.4], is not resolved by the test frames (its 95 % interval holds 0)";
+    a difference of exactly 0 with an interval of exactly [0, 0] (`claims.identical`) is no difference, not an
+    unresolved one: "there is no difference, +0.0 points [+0.0, +0.0]: the two give the same results on the test frames"."""
     if d is None:
         return ""
+    if identical(d):
+        return f"there is no difference, {d['difference']:+.1f} {unit} [{d['low']:+.1f}, {d['high']:+.1f}]: the two give the same results on the test frames"
     text = f"the difference, {d['difference']:+.1f} {unit} [{d['low']:+.1f}, {d['high']:+.1f}], "
     return text + ("is resolved by the test frames (its 95 % interval excludes 0)" if d["resolved"]
                    else "is not resolved by the test frames (its 95 % interval holds 0)")

@@ -209,3 +209,30 @@ def top1_area(grms: Sequence[Any], proposals: Sequence[Any], scorer: str) -> lis
     top = select_topk(props, score_boxes(g, props, scorer), 1).boxes[:, 0].double()  # (F, 4)
     area = ((top[:, 2] - top[:, 0]) * (top[:, 3] - top[:, 1])) / (g.shape[1] * g.shape[2])  # (F,)
     return [float(a) for a in area]
+
+
+def k_beside_paper(recall: Any, scorer: str) -> list[dict[str, Any]]:
+    """Notebook 03's K table, every number in percent: our top-K recall of one row of the recall table (`recall`:
+    {"K=<k>": share, "K=<k> low" / "K=<k> high": its interval, ...}, e.g. the trained GRM with the run's `scorer`)
+    beside the paper's Table 3 cIoU@0.5 and AUC of the whole model at K = 10, 20, 30 (`published.PAPER_TABLE3`).
+
+    A K that `recall` lacks gets None ('-'). Column names carry the unit.
+    """
+    import re
+
+    from sslprop.lab.published import PAPER_TABLE3
+
+    ours = f"top-K recall, trained GRM, {scorer} (ours, %)"
+    rows = []
+    for r in PAPER_TABLE3:
+        m = re.fullmatch(r"Ours \(K=(\d+)\)", r["variant"])
+        if m is None:
+            continue
+        k = int(m.group(1))
+        row: dict[str, Any] = {"K": k, ours: None if recall.get(f"K={k}") is None else 100.0 * float(recall[f"K={k}"])}
+        if recall.get(f"K={k} low") is not None and recall.get(f"K={k} high") is not None:
+            row[f"{ours} low"], row[f"{ours} high"] = 100.0 * float(recall[f"K={k} low"]), 100.0 * float(recall[f"K={k} high"])
+        row["cIoU@0.5 (paper, Table 3, %)"] = r["cIoU@0.5"]
+        row["AUC (paper, Table 3, %)"] = r["AUC"]
+        rows.append(row)
+    return rows

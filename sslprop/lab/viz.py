@@ -15,6 +15,7 @@ Intervals: a row whose column ``c`` comes with ``"c low"`` and ``"c high"`` (a 9
 from __future__ import annotations
 
 import csv
+import functools
 import io
 import os
 from pathlib import Path
@@ -206,26 +207,109 @@ def show_image(image: np.ndarray, ax: Any = None, title: str | None = None) -> A
     return fig
 
 
+@functools.cache
+def _framed_box() -> type:
+    """The box artist of `show_boxes`: a `Rectangle` whose sides on the image border are drawn just inside it."""
+    from matplotlib.patches import Rectangle
+
+    class FramedBox(Rectangle):
+        """A box outline (imshow coordinates, pixel edges) whose sides that lie on or beyond the border of the axes'
+        first image are drawn just inside it, so the whole stroke shows (an edge box would otherwise sit on the
+        axes' border, half clipped, or look like a stray line). The inset is half the line width, computed at draw
+        time from the axes' final size, so it holds after `tight_layout` and at any dpi."""
+
+        def __init__(self, box: Sequence[float], **kw: Any) -> None:
+            self.box = tuple(float(v) for v in box)  # x1, y1, x2, y2 in data coordinates
+            x1, y1, x2, y2 = self.box
+            super().__init__((x1, y1), x2 - x1, y2 - y1, fill=False, **kw)
+
+        def inset_bounds(self, renderer: Any = None) -> tuple[float, float, float, float]:
+            """(x1, y1, x2, y2) as drawn: each side on or beyond the image border moved in by half the line width."""
+            x1, y1, x2, y2 = self.box
+            ax = self.axes
+            if ax is None or not ax.images:
+                return self.box
+            e = ax.images[0].get_extent()
+            left, right, top, bottom = min(e[0], e[1]), max(e[0], e[1]), min(e[2], e[3]), max(e[2], e[3])
+            points = self.get_linewidth() / 2
+            pixels = renderer.points_to_pixels(points) if renderer is not None else points * ax.figure.dpi / 72
+            (px0, py0), (px1, py1) = ax.transData.transform([(0.0, 0.0), (1.0, 1.0)])
+            dx, dy = pixels / max(abs(px1 - px0), 1e-9), pixels / max(abs(py1 - py0), 1e-9)  # in data units
+            x1, y1 = max(x1, left + dx), max(y1, top + dy)
+            x2, y2 = min(x2, right - dx), min(y2, bottom - dy)
+            return x1, y1, max(x2, x1), max(y2, y1)
+
+        def draw(self, renderer: Any) -> None:
+            x1, y1, x2, y2 = self.inset_bounds(renderer)
+            self.set_bounds(x1, y1, x2 - x1, y2 - y1)
+            super().draw(renderer)
+
+    return FramedBox
+
+
+def _ink(color: Any) -> str:
+    """Black or white, whichever reads better on `color` (a label's ground)."""
+    from matplotlib.colors import to_rgb
+
+    r, g, b = to_rgb(color)
+    return "black" if 0.299 * r + 0.587 * g + 0.114 * b > 0.5 else "white"
+
+
 def show_boxes(image: np.ndarray | None, boxes: Any, ax: Any = None, color: str = PROPOSAL, linewidth: float = 1.0,
                linestyle: str = "-", labels: Sequence[str] | None = None, title: str | None = None) -> Any:
     """Draw xyxy `boxes` (pixels of `image`) as rectangles, on `image` when given; returns the figure.
 
-    labels: one short text per box, written at its top-left corner.
+    Every box plot of the notebooks and widgets draws with this one helper. A box whose side lies on the
+    frame's border (a whole-frame or full-width proposal) is drawn with that side just inside the frame,
+    so its whole line shows instead of sitting on the axes' border.
+    labels: one short text per box, written at its top-left corner (inside the box when the box starts at
+    the top of the frame, where the text would otherwise leave the picture), on a ground of the box's colour.
     """
-    from matplotlib.patches import Rectangle
-
     fig, ax = _axes(ax)
     if image is not None:
         show_image(image, ax, title)
     elif title:
         ax.set_title(title, fontsize=8)
+    top = None
+    if ax.images:
+        e = ax.images[0].get_extent()
+        top = min(e[2], e[3])
     for i, (x1, y1, x2, y2) in enumerate(_as_boxes(boxes)):
         # pixel-edge boxes: pixel j covers [j - 0.5, j + 0.5] in imshow's coordinates
-        ax.add_patch(Rectangle((x1 - 0.5, y1 - 0.5), x2 - x1, y2 - y1, fill=False, edgecolor=color,
-                               linewidth=linewidth, linestyle=linestyle))
+        ax.add_patch(_framed_box()((x1 - 0.5, y1 - 0.5, x2 - 0.5, y2 - 0.5), edgecolor=color, linewidth=linewidth,
+                                     linestyle=linestyle))
         if labels is not None and i < len(labels) and labels[i]:
-            ax.text(x1 - 0.5, y1 - 1.0, labels[i], color=color, fontsize=6, va="bottom")
+            inside = top is not None and y1 - 0.5 <= top + 1.0
+            ax.text(x1 + (1.0 if inside else -0.5), y1 + (1.0 if inside else -1.0), labels[i], color=_ink(color), fontsize=6,
+                    va="top" if inside else "bottom", clip_on=True,
+                    bbox={"boxstyle": "square,pad=0.15", "facecolor": color, "edgecolor": "none", "alpha": 0.85})
     return fig
+
+
+class Prose:
+    """Generated paragraphs for a notebook to show as text: rendered as Markdown in Jupyter (lines wrap between
+    words at the width of the page, unlike printed text, which JupyterLab may break inside a word), and wrapped at
+    `width` characters as plain text (papermill, nbval, a terminal). Characters Markdown would read as markup
+    (``_``, ``|``, ``*``, ...) are escaped, so the text shows as written."""
+
+    MARKUP = "\\`*_{}[]<>#|"
+
+    def __init__(self, *paragraphs: str, width: int = 100) -> None:
+        self.paragraphs = [str(p) for p in paragraphs if p]
+        self.width = width
+
+    def _repr_markdown_(self) -> str:
+        return "\n\n".join("".join("\\" + c if c in self.MARKUP else c for c in p) for p in self.paragraphs)
+
+    def __repr__(self) -> str:
+        import textwrap
+
+        return "\n\n".join(textwrap.fill(p, self.width, break_long_words=False) for p in self.paragraphs)
+
+
+def prose(*paragraphs: str, width: int = 100) -> Prose:
+    """`Prose` of the given paragraphs (empty ones dropped): ``display(viz.prose(text, ...))`` instead of ``print``."""
+    return Prose(*paragraphs, width=width)
 
 
 def load_frame(root: str | os.PathLike, frame: Any) -> np.ndarray:

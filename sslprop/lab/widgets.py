@@ -23,19 +23,16 @@ it closes over; heavy work (scoring all proposals, ...) belongs before the explo
 from __future__ import annotations
 
 import io
+import textwrap
 from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 
 from sslprop.errors import SSLPropError
-from sslprop.evaluation.onscreen import (
-    CRITERIA,
-    CRITERION_NAMES,
-    aligned,
-    decisions,
-    threshold_sweep,
-)
+from sslprop.evaluation.onscreen import aligned, decisions, threshold_sweep
 from sslprop.evaluation.predfiles import D_ON_THRESHOLD
+
+DISPLAY_DPI = 100  # the explorers' figures in the output area, and their PNG in a headless notebook
 
 
 class Explorer:
@@ -46,18 +43,22 @@ class Explorer:
     figsize:  figure size in inches
 
     Attributes: `figure` (the current matplotlib Figure), `widget` (the ipywidgets box to
-    display), `values()` (the current control values). `update(**values)` sets controls
-    and redraws (also how tests and notebooks drive it without a browser).
+    display), `output` (the ipywidgets Output area below the controls), `values()` (the current
+    control values). `update(**values)` sets controls and redraws (also how tests and notebooks
+    drive it without a browser).
+
+    The figure is a `matplotlib.figure.Figure` made without pyplot, and each redraw puts it in the
+    output area as a PNG (the area's `outputs` set from the kernel), so what the reader sees does not
+    depend on the kernel's matplotlib backend or on which cell is running.
     """
 
     def __init__(self, draw: Callable[..., None], controls: Mapping[str, Any], figsize: tuple[float, float] = (6.0, 3.2)):
         import ipywidgets as W
-        import matplotlib.pyplot as plt
+        from matplotlib.figure import Figure
 
         self._draw = draw
         self.controls = dict(controls)
-        self.figure = plt.figure(figsize=figsize)
-        plt.close(self.figure)  # not shown by the inline backend at the end of the cell; we display it ourselves
+        self.figure = Figure(figsize=figsize)
         self.output = W.Output()
         self.widget = W.VBox([W.HBox(list(self.controls.values())), self.output])
         for c in self.controls.values():
@@ -68,14 +69,17 @@ class Explorer:
         return {name: c.value for name, c in self.controls.items()}
 
     def redraw(self) -> None:
-        """Clear the figure, draw it from the current values, and show it in the output area."""
-        from IPython.display import display
+        """Clear the figure, draw it from the current values, and show it (a PNG) in the output area."""
+        import base64
 
         self.figure.clear()
         self._draw(self.figure, **self.values())
-        with self.output:
-            self.output.clear_output(wait=True)
-            display(self.figure)
+        png = self.png()
+        w, h = self.figure.get_size_inches() * DISPLAY_DPI
+        text = ", ".join(f"{k}={v!r}" for k, v in self.values().items())
+        self.output.outputs = ({"output_type": "display_data",
+                                "data": {"image/png": base64.b64encode(png).decode("ascii"), "text/plain": f"<figure: {text}>"},
+                                "metadata": {"image/png": {"width": int(round(w)), "height": int(round(h))}}},)
 
     def update(self, **values: Any) -> None:
         """Set controls by name (each change redraws) and redraw once more."""
@@ -85,10 +89,10 @@ class Explorer:
             self.controls[name].value = value
         self.redraw()
 
-    def png(self) -> bytes:
-        """The current figure as PNG bytes."""
+    def png(self, dpi: int | None = None) -> bytes:
+        """The current figure as PNG bytes (at `DISPLAY_DPI` unless `dpi` is given)."""
         buf = io.BytesIO()
-        self.figure.savefig(buf, format="png", dpi=80, metadata={"Software": None}, facecolor="white")
+        self.figure.savefig(buf, format="png", dpi=dpi or DISPLAY_DPI, metadata={"Software": None}, facecolor="white")
         return buf.getvalue()
 
     def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, Any]:
@@ -116,10 +120,10 @@ def k_scorer_explorer(
         proposals: Tensor[P, 4], every proposal of the frame, xyxy pixels of the S x S frame.
         gt_boxes: Tensor[G, 4] or None, the annotators' boxes (green) for reference.
         k, scorer: the initial K and scorer ("sum", "mean", "soft_iou").
-        max_k: the slider's upper end.
-    Left: the frame with the top-K proposals (best in orange, the others in blue); right:
+        max_k: the slider's upper end, at most the frame's P proposals (`k_bounds`).
+    Left: the frame with the top-K proposals (best in orange, labelled "best", the others in blue); right:
     the GRM with the same boxes. The title gives how many of the K reach IoU >= 0.5 with an
-    annotator's box.
+    annotator's box, and says "all P" when K reaches the frame's proposals.
     """
     import ipywidgets as W
     import torch
@@ -133,7 +137,8 @@ def k_scorer_explorer(
     g_t = torch.as_tensor(g).float()
     props = torch.as_tensor(proposals).float().reshape(-1, 4)
     gt = None if gt_boxes is None else torch.as_tensor(gt_boxes).float().reshape(-1, 4)
-    ranked = {s: select_topk([props], score_boxes(g_t[None], [props], s), max(max_k, 1)) for s in SCORERS}
+    k, top_k = k_bounds(k, max_k, len(props))
+    ranked = {s: select_topk([props], score_boxes(g_t[None], [props], s), top_k) for s in SCORERS}
 
     def draw(fig: Any, k: int, scorer: str) -> None:
         top = ranked[scorer]
@@ -142,20 +147,32 @@ def k_scorer_explorer(
         axes = fig.subplots(1, 2)
         hits = 0 if gt is None or not len(gt) or not len(boxes) else int((box_iou(boxes, gt).amax(dim=1) >= 0.5).sum())
         viz.show_boxes(image, boxes[1:], axes[0], viz.PROPOSAL, 0.7)
-        viz.show_boxes(None, boxes[:1], axes[0], viz.SELECTED, 1.8)
         if gt is not None:
             viz.show_boxes(None, gt, axes[0], viz.SOUNDING, 1.2, "--")
-        axes[0].set_title(f"top {k} by '{scorer}': {hits} with IoU >= 0.5", fontsize=8)
+        viz.show_boxes(None, boxes[:1], axes[0], viz.SELECTED, 1.8, labels=["best"])
+        axes[0].set_title(f"{topk_phrase(k, len(props))} by '{scorer}': {hits} with IoU >= 0.5", fontsize=8)
         viz.show_map(None, g_t, axes[1], title="GRM g with the same boxes")
         viz.show_boxes(None, boxes[1:], axes[1], "white", 0.7)
-        viz.show_boxes(None, boxes[:1], axes[1], viz.SELECTED, 1.8)
+        viz.show_boxes(None, boxes[:1], axes[1], viz.SELECTED, 1.8, labels=["best"])
         fig.tight_layout()
 
     controls = {
-        "k": W.IntSlider(value=k, min=1, max=max_k, step=1, description="K", continuous_update=False),
+        "k": W.IntSlider(value=k, min=1, max=top_k, step=1, description="K", continuous_update=False),
         "scorer": W.Dropdown(options=list(SCORERS), value=scorer, description="scorer"),
     }
     return Explorer(draw, controls, figsize=(6.4, 3.4))
+
+
+def k_bounds(k: int, max_k: int, proposals: int) -> tuple[int, int]:
+    """(initial K, slider maximum) for a frame with `proposals` proposals: the maximum is min(max_k, proposals),
+    at least 1, and K is clipped into [1, maximum]."""
+    top = max(1, min(int(max_k), int(proposals)))
+    return min(max(1, int(k)), top), top
+
+
+def topk_phrase(k: int, proposals: int) -> str:
+    """'top K', or 'all P' when K reaches the frame's P proposals."""
+    return f"all {proposals}" if k >= proposals else f"top {k}"
 
 
 def map_threshold_explorer(image: np.ndarray, score_map: Any, gt_boxes: Any = None, threshold: float = 0.5,
@@ -273,7 +290,7 @@ def table1_explorer(records: Mapping[str, Mapping[str, Any]], labels: Mapping[st
     lo, hi = float(min(d_on.min(), threshold)), float(max(d_on.max(), threshold))
     pad = max(hi - lo, 1e-3) * 0.1
     edges = np.linspace(lo - pad, hi + pad, 21)
-    colours = {"on_m": "#1f77b4", "on_d": "#ff7f0e", "on_or": "#2ca02c"}
+    from sslprop.lab.plots import sweep_lines
 
     def draw(fig: Any, threshold: float) -> None:
         ax_h, ax_a = fig.subplots(1, 2)
@@ -282,16 +299,10 @@ def table1_explorer(records: Mapping[str, Mapping[str, Any]], labels: Mapping[st
         ax_h.axvline(threshold, color="black", linewidth=1.2)
         ax_h.set_xlabel("d_on = max_k d_k", fontsize=8)
         ax_h.set_ylabel("frames", fontsize=8)
-        ax_h.legend(fontsize=7)
-        for c in CRITERIA:
-            ax_a.plot(sweep["threshold"], sweep[c], color=colours[c], label=CRITERION_NAMES[c], linewidth=1.2)
+        ax_h.legend(loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=2, fontsize=7, frameon=False)
+        ax_h.tick_params(labelsize=7)
+        sweep_lines(ax_a, sweep)  # the three criteria, none hidden under another, legend below
         ax_a.axvline(threshold, color="black", linewidth=1.0)
-        ax_a.set_xlabel("d_on threshold", fontsize=8)
-        ax_a.set_ylabel("accuracy", fontsize=8)
-        ax_a.set_ylim(0, 1)
-        ax_a.legend(fontsize=7)
-        for a in (ax_h, ax_a):
-            a.tick_params(labelsize=7)
         acc = {c: float((v == y).mean()) for c, v in decisions(d_on, on_m, threshold).items()}
         fig.suptitle(f"{title}{': ' if title else ''}d_on > {threshold:.2f}: accuracy m_on {acc['on_m']:.2f}, "
                      f"d_on {acc['on_d']:.2f}, m_on || d_on {acc['on_or']:.2f}", fontsize=8)
@@ -299,19 +310,24 @@ def table1_explorer(records: Mapping[str, Mapping[str, Any]], labels: Mapping[st
 
     slider = W.FloatSlider(value=float(threshold), min=0.0, max=1.0, step=0.01, description="d_on T",
                            continuous_update=False, readout_format=".2f")
-    return Explorer(draw, {"threshold": slider}, figsize=(7.0, 3.0))
+    return Explorer(draw, {"threshold": slider}, figsize=(7.0, 3.4))
 
 
 def sound_swap_explorer(frame: np.ndarray, results: Mapping[str, Any], sound: str | None = None, k: int = 3,
-                        d_threshold: float = D_ON_THRESHOLD, gt_boxes: Any = None) -> Explorer:
+                        d_threshold: float = D_ON_THRESHOLD, gt_boxes: Any = None,
+                        objects: Mapping[str, Sequence[float]] | None = None,
+                        sources: Mapping[str, str | None] | None = None) -> Explorer:
     """A sound menu over one frame: the boxes and d_on as the model ranks them with each sound (`localize.swap_sounds`).
 
     Args:
         frame: (H, W, 3) uint8 RGB.
         results: {sound name: FrameResult} from `sslprop.engine.localize.swap_sounds` on this frame.
         sound: the sound shown first (default: the first).
-        k: boxes drawn: the best (orange) and the next k - 1 (blue, thinner).
-        gt_boxes: the sounding object's box(es), drawn green when given.
+        k: boxes drawn: the best (orange, labelled "best") and the next k - 1 (blue, thinner).
+        gt_boxes: the sounding object's box(es), drawn green when given (without `objects`).
+        objects: {label: xyxy box} of the objects in view, each labelled; with `sources`, the object that
+            makes the chosen sound is drawn green and solid ("<label>: this sound"), the others grey and dashed.
+        sources: {sound name: label of the object in `objects` that makes it, or None (no object in view)}.
     Left: the frame with the boxes of the chosen sound, titled with its d_on and the on/off-screen
     call (d_on > `d_threshold`); right: d_on of every sound, the chosen one marked.
     """
@@ -324,24 +340,34 @@ def sound_swap_explorer(frame: np.ndarray, results: Mapping[str, Any], sound: st
     names = list(results)
     if sound is not None and sound not in results:
         raise SSLPropError(f"sound {sound!r}: choose from {', '.join(names)}")
+    unknown = [lab for lab in (sources or {}).values() if lab is not None and lab not in (objects or {})]
+    if unknown:
+        raise SSLPropError(f"sound_swap_explorer: source {unknown[0]!r} is not one of the objects ({', '.join(objects or {}) or 'none'})")
 
     def draw(fig: Any, sound: str) -> None:
         left, right = fig.subplots(1, 2, gridspec_kw={"width_ratios": [1.3, 1.0]})
         r = results[sound]
         on = r.d_on > d_threshold
         viz.show_image(frame, left, f"{sound}: d_on {r.d_on:.3f} ({'on' if on else 'off'}-screen)")
-        if gt_boxes is not None:
+        if objects:
+            source = (sources or {}).get(sound)
+            for label, box in objects.items():
+                mine = label == source
+                viz.show_boxes(None, [box], ax=left, color=viz.SOUNDING if mine else viz.SILENT, linewidth=1.4 if mine else 1.0,
+                               linestyle="-" if mine else "--", labels=[f"{label}: this sound" if mine else label])
+        elif gt_boxes is not None:
             viz.show_boxes(None, gt_boxes, ax=left, color=viz.SOUNDING, linewidth=1.2)
         viz.show_boxes(None, r.boxes[1:k, :4], ax=left, color=viz.PROPOSAL, linewidth=0.8)
-        viz.show_boxes(None, r.boxes[:1, :4], ax=left, color=viz.SELECTED, linewidth=1.6)
+        viz.show_boxes(None, r.boxes[:1, :4], ax=left, color=viz.SELECTED, linewidth=1.6, labels=["best"])
         d = [results[n].d_on for n in names]
         right.barh(range(len(names)), d, color=[viz.SELECTED if n == sound else "#bbbbbb" for n in names])
         right.axvline(d_threshold, color="black", linewidth=0.8, linestyle=":")
-        right.set_yticks(range(len(names)), names, fontsize=7)
+        right.set_yticks(range(len(names)), [textwrap.fill(n, 18) for n in names], fontsize=7)
         right.invert_yaxis()
         right.set_xlabel("d_on", fontsize=8)
         right.tick_params(labelsize=7)
-        fig.tight_layout(rect=(0, 0, 1, 0.94))
+        fig.tight_layout()
 
-    controls = {"sound": W.Dropdown(options=names, value=sound or names[0], description="sound")}
-    return Explorer(draw, controls, figsize=(6.4, 3.0))
+    controls = {"sound": W.Dropdown(options=names, value=sound or names[0], description="sound",
+                                    layout=W.Layout(width="max-content"))}
+    return Explorer(draw, controls, figsize=(6.4, 3.2))

@@ -49,8 +49,17 @@ def test_shipped_checkpoint_has_its_card(shipped):
 
 
 def test_localize_writes_the_four_outputs_in_the_videos_pixels(tmp_path):
+    import matplotlib
+    import matplotlib.pyplot as plt
+
     clip = _video(tmp_path / "clip one.mp4")
-    res = L.localize([clip], tmp_path / "out", fps=2.0, progress=False, log=lambda m: None)
+    backend, figures = matplotlib.get_backend(), plt.get_fignums()
+    matplotlib.use("svg")  # a backend of the caller's that is not Agg: localize must leave it as it is
+    try:
+        res = L.localize([clip], tmp_path / "out", fps=2.0, progress=False, log=lambda m: None)
+        assert matplotlib.get_backend() == "svg" and plt.get_fignums() == figures  # no switch, no pyplot figure left open
+    finally:
+        matplotlib.use(backend)
     assert list(res) == ["clip_one"]
     out = tmp_path / "out" / "clip_one"
     rec = json.loads((out / "boxes.json").read_text())
@@ -186,3 +195,24 @@ def test_bad_videos_among_several_are_named_and_the_others_written(tmp_path, cap
         L.localize([a, tmp_path / "folder"], tmp_path / "again", progress=False, log=lambda m: None)
     assert set(info.value.results) == {"a"} and list(info.value.failures) == [str(tmp_path / "folder")]
     assert str(info.value).startswith("1 of 2 videos could not be localised (first: ")
+
+
+@pytest.mark.slow
+def test_a_notebook_still_shows_its_figures_after_localize(tmp_path):
+    """Notebook 10's case in a real kernel: after `localize` has drawn its timeline, the inline backend is still the
+    kernel's, and a later pyplot figure is displayed as a PNG (not as the text "<Figure size ...>")."""
+    import nbformat
+    from nbclient import NotebookClient
+
+    clip = _video(tmp_path / "clip.mp4", seconds=1, fps=1)
+    cells = [
+        "%matplotlib inline\nimport matplotlib\nimport matplotlib.pyplot as plt\nfrom sslprop.engine import localize as L",
+        f"record = L.localize([{str(clip)!r}], {str(tmp_path / 'out')!r}, fps=1.0, progress=False, log=lambda m: None)",
+        "print(matplotlib.get_backend())",
+        "fig, ax = plt.subplots(figsize=(2, 2))\nax.plot([0, 1], [1, 0]);",
+    ]
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in cells])
+    NotebookClient(nb, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}).execute()
+    assert "inline" in nb.cells[2].outputs[0]["text"]
+    shown = [o for o in nb.cells[3].outputs if o.get("output_type") == "display_data"]
+    assert shown and "image/png" in shown[0]["data"] and not any("<Figure size" in str(o) for o in nb.cells[3].outputs if "image/png" not in o.get("data", {}))

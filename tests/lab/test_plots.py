@@ -60,3 +60,54 @@ def test_pick_clips_and_sequence_figure(tmp_path):
     fig4 = plots.sequence_figure(tmp_path, samples[2:3], tracks[2:3], objects=True)
     assert fig4.axes[3].get_title() == "q2: A then B"
     plt.close("all")
+
+
+def _ledger_row(claim, source, verdict, d, scale):
+    return {"claim": claim, "source": source, "data set": "scenes (SSL)", "difference": d[0], "low": d[1], "high": d[2],
+            "verdict": verdict, "scale": scale}
+
+
+def test_claims_figure_keeps_whole_labels_and_puts_r_on_its_own_axis():
+    import matplotlib.pyplot as plt
+
+    long = "K = 20 is the best number of selected proposals (AUC; the paper's cIoU@0.5 has K = 30 0.3 above)"
+    rows = [_ledger_row(long, "Table 3", "unresolved", (-1.2, -2.7, 0.4), "points"),
+            _ledger_row("m_on || d_on is more accurate than d_on alone", "Table 1", "no difference", (0.0, 0.0, 0.0), "points"),
+            _ledger_row("the confidence d_on follows the source's loudness", "Fig. 3", "holds", (0.2, 0.1, 0.3), "correlation r"),
+            _ledger_row("not computed", "Fig. 5", "unresolved", (None, None, None), "points")]
+    fig = plots.claims_figure(rows)
+    points, r = fig.axes
+    labels = [t.get_text() for t in points.get_yticklabels()]
+    assert len(labels) == 2 and " ".join(labels[0].split()) == f"Table 3, scenes: {long}"  # whole, wrapped
+    assert max(len(line) for line in labels[0].splitlines()) <= 60 and labels[0].count("\n") >= 1
+    assert [" ".join(t.get_text().split()) for t in r.get_yticklabels()] == [
+        "Fig. 3, scenes: the confidence d_on follows the source's loudness"]
+    assert "points" in points.get_xlabel() and "correlation r" in r.get_xlabel()
+    assert [t.get_text() for t in fig.legends[0].get_texts()] == ["holds", "no difference", "unresolved"]
+    plt.close(fig)
+
+
+def test_recall_and_sweep_curves_do_not_hide_each_other():
+    import matplotlib.pyplot as plt
+
+    ks = [1, 10, 20]
+    rows = [{"map": m, "scorer": s, **{f"K={k}": 1.0 for k in ks}, **{f"K={k} low": 0.9 for k in ks}, **{f"K={k} high": 1.0 for k in ks},
+             "all": 1.0} for m in ("trained", "oracle") for s in ("sum", "mean", "soft_iou")]
+    fig = plots.topk_recall_figure(rows, ks)
+    ax = fig.axes[0]
+    curves = [l for l in ax.lines if l.get_label() in ("sum", "mean", "soft_iou")]
+    assert len({(l.get_linestyle(), l.get_marker()) for l in curves}) == 3  # each scorer its own style
+    assert len({tuple(l.get_xdata()) for l in curves}) == 3  # shifted along K: equal curves side by side
+    ceiling = next(l for l in ax.lines if l.get_label() == "all proposals")
+    assert ceiling.get_zorder() > max(l.get_zorder() for l in curves) and ax.get_ylim()[1] > 1.05  # the line at 1.0 stays seen
+    assert ax.get_legend() is None and [t.get_text() for t in fig.legends[0].get_texts()] == ["sum", "mean", "soft_iou", "all proposals"]
+    plt.close(fig)
+    t = np.linspace(0, 1, 11)
+    sweep = {"threshold": t, "on_m": np.full(11, 0.6), "on_d": np.full(11, 0.6), "on_or": np.full(11, 0.6)}
+    fig = plots.threshold_sweep_figure({"scenes": sweep, "sequences": sweep})
+    lines = [l for l in fig.axes[0].lines if l.get_label() in ("m_on", "d_on", "m_on || d_on")]
+    assert len({(l.get_linestyle(), l.get_linewidth()) for l in lines}) == 3
+    wide = next(l for l in lines if l.get_label() == "m_on || d_on")
+    assert all(wide.get_zorder() < l.get_zorder() for l in lines if l is not wide)  # the wide OR underneath
+    assert fig.axes[0].get_legend() is None and len(fig.legends) == 1
+    plt.close(fig)

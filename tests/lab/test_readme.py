@@ -42,6 +42,15 @@ def test_block_is_read_from_the_tables(tmp_path):
     assert "867 on-screen test frames" in block and "25 min 3 s of wall time on 2 cores" in block
 
 
+def test_a_claim_without_difference_is_counted_as_such(tmp_path):
+    figures = _figures(tmp_path)
+    with (figures / "09_claims.csv").open("a") as f:
+        f.write("m_on || d_on is more accurate than d_on alone,Table 1,scenes (SSL),78.5 vs. 70.5 (SSL),x,0.0,0.0,0.0,no difference,r\n")
+    block = readme.results_block(figures)
+    assert "1 hold, 0 are contradicted, 1 show no difference, 1 are unresolved" in block
+    assert "| Table 1, scenes | m_on \\|\\| d_on is more accurate than d_on alone | +0.0 [+0.0, +0.0] | **no difference** |" in block
+
+
 def test_update_rewrites_only_the_block(tmp_path):
     figures = _figures(tmp_path / "figures")
     page = tmp_path / "README.md"

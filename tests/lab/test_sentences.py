@@ -44,3 +44,17 @@ def test_describe_table1_reads_the_numbers():
     assert "beats answering \"on-screen\" for every frame (60.0%) by 20.0 points" in text
     one_class = on.table1(RECORDS, {"a": True, "b": True})
     assert "frames of one class only" in sentences.describe_table1(one_class, "AVE", "toy")
+
+
+def test_an_identical_pair_is_no_difference_not_unresolved():
+    same = {"difference": 0.0, "low": 0.0, "high": 0.0, "resolved": False}
+    assert sentences.resolution(same) == ("there is no difference, +0.0 points [+0.0, +0.0]: "
+                                          "the two give the same results on the test frames")
+    assert sentences.resolution({"difference": 0.0, "low": -1.2, "high": 1.4, "resolved": False}).endswith(
+        "is not resolved by the test frames (its 95 % interval holds 0)")
+    # d_on calls on-screen every frame m_on does, so m_on || d_on decides as d_on alone: the paragraph says so
+    records = {k: {**r, "d_on": 0.3 if LABELS[k] else 0.1, "on_m": k == "a"} for k, r in RECORDS.items()}
+    report = on.onscreen_summary(records, LABELS, ci={"resamples": 200, "seed": 0})
+    text = sentences.describe_table1(report["rows"], "SSL", "toy", report["paired"])
+    assert "here it ties with d_on" in text and "there is no difference, +0.0 points [+0.0, +0.0]" in text
+    assert "not resolved" not in text

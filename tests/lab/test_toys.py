@@ -46,3 +46,14 @@ def test_reference_maps_and_mass_ratio():
     assert bm.max() == pytest.approx(1.0) and bm[10, 14] == pytest.approx(0.5, abs=0.02)
     with pytest.raises(SSLPropError, match="2 masks for 1 weights"):
         toys.blurred_map([mask, mask], [1.0])
+
+
+def test_k_table_is_in_percent():
+    row = {"K=10": 0.25, "K=10 low": 0.125, "K=10 high": 0.5, "K=20": 1 / 3, "K=1": 0.1}
+    table = toys.k_beside_paper(row, "mean")
+    assert [r["K"] for r in table] == [10, 20, 30]
+    col = "top-K recall, trained GRM, mean (ours, %)"
+    assert table[0] == {"K": 10, col: 25.0, f"{col} low": 12.5, f"{col} high": 50.0,
+                        "cIoU@0.5 (paper, Table 3, %)": 68.9, "AUC (paper, Table 3, %)": 56.2}
+    assert table[1][col] == pytest.approx(33.333, abs=1e-3) and f"{col} low" not in table[1]
+    assert table[2][col] is None and table[2]["AUC (paper, Table 3, %)"] == 57.3

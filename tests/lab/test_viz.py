@@ -77,3 +77,39 @@ def test_intervals_merge_into_one_cell_and_stay_numbers_in_the_csv(tmp_path):
     assert csv_path.read_text().splitlines()[:2] == ["m,c,c low,c high,n", "Ours,41.2,38.0,44.5,3"]
     beside = viz.paper_beside(rows[:1], [{"m": "Ours", "c": 72.8}], "m", ["c"])
     assert beside == [{"m": "Ours", "c (ours)": 41.25, "c (ours) low": 38.0, "c (ours) high": 44.5, "c (paper)": 72.8}]
+
+
+def test_a_box_on_the_frame_border_is_drawn_inside_it():
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(3, 3), dpi=100)
+    canvas = FigureCanvasAgg(fig)
+    ax = fig.subplots()
+    image = np.full((40, 40, 3), 100, np.uint8)
+    viz.show_boxes(image, [[0, 0, 40, 40], [10, 10, 20, 20]], ax, viz.SELECTED, 2.0, labels=["best", "inner"])
+    fig.tight_layout()
+    canvas.draw()
+    whole, inner = ax.patches
+    x1, y1, x2, y2 = whole.inset_bounds()
+    half = 1.0 * fig.dpi / 72 / abs(ax.transData.transform((1, 0))[0] - ax.transData.transform((0, 0))[0])  # 1 pt in data units
+    assert x1 == pytest.approx(-0.5 + half, rel=1e-3) and x2 == pytest.approx(39.5 - half, rel=1e-3)  # the whole stroke inside
+    assert y1 == pytest.approx(-0.5 + half, rel=1e-3) and y2 == pytest.approx(39.5 - half, rel=1e-3)
+    assert inner.inset_bounds() == (9.5, 9.5, 19.5, 19.5)  # a box off the border is drawn where it is
+    rgba = np.asarray(canvas.buffer_rgba())[..., :3].astype(int)
+    px0, py0 = ax.transData.transform((-0.5, -0.5))
+    col = int(round(px0)) + 1  # the image's first pixel column on the canvas: orange, not the grey frame
+    row = rgba.shape[0] - int(round(ax.transData.transform((0, 20))[1]))
+    assert abs(rgba[row, col] - np.array([255, 127, 14])).sum() < 60
+    texts = {t.get_text(): t for t in ax.texts}
+    assert texts["best"].get_va() == "top" and texts["inner"].get_va() == "bottom"  # the edge box's label stays in the picture
+
+
+def test_prose_renders_as_markdown_and_wraps_as_text():
+    p = viz.prose("m_on || d_on is *best* at d_on > 0.2, " * 6, "", "second")
+    assert p.paragraphs[1] == "second"
+    md = p._repr_markdown_()
+    assert "m\\_on \\|\\| d\\_on is \\*best\\* at d\\_on \\> 0.2" in md and "\n\nsecond" in md
+    text = repr(p)
+    assert all(len(line) <= 100 for line in text.splitlines()) and text.endswith("\n\nsecond")
+    assert " ".join(text.split()) == " ".join(("m_on || d_on is *best* at d_on > 0.2, " * 6 + " second").split())  # no word cut

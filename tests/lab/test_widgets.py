@@ -76,3 +76,76 @@ def test_sound_swap_explorer_shows_each_sounds_ranking():
     assert bars == pytest.approx([0.6, 0.1])
     with pytest.raises(SSLPropError, match="sound 'x': choose from own, silence"):
         widgets.sound_swap_explorer(frame, results, sound="x")
+
+
+def _png_in_output(explorer) -> bytes:
+    import base64
+
+    (out,) = explorer.output.outputs
+    return base64.b64decode(out["data"]["image/png"])
+
+
+def test_the_output_area_holds_a_png_redrawn_without_pyplot():
+    before = plt.get_fignums()
+    ex = widgets.threshold_explorer([0.1, 0.3, 0.5, 0.05], [False, True, True, True], threshold=0.2, name="d_on")
+    assert plt.get_fignums() == before  # the explorer's figure is no pyplot figure: no backend, no stray inline copy
+    first = _png_in_output(ex)
+    assert first[:8] == b"\x89PNG\r\n\x1a\n" and ex.output.outputs[0]["metadata"]["image/png"]["width"] == 500
+    ex.update(threshold=0.4)
+    assert _png_in_output(ex) != first and _png_in_output(ex)[:4] == b"\x89PNG"
+    assert ex.output.outputs[0]["data"]["text/plain"] == "<figure: threshold=0.4>"
+
+
+def test_the_k_slider_ends_at_the_frames_proposals():
+    assert widgets.k_bounds(20, 50, 35) == (20, 35)
+    assert widgets.k_bounds(40, 50, 35) == (35, 35) and widgets.k_bounds(0, 50, 35) == (1, 35)
+    assert widgets.k_bounds(20, 10, 35) == (10, 10) and widgets.k_bounds(5, 50, 0) == (1, 1)
+    assert widgets.topk_phrase(20, 35) == "top 20" and widgets.topk_phrase(35, 35) == "all 35"
+    image = np.zeros((10, 10, 3), np.uint8)
+    boxes = torch.tensor([[0, 0, 10, 10], [2, 2, 4, 4], [6, 6, 9, 9]], dtype=torch.float32)
+    e = widgets.k_scorer_explorer(image, torch.ones(10, 10), boxes, k=20, scorer="sum", max_k=50)
+    assert (e.controls["k"].max, e.controls["k"].value) == (3, 3)
+    assert e.figure.axes[0].get_title() == "all 3 by 'sum': 0 with IoU >= 0.5"
+    e.update(k=2)
+    assert e.figure.axes[0].get_title() == "top 2 by 'sum': 0 with IoU >= 0.5"
+    assert [t.get_text() for t in e.figure.axes[0].texts] == ["best"]  # the best box is labelled (here the whole frame)
+
+
+def test_table1_explorer_draws_no_criterion_under_another():
+    ex = widgets.table1_explorer(RECORDS, LABELS, title="toy")
+    ax = ex.figure.axes[1]
+    styles = {l.get_label(): (l.get_linestyle(), l.get_linewidth(), l.get_marker()) for l in ax.lines if not l.get_label().startswith("_")}
+    assert set(styles) == {"m_on", "d_on", "m_on || d_on"} and len(set(styles.values())) == 3
+    assert styles["m_on || d_on"][1] > 2 * styles["d_on"][1]  # the OR wide underneath, the single criteria thin on top
+    ex.png()  # drawn once, so the legend has its place
+    legend = ax.get_legend()
+    assert legend is not None
+    box = legend.get_window_extent()
+    assert box.y1 <= ax.get_window_extent().y0  # the legend below the axes, off the curves
+
+
+def test_sound_swap_explorer_marks_the_object_making_the_sound():
+    from sslprop.engine.localize import FrameResult
+
+    frame = np.zeros((20, 30, 3), np.uint8)
+    results = {"frog": FrameResult(np.array([[2, 2, 10, 10, 0.6]], np.float32), 0.6, None, None),
+               "bison": FrameResult(np.array([[12, 2, 20, 10, 0.5]], np.float32), 0.5, None, None),
+               "silence": FrameResult(np.array([[0, 0, 30, 20, 0.1]], np.float32), 0.1, None, None)}
+    objects = {"frog": [2, 2, 10, 10], "bison": [12, 2, 20, 10]}
+    e = widgets.sound_swap_explorer(frame, results, objects=objects, sources={"frog": "frog", "bison": "bison", "silence": None})
+
+    def drawn():
+        ax = e.figure.axes[0]
+        return {t.get_text(): p.get_edgecolor()[:3] for t, p in zip(ax.texts, ax.patches)}
+
+    from matplotlib.colors import to_rgb
+
+    from sslprop.lab import viz
+
+    assert drawn()["frog: this sound"] == pytest.approx(to_rgb(viz.SOUNDING)) and drawn()["bison"] == pytest.approx(to_rgb(viz.SILENT))
+    e.update(sound="bison")
+    assert drawn()["bison: this sound"] == pytest.approx(to_rgb(viz.SOUNDING)) and drawn()["frog"] == pytest.approx(to_rgb(viz.SILENT))
+    e.update(sound="silence")
+    assert not any("this sound" in t for t in drawn())  # no object in view makes silence
+    with pytest.raises(SSLPropError, match="source 'horse' is not one of the objects"):
+        widgets.sound_swap_explorer(frame, results, objects=objects, sources={"frog": "horse"})
