@@ -143,6 +143,8 @@ class ProposalFeatureCache:
     or foreign shard is ignored and its entries recomputed, never trusted).
 
     bags(frames Tensor[F, 3, S, S], fmap Tensor[F, C, h, w], boxes F x Tensor[P_i, 4], spp) -> F x (rows, index)
+    table(bags) -> (rows Tensor[R, D], index Tensor[F, max P_i] long): the frames' rows in one tensor and, per frame
+    and proposal, its row there (-1 past a frame's last proposal), so a batch's selection is one gather.
     """
 
     def __init__(self, folder: str | os.PathLike | None = None) -> None:
@@ -189,24 +191,34 @@ class ProposalFeatureCache:
         self.hits += len(keys) - len(missing)
         self.misses += len(missing)
         if missing:
-            cells, reps = [], []
-            for i in missing:
-                b = boxes[i].float()
-                if len(b):
-                    uniq, inverse = torch.unique(spp_cells(b, spp.stride), dim=0, return_inverse=True)  # (U, 4), (P,)
-                    first = torch.full((len(uniq),), len(b), dtype=torch.long).scatter_reduce(
-                        0, inverse.cpu(), torch.arange(len(b)), "amin")  # (U,) a box of each distinct cell set
-                    reps.append(b[first.to(b.device)])
-                    cells.append(inverse.cpu())
-                else:
-                    reps.append(b.reshape(0, 4))
-                    cells.append(torch.zeros(0, dtype=torch.long))
+            # the distinct cell sets of every missing frame at once: (frame, cells) rows, sorted by frame first
+            b = [boxes[i].detach().float().cpu() for i in missing]
+            counts = [len(x) for x in b]
+            frame_of = torch.repeat_interleave(torch.arange(len(b)), torch.tensor(counts, dtype=torch.long))  # (sum P,)
+            flat = torch.cat(b) if sum(counts) else torch.zeros(0, 4)
+            cells = torch.cat([frame_of[:, None], spp_cells(flat, spp.stride)], dim=1)  # (sum P, 5)
+            uniq, inverse = torch.unique(cells, dim=0, return_inverse=True)  # (sum U, 5), (sum P,)
+            first = torch.full((len(uniq),), len(flat), dtype=torch.long).scatter_reduce(
+                0, inverse, torch.arange(len(flat)), "amin")  # (sum U,) a box of each distinct (frame, cell set)
+            per_frame = torch.bincount(uniq[:, 0], minlength=len(b)).tolist()  # U of each frame
+            reps = list(flat[first].split(per_frame))
             with torch.no_grad():
-                pooled = spp(fmap[missing], reps).float().cpu()  # (sum U, D)
-            for i, rows, inverse in zip(missing, pooled.split([len(r) for r in reps]), cells):
-                self.entries[keys[i]] = (rows.clone(), inverse)
+                pooled = spp(fmap[missing], [r.to(fmap.device) for r in reps]).float().cpu()  # (sum U, D), frame by frame
+            starts = torch.tensor([0] + per_frame[:-1]).cumsum(0)  # each frame's first row in `pooled`
+            for n, (i, rows, inv) in enumerate(zip(missing, pooled.split(per_frame), inverse.split(counts))):
+                self.entries[keys[i]] = (rows.clone(), inv - starts[n])
                 self.new[keys[i]] = self.entries[keys[i]]
         return [self.entries[k] for k in keys]
+
+    @staticmethod
+    def table(bags: list[tuple[Tensor, Tensor]]) -> tuple[Tensor, Tensor]:
+        """(rows Tensor[R, D], index Tensor[F, max P] long) of `bags`: proposal p of frame f is rows[index[f, p]]."""
+        counts = [len(ix) for _, ix in bags]
+        offsets = torch.tensor([0] + [len(r) for r, _ in bags[:-1]]).cumsum(0)  # (F,)
+        index = torch.full((len(bags), max(counts + [1])), -1, dtype=torch.long)
+        for f, ((_, ix), off) in enumerate(zip(bags, offsets.tolist())):
+            index[f, : len(ix)] = ix + off
+        return torch.cat([r for r, _ in bags]), index
 
     def flush(self) -> Path | None:
         """Write the entries computed since the last flush as one shard (atomically); returns its path, or None."""

@@ -226,7 +226,10 @@ class ProposalModel(nn.Module):
         props = [p.reshape(-1, 4).to(device=frames.device, dtype=frames.dtype) for p in proposals]
         props = [cap_proposals(p, mc.max_proposals) for p in props]  # the largest max_proposals, input order
         # the SPP of every proposal, when cached (frozen visual encoder): selection then takes rows, pools nothing
-        bags = None if self.feature_cache is None else self.feature_cache.bags(frames.flatten(0, 1), fmap, props, self.spp)
+        bags = None
+        if self.feature_cache is not None:
+            rows, row_of = self.feature_cache.table(self.feature_cache.bags(frames.flatten(0, 1), fmap, props, self.spp))
+            bags = (rows.to(fmap.device), row_of.to(fmap.device))
         st = self._localise(fmap, v, s, f_s, props, (H, W), k, bags=bags)
 
         # paired negatives (train.paired_negatives): the same frames with the audio of other clips,
@@ -268,15 +271,15 @@ class ProposalModel(nn.Module):
 
     def _localise(self, fmap: Tensor, v: Tensor, s: Tensor, f_s: Tensor, props: list[Tensor], size: tuple[int, int],
                   k: int, bag: dict[str, Tensor] | None = None,
-                  bags: list[tuple[Tensor, Tensor]] | None = None) -> dict[str, Tensor]:
+                  bags: tuple[Tensor, Tensor] | None = None) -> dict[str, Tensor]:
         """Attention, GRM, proposal selection and the localisation network for F frames and the audio paired with them.
 
         fmap: Tensor[F, C, h, w] the encoder's map, v: the same after the visual LSTM; s: Tensor[F, D], f_s: Tensor[F, d]
         the audio paired with each frame; props: F tensors Tensor[P_i, 4] (capped); size: (H, W) of the frame.
         bag: the result of an earlier call on the same frames without proposal selection, whose bag (every
         proposal, in input order) does not depend on the audio: its boxes and pooled features are reused.
-        bags: per frame (rows Tensor[U, D], index Tensor[P_i]) from `ProposalFeatureCache.bags`: the SPP of
-        proposal p of frame f is rows[index[p]], taken instead of pooled (the same values, to the last bit).
+        bags: (rows Tensor[R, D], row_of Tensor[F, max P_i]) from `ProposalFeatureCache.table`: the SPP of proposal p
+        of frame f is rows[row_of[f, p]], taken instead of pooled (the same values, to the last bit).
         """
         mc = self.cfg.model
         F_ = fmap.shape[0]
@@ -311,7 +314,8 @@ class ProposalModel(nn.Module):
         if bags is None:
             pooled = self.spp(fmap, [b[e] for b, e in zip(boxes, mask)])  # (sum of existing, C * sum l^2)
         else:  # the cached SPP rows of the kept proposals (index: their positions in the frame's list)
-            pooled = torch.cat([rows[ix[i[e].cpu()]] for (rows, ix), i, e in zip(bags, index, mask)]).to(fmap.device)
+            rows, row_of = bags
+            pooled = rows[row_of.gather(1, index.clamp_min(0))[mask]]  # (sum of existing, C * sum l^2), frame by frame
         feats = self.fc_box(pooled)  # (sum of existing, d)
         f_box = feats.new_zeros(F_, K, feats.shape[1]).index_put((mask,), feats)  # (F, K, d)
 

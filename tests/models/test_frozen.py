@@ -152,6 +152,9 @@ def test_cached_rows_equal_pooling_exactly(tmp_path):
         assert index.shape == (len(b),) and rows.shape[1] == spp.out_dim(16)
         assert torch.equal(rows[index], spp(f[None], [b]))  # every proposal's row is its pooled SPP, to the last bit
     assert len(bags[0][0]) < len(boxes[0])  # proposals that read the same cells share one row
+    rows, index = ProposalFeatureCache.table(bags)  # one tensor for the batch: proposal p of frame f is rows[index[f, p]]
+    assert index.shape == (3, 500) and bool((index[1, 37:] == -1).all()) and bool((index[2] == -1).all())
+    assert torch.equal(rows[index[1, :37]], spp(fmap[1:2], [boxes[1]])) and torch.equal(rows[index[0]], spp(fmap[:1], [boxes[0]]))
     assert (cache.hits, cache.misses) == (0, 3)
     shard = cache.flush()
     again = ProposalFeatureCache(tmp_path / "spp")
