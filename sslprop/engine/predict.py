@@ -7,7 +7,8 @@ a frame of a multi-frame sample):
     two_sources.json  {key: [[...best], [...second]]}  the best proposal and the best one that does
                       not overlap it (IoU = 0; if none, the one of least IoU): two-source localisation
     maps.npz          {key: float32 (S, S)}  the location map m_n on the model's input grid
-    onscreen.json     {key: {d_on, distance, on_d, on_m, on_or}}  Table 1's criteria, with thresholds
+    onscreen.json     {key: {d_on, distance, on_d, on_m, on_or, on_dc, on_orc}}  Table 1's criteria (distance: m_on's, from
+                      the frame stream f_att; on_dc: d_on above its label-free calibrated threshold; on_orc: on_dc or on_m)
     predictions.json  what was run: run, data, split, method, thresholds, counts, and the sha256 of
                       each file above ("files"), so that `eval` refuses a folder whose files disagree
 
@@ -76,6 +77,17 @@ def calibrate_m_on(f_v: torch.Tensor, f_s: torch.Tensor, video_ids: list[str], s
     return pos, m_on_threshold(pos, neg_distance)
 
 
+def d_on_threshold(pos: torch.Tensor, neg: torch.Tensor) -> float:
+    """d_on's label-free threshold: the mean of the medians of d_on with each frame's own audio and with its negative
+    clip's audio, Tensor[F] each (NaN left out); the rule of m_on's calibration (Sec. 4.2), applied to d_on.
+
+    The paper's 0.2 is a constant of its model; d_on's scale depends on the features it was trained with, so the
+    same threshold can sit anywhere in another model's distributions. This one needs no labels, only the negative
+    pairs the calibration of m_on already forms.
+    """
+    return m_on_threshold(pos, neg)
+
+
 def m_on_threshold(pos: torch.Tensor, neg: torch.Tensor) -> float:
     """The mean of the medians of positive and negative pair distances, Tensor[F] each (NaN left out)."""
     neg = neg[~torch.isnan(neg)]
@@ -129,7 +141,7 @@ def _predict(run, data, out: Path, split, device, batch_size, map_threshold, max
     two_out: dict[str, list[list[float]]] = {}
     maps: dict[str, np.ndarray] = {}
     keys: list[str] = []
-    f_v, f_s, d_on, pos_d, neg_d = [], [], [], [], []
+    f_v, f_s, d_on, pos_d, neg_d, neg_d_on = [], [], [], [], [], []
     S = cfg.data.frame_size
     t0 = time.perf_counter()
     for batch in tqdm(loader, desc=f"predict {method.name}", disable=not progress, leave=False):
@@ -162,11 +174,13 @@ def _predict(run, data, out: Path, split, device, batch_size, map_threshold, max
             d_on.append(inf.d_on.float().cpu())
         if inf.neg_distance is not None:
             neg_d.append(inf.neg_distance.float().cpu())
+        if inf.neg_d_on is not None:
+            neg_d_on.append(inf.neg_d_on.float().cpu())
     seconds = time.perf_counter() - t0
     detach_caches(model)
 
     onscreen: dict[str, dict[str, Any]] = {}
-    m_threshold = None
+    m_threshold = d_calibrated = None
     if not f_v:
         log(f"{out / 'onscreen.json'}: empty: {method.name} has no common-space features for m_on")
     elif neg_of is None:
@@ -182,18 +196,25 @@ def _predict(run, data, out: Path, split, device, batch_size, map_threshold, max
             neg = torch.linalg.vector_norm(fv - fs[(neg_of[:, None] * N + torch.arange(N)).flatten()], dim=1)
         m_threshold = m_on_threshold(dist, neg)
         don = torch.cat(d_on) if d_on else None
+        if don is not None and neg_d_on:  # d_on's label-free threshold, by m_on's rule on the same pairs
+            d_calibrated = d_on_threshold(don, torch.cat(neg_d_on))
         for i, key in enumerate(keys):
             on_m = bool(dist[i] < m_threshold)
             rec: dict[str, Any] = {"distance": round(float(dist[i]), 6), "on_m": on_m}
             if don is not None:
                 on_d = bool(don[i] > D_ON_THRESHOLD)
                 rec.update(d_on=round(float(don[i]), 6), on_d=on_d, on_or=on_d or on_m)
+                if d_calibrated is not None:
+                    on_dc = bool(don[i] > d_calibrated)
+                    rec.update(on_dc=on_dc, on_orc=on_dc or on_m)
             onscreen[key] = rec
     buf = io.BytesIO()
     np.savez_compressed(buf, **maps)
     info = {
         "run": str(run), "data": str(data), "split": split, "method": method.name, "frames": len(keys),
-        "d_on_threshold": D_ON_THRESHOLD, "m_on_threshold": m_threshold,
+        "d_on_threshold": D_ON_THRESHOLD, "m_on_threshold": m_threshold, "d_on_threshold_calibrated": d_calibrated,
+        "d_on_calibration": None if d_calibrated is None else
+        "mean of the medians of d_on with the frame's own audio and with its negative clip's audio (m_on's rule)",
         "m_on_calibration": "mean of the medians of positive and negative pair distances on these frames; each clip's "
                             f"negative drawn from the whole split (seed {cfg.train.seed})"
                             + ("; negative pairs formed as in training" if neg_d else ""),

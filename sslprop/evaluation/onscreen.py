@@ -31,8 +31,12 @@ from sslprop.errors import SSLPropError
 from sslprop.evaluation.bootstrap import settings as _ci_settings
 from sslprop.evaluation.predfiles import D_ON_THRESHOLD, read_onscreen
 
-CRITERIA = ("on_m", "on_d", "on_or")  # m_on alone, d_on alone, either (the paper's "m_on || d_on")
-CRITERION_NAMES = {"on_m": "m_on", "on_d": "d_on", "on_or": "m_on || d_on"}
+# m_on alone, d_on alone (> 0.2, the paper's), either (the paper's "m_on || d_on"); then d_on at its label-free calibrated
+# threshold (`predict.d_on_threshold`), alone and with m_on, where onscreen.json has them
+CRITERIA = ("on_m", "on_d", "on_or", "on_dc", "on_orc")
+SWEPT = ("on_m", "on_d", "on_or")  # the criteria `threshold_sweep` follows as the d_on threshold moves
+CRITERION_NAMES = {"on_m": "m_on", "on_d": "d_on", "on_or": "m_on || d_on", "on_dc": "d_on (calibrated)",
+                   "on_orc": "m_on || d_on (calibrated)"}
 
 
 # --------------------------------------------------------------------------------------- inputs
@@ -78,24 +82,46 @@ def aligned(records: Mapping[str, Mapping[str, Any]], labels: Mapping[str, bool]
 # --------------------------------------------------------------------------------------- Table 1
 
 
-def decisions(d_on: np.ndarray, on_m: np.ndarray, d_threshold: float) -> dict[str, np.ndarray]:
-    """The three criteria of Table 1 per frame: on_m as given, on_d = d_on > d_threshold, on_or = either.
+def decisions(d_on: np.ndarray, on_m: np.ndarray, d_threshold: float, on_dc: np.ndarray | None = None) -> dict[str, np.ndarray]:
+    """The criteria of Table 1 per frame: on_m as given, on_d = d_on > d_threshold, on_or = either; with `on_dc` (d_on at
+    its calibrated threshold, as `predict` decided it) also on_dc and on_orc = on_dc or on_m.
 
-    d_on: (F,) float, on_m: (F,) bool -> {"on_m", "on_d", "on_or"}: (F,) bool.
+    d_on: (F,) float, on_m, on_dc: (F,) bool -> {"on_m", "on_d", "on_or"[, "on_dc", "on_orc"]}: (F,) bool.
     """
     on_m = np.asarray(on_m, dtype=bool)
     on_d = np.asarray(d_on) > d_threshold
-    return {"on_m": on_m, "on_d": on_d, "on_or": on_m | on_d}
+    out = {"on_m": on_m, "on_d": on_d, "on_or": on_m | on_d}
+    if on_dc is not None:
+        on_dc = np.asarray(on_dc, dtype=bool)
+        out.update(on_dc=on_dc, on_orc=on_m | on_dc)
+    return out
+
+
+def calibrated(records: Mapping[str, Mapping[str, Any]], keys: Sequence[str]) -> np.ndarray | None:
+    """The frames' ``on_dc`` decisions (d_on at its calibrated threshold), or None when the records have none."""
+    if not keys or any("on_dc" not in records[k] for k in keys):
+        return None
+    return np.array([bool(records[k]["on_dc"]) for k in keys])
 
 
 def _rates(pred: np.ndarray, y: np.ndarray) -> dict[str, float]:
-    """accuracy, on-screen frames called on-screen (TPR), off-screen frames called off-screen (TNR); NaN for an absent class."""
+    """accuracy, balanced accuracy (the mean of the two classes' rates: what "always on-screen" cannot win by
+    the classes' shares), on-screen frames called on-screen (TPR), off-screen frames called off-screen (TNR);
+    NaN for an absent class."""
     pos, neg = int(y.sum()), int((~y).sum())
+    tpr = float((pred & y).sum() / pos) if pos else float("nan")
+    tnr = float((~pred & ~y).sum() / neg) if neg else float("nan")
     return {
         "accuracy": float((pred == y).mean()),
-        "on-screen called on": float((pred & y).sum() / pos) if pos else float("nan"),
-        "off-screen called off": float((~pred & ~y).sum() / neg) if neg else float("nan"),
+        "balanced accuracy": (tpr + tnr) / 2,
+        "on-screen called on": tpr,
+        "off-screen called off": tnr,
     }
+
+
+def balanced(pred: np.ndarray, y: np.ndarray) -> float:
+    """Balanced accuracy of bool decisions `pred` against labels `y` (NaN when a class is absent)."""
+    return _rates(np.asarray(pred, bool), np.asarray(y, bool))["balanced accuracy"]
 
 
 def table1(records: Mapping[str, Mapping[str, Any]], labels: Mapping[str, bool], d_threshold: float = D_ON_THRESHOLD,
@@ -115,17 +141,40 @@ def table1(records: Mapping[str, Mapping[str, Any]], labels: Mapping[str, bool],
         then a fourth, "always on-screen": the accuracy of the majority answer, the floor to beat.
     """
     keys, d_on, on_m, y = aligned(records, labels, m_threshold)
-    dec = decisions(d_on, on_m, d_threshold)
-    answers = {**{CRITERION_NAMES[c]: dec[c] for c in CRITERIA}, "always on-screen": np.ones_like(y)}
+    dec = decisions(d_on, on_m, d_threshold, calibrated(records, keys))
+    answers = {**{CRITERION_NAMES[c]: dec[c] for c in CRITERIA if c in dec}, "always on-screen": np.ones_like(y)}
     rows = [{"criterion": name, **_rates(pred, y)} for name, pred in answers.items()]
     if ci is not None:
         from sslprop.evaluation.bootstrap import bootstrap_intervals
 
-        bands = bootstrap_intervals(keys, {name: ((pred == y).astype(np.float64), np.mean) for name, pred in answers.items()},
-                                    **_ci_settings(ci))
+        columns = {name: ((pred == y).astype(np.float64), np.mean) for name, pred in answers.items()}
+        columns.update({f"{name} (balanced)": (np.stack([pred, y], 1).astype(np.float64),
+                                                 lambda v: balanced(v[:, 0] > 0.5, v[:, 1] > 0.5))
+                        for name, pred in answers.items()})
+        bands = _bands(keys, columns, ci)
         for r in rows:
             r["accuracy low"], r["accuracy high"] = bands[r["criterion"]]
+            r["balanced accuracy low"], r["balanced accuracy high"] = bands[f"{r['criterion']} (balanced)"]
     return rows
+
+
+def _bands(keys: Sequence[str], columns: Mapping[str, tuple[np.ndarray, Any]], ci: Mapping[str, Any]) -> dict[str, list[float]]:
+    """`bootstrap_intervals` of columns whose per-frame values may be rows (F, c) of several numbers."""
+    from sslprop.evaluation.bootstrap import _draws
+
+    st = _ci_settings(ci)
+    level = st["level"]
+    draws = _draws(keys, st["resamples"], st["seed"])
+    out = {}
+    for name, (values, stat) in columns.items():
+        v = np.asarray(values, dtype=np.float64)
+        stats = np.array([stat(v[d]) for d in draws], dtype=np.float64)
+        if np.isnan(stats).all():
+            out[name] = [float("nan"), float("nan")]
+            continue
+        lo, hi = np.nanquantile(stats, [(1.0 - level) / 2.0, 1.0 - (1.0 - level) / 2.0])
+        out[name] = [float(lo), float(hi)]
+    return out
 
 
 def criterion_difference(records: Mapping[str, Mapping[str, Any]], labels: Mapping[str, bool], a: str, b: str,
@@ -137,7 +186,9 @@ def criterion_difference(records: Mapping[str, Mapping[str, Any]], labels: Mappi
     if a not in CRITERIA or b not in CRITERIA:
         raise SSLPropError(f"criteria {a!r}, {b!r}: choose from {', '.join(CRITERIA)}")
     keys, d_on, on_m, y = aligned(records, labels)
-    dec = decisions(d_on, on_m, d_threshold)
+    dec = decisions(d_on, on_m, d_threshold, calibrated(records, keys))
+    if a not in dec or b not in dec:
+        raise SSLPropError(f"criteria {a!r}, {b!r}: onscreen.json has no calibrated d_on decisions (predict again)")
     return paired_difference(keys, (dec[a] == y).astype(np.float64), (dec[b] == y).astype(np.float64), np.mean,
                              **_ci_settings(ci))
 
@@ -156,10 +207,10 @@ def threshold_sweep(records: Mapping[str, Mapping[str, Any]], labels: Mapping[st
     """
     _, d_on, on_m, y = aligned(records, labels, m_threshold)
     ts = np.asarray(thresholds, dtype=np.float64)
-    out: dict[str, list[float]] = {c: [] for c in CRITERIA}
+    out: dict[str, list[float]] = {c: [] for c in SWEPT}
     for t in ts:
         dec = decisions(d_on, on_m, float(t))
-        for c in CRITERIA:
+        for c in SWEPT:
             out[c].append(float((dec[c] == y).mean()))
     return {"threshold": ts, **{c: np.array(v) for c, v in out.items()}}
 
@@ -178,17 +229,29 @@ def auc(scores: Sequence[float], labels: Sequence[bool]) -> float:
     return float(((diff > 0).sum() + 0.5 * (diff == 0).sum()) / diff.size)
 
 
+def rank_correlation(a: Sequence[float], b: Sequence[float]) -> float:
+    """Spearman's rank correlation of two score arrays (average ranks on ties): 1 when they order the frames alike,
+    so that two criteria thresholding them can differ only by their thresholds."""
+    from scipy.stats import spearmanr
+
+    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    if len(a) < 2 or np.ptp(a) == 0 or np.ptp(b) == 0:
+        return float("nan")
+    return float(spearmanr(a, b).statistic)
+
+
 def separability(records: Mapping[str, Mapping[str, Any]], labels: Mapping[str, bool],
                  ci: Mapping[str, Any] | None = None) -> dict[str, float]:
     """Threshold-free view of Table 1: ROC AUC of d_on (higher = on-screen) and of m_on's distance (lower = on-screen).
 
-    Returns {"d_on AUC", "m_on AUC"}; 0.5 means the score does not separate on- from off-screen frames at any cut.
+    Returns {"d_on AUC", "m_on AUC", "rank correlation"} (Spearman, of d_on and minus the distance); an AUC of 0.5
+    means the score does not separate on- from off-screen frames at any cut.
     ci: also "d_on AUC low", "d_on AUC high", "m_on AUC low", "m_on AUC high" (bootstrap; a resample drawing
     one class only gives NaN and is left out of the percentiles).
     """
     keys, d_on, _, y = aligned(records, labels)
     dist = np.array([float(records[k]["distance"]) for k in keys])
-    out = {"d_on AUC": auc(d_on, y), "m_on AUC": auc(-dist, y)}
+    out = {"d_on AUC": auc(d_on, y), "m_on AUC": auc(-dist, y), "rank correlation": rank_correlation(d_on, -dist)}
     if ci is not None and not np.isnan(out["d_on AUC"]):
         from sslprop.evaluation.bootstrap import bootstrap_intervals
 
@@ -212,8 +275,11 @@ def onscreen_summary(records: Mapping[str, Mapping[str, Any]], labels: Mapping[s
     """
     report = {**label_counts(labels), "rows": table1(records, labels, ci=ci), **separability(records, labels, ci)}
     if ci is not None:
-        report["paired"] = {f"m_on || d_on - {CRITERION_NAMES[b]}": criterion_difference(records, labels, "on_or", b, ci)
-                            for b in ("on_m", "on_d")}
+        pairs = [("on_or", "on_m"), ("on_or", "on_d")]
+        if calibrated(records, sorted(labels)) is not None:
+            pairs += [("on_orc", "on_m"), ("on_orc", "on_dc")]
+        report["paired"] = {f"{CRITERION_NAMES[a]} - {CRITERION_NAMES[b]}": criterion_difference(records, labels, a, b, ci)
+                            for a, b in pairs}
         report["ci_settings"] = {**_ci_settings(ci), "unit": "sample (the frames of one clip are drawn together)"}
     return report
 
@@ -231,13 +297,16 @@ def _band(row: Mapping[str, Any], name: str) -> str:
 def format_onscreen_report(report: Mapping[str, Any]) -> str:
     """The report of `onscreen_report` as a small text table (intervals in brackets when computed)."""
     ci = "ci_settings" in report
+    w = 24 if ci else 8
     lines = [f"{report['frames']} labelled frames: {report['on-screen']} on-screen, {report['off-screen']} off-screen",
-             f"{'criterion':<18} {'accuracy':>{24 if ci else 8}} {'on called on':>13} {'off called off':>15}"]
+             f"{'criterion':<26} {'accuracy':>{w}} {'balanced':>{w}} {'on called on':>13} {'off called off':>15}"]
     for r in report["rows"]:
         acc = f"{r['accuracy']:.3f}{_band(r, 'accuracy')}"
-        lines.append(f"{r['criterion']:<18} {acc:>{24 if ci else 8}} {r['on-screen called on']:>13.3f} {r['off-screen called off']:>15.3f}")
+        bal = f"{r['balanced accuracy']:.3f}{_band(r, 'balanced accuracy')}"
+        lines.append(f"{r['criterion']:<26} {acc:>{w}} {bal:>{w}} {r['on-screen called on']:>13.3f} {r['off-screen called off']:>15.3f}")
     lines.append(f"ROC AUC: d_on {report['d_on AUC']:.3f}{_band(report, 'd_on AUC')}, "
-                 f"m_on distance {report['m_on AUC']:.3f}{_band(report, 'm_on AUC')} (0.5: chance)")
+                 f"m_on distance {report['m_on AUC']:.3f}{_band(report, 'm_on AUC')} (0.5: chance); "
+                 f"rank correlation of the two {report['rank correlation']:.3f}")
     for name, d in report.get("paired", {}).items():
         lines.append(f"paired       {name}: {d['difference']:+.3f} [{d['low']:+.3f}, {d['high']:+.3f}], "
                      + ("resolved" if d["resolved"] else "not resolved (the interval holds 0)"))

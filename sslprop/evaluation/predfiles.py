@@ -4,7 +4,8 @@ A predictions folder holds (keys: `frame_key`, the sample id or ``<sample id>/<f
     boxes.json        {key: [[x1, y1, x2, y2, score], ...]}  best first, absolute pixels of the stored frame
     two_sources.json  {key: [[...best], [...second]]}  the best box and the best one that does not overlap it
     maps.npz          {key: float32 (S, S)}  the location map on the model's input grid
-    onscreen.json     {key: {d_on, distance, on_d, on_m, on_or}}  Table 1's criteria
+    onscreen.json     {key: {d_on, distance, on_d, on_m, on_or, on_dc, on_orc}}  Table 1's criteria (on_dc, on_orc: d_on at its
+                      label-free calibrated threshold, alone and with m_on)
     predictions.json  what was run, with the thresholds (`D_ON_THRESHOLD`, the calibrated m_on), and
                       "files": {name: sha256} of the four files above, the stamp of one set
 The four files and predictions.json are one set: a reader of one of them (`load_predictions`,

@@ -249,9 +249,9 @@ SWEEP_STYLES = {  # criterion -> line style: the OR wide and pale underneath, th
 def sweep_lines(ax: Any, sweep: Mapping[str, Any], legend: bool = True) -> Any:
     """Accuracy of m_on, d_on and m_on || d_on against the d_on threshold (`onscreen.threshold_sweep`), drawn so that
     none hides another where they coincide (`SWEEP_STYLES`), with the legend below the axes. Returns `ax`."""
-    from sslprop.evaluation.onscreen import CRITERIA, CRITERION_NAMES
+    from sslprop.evaluation.onscreen import CRITERION_NAMES, SWEPT
 
-    for c in sorted(CRITERIA, key=lambda c: SWEEP_STYLES[c]["zorder"]):
+    for c in sorted(SWEPT, key=lambda c: SWEEP_STYLES[c]["zorder"]):
         ax.plot(sweep["threshold"], sweep[c], label=CRITERION_NAMES[c], **SWEEP_STYLES[c])
     ax.set_xlabel("d_on threshold", fontsize=8)
     ax.set_ylabel("accuracy", fontsize=8)

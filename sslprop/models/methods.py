@@ -50,6 +50,8 @@ class Inference:
     neg_distance: Tensor[F]    m_on's distance of each frame's negative pair as the method's loss forms it,
                                given `negatives` to `infer` (Ours with paired negatives: the frame localised
                                with the negative clip's audio); None: |f_v - f_s of the negative frame|
+    neg_d_on: Tensor[F]        d_on of each frame localised with its negative clip's audio (given `negatives`),
+                               for d_on's label-free threshold (`predict`); None where the method has no d_on
     """
 
     maps: Tensor
@@ -61,6 +63,7 @@ class Inference:
     d_on: Tensor | None = None
     distance: Tensor | None = None
     neg_distance: Tensor | None = None
+    neg_d_on: Tensor | None = None
 
 
 class Method(Protocol):
@@ -143,17 +146,21 @@ class Ours:
             d_on=own(out.d_on),
             distance=distance[:F_],
             neg_distance=None if neg is None else neg[:F_],
+            neg_d_on=None if out.pair_d_on is None else out.pair_d_on[0].flatten()[:F_],
         )
 
 
 def m_on_features(out: ModelOutput) -> tuple[Tensor, Tensor | None]:
     """The visual feature that m_on's distance compares with f_s: Tensor[B, N, d], and the same for the frames
-    localised with paired clips' audio, Tensor[M, B, N, d] (None without `pair_audio`).
+    attended with paired clips' audio, Tensor[M, B, N, d] (None without `pair_audio`).
 
-    The proposal-level feature f_v, the pair the loss compares. `m_on_distances`, `predict` and `localize`
-    (through `Inference.f_v`) all take it from here.
+    The frame stream's f_att: the paper's m_on is the criterion of the map-based methods, a distance between the
+    frame-level feature and the audio in the common space, while d_on reads the proposal stream. (Until issue #23
+    it was the proposal-level f_v; with alpha = softmax(d / 0.1) f_v is almost the best proposal's feature, so its
+    distance was about sqrt(2 - 2 d_on) and the two criteria one signal.) `m_on_distances`, `predict` and
+    `localize` (through `Inference.f_v`) all take it from here.
     """
-    return out.f_v, out.pair_f_v
+    return out.f_att, out.pair_f_att
 
 
 def m_on_distances(out: ModelOutput, normalize: bool) -> tuple[Tensor, Tensor | None]:

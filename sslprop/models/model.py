@@ -72,6 +72,8 @@ class ModelOutput:
     pair_f_v:       Tensor[M, B, N, d]  with `pair_audio`: f_v of each frame localised with the audio of clip
                                         pair_audio[m, b] (attention, GRM, selection, pooling); else None
     pair_f_s:       Tensor[M, B, N, d]  with `pair_audio`: the f_s of those clips; else None
+    pair_f_att:     Tensor[M, B, N, d]  with `pair_audio`: f_att of each frame attended with that audio; else None
+    pair_d_on:      Tensor[M, B, N]     with `pair_audio`: d_on of each frame localised with that audio; else None
     """
 
     f_s: Tensor
@@ -90,6 +92,8 @@ class ModelOutput:
     d_on: Tensor
     pair_f_v: Tensor | None = None
     pair_f_s: Tensor | None = None
+    pair_f_att: Tensor | None = None
+    pair_d_on: Tensor | None = None
 
 
 def mlp(in_dim: int, dim: int) -> nn.Sequential:
@@ -235,7 +239,7 @@ class ProposalModel(nn.Module):
         # paired negatives (train.paired_negatives): the same frames with the audio of other clips,
         # through the whole localisation (attention, GRM, selection, pooling), so that the bag of a
         # negative pair is chosen and pooled by the negative's audio, never by the frame's own
-        pair_f_v = pair_f_s = None
+        pair_f_v = pair_f_s = pair_f_att = pair_d_on = None
         if pair_audio is not None:
             pair_audio = torch.as_tensor(pair_audio, device=frames.device).long()
             if pair_audio.dim() != 2 or pair_audio.shape[1] != B or bool(((pair_audio < 0) | (pair_audio >= B)).any()):
@@ -243,9 +247,11 @@ class ProposalModel(nn.Module):
             flat = (pair_audio[..., None] * N + torch.arange(N, device=frames.device)).flatten(1)  # (M, B*N) frame-major rows
             # without proposal selection every audio meets the same bag: its pooled features are computed once
             bag = None if mc.select_proposals else st
-            f_v_pairs = [self._localise(fmap, v, s[rows], f_s[rows], props, (H, W), k, bag, bags)["f_v"] for rows in flat]
-            pair_f_v = torch.stack(f_v_pairs).view(len(flat), B, N, -1)  # (M, B, N, d)
+            pairs = [self._localise(fmap, v, s[rows], f_s[rows], props, (H, W), k, bag, bags) for rows in flat]
+            pair_f_v = torch.stack([p["f_v"] for p in pairs]).view(len(flat), B, N, -1)  # (M, B, N, d)
             pair_f_s = f_s[flat].view(len(flat), B, N, -1)  # (M, B, N, d)
+            pair_f_att = torch.stack([p["f_att"] for p in pairs]).view(len(flat), B, N, -1)  # (M, B, N, d)
+            pair_d_on = torch.stack([p["d"].amax(dim=1) for p in pairs]).view(len(flat), B, N)  # (M, B, N)
 
         def per_clip(x: Tensor) -> Tensor:
             return x.reshape(B, N, *x.shape[1:])  # (B*N, ...) -> (B, N, ...)
@@ -267,6 +273,8 @@ class ProposalModel(nn.Module):
             d_on=per_clip(st["d"].amax(dim=1)),
             pair_f_v=pair_f_v,
             pair_f_s=pair_f_s,
+            pair_f_att=pair_f_att,
+            pair_d_on=pair_d_on,
         )
 
     def _localise(self, fmap: Tensor, v: Tensor, s: Tensor, f_s: Tensor, props: list[Tensor], size: tuple[int, int],

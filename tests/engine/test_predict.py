@@ -32,7 +32,7 @@ def test_predict_writes_what_eval_reads(tiny, tmp_path):
     maps = np.load(tmp_path / "p" / "maps.npz")
     assert sorted(maps.files) == sorted(boxes) and maps["s10"].shape == (48, 48)
     on = json.loads((tmp_path / "p" / "onscreen.json").read_text())
-    assert set(on["s10"]) == {"distance", "on_m", "d_on", "on_d", "on_or"}
+    assert set(on["s10"]) == {"distance", "on_m", "d_on", "on_d", "on_or", "on_dc", "on_orc"}
     assert all(r["on_or"] == (r["on_d"] or r["on_m"]) and r["on_d"] == (r["d_on"] > 0.2) for r in on.values())
 
 
@@ -70,8 +70,12 @@ def test_ours_infer_pairs_each_frame_with_its_negatives_audio(tiny):
         alone = method.infer(model, batch, cfg)
         swapped = model(batch["frames"], negatives["audio"], batch["proposals"])
     unit = lambda x: torch.nn.functional.normalize(x, dim=-1)
-    expect = torch.linalg.vector_norm(unit(swapped.f_v) - unit(swapped.f_s), dim=-1).flatten()
+    # m_on reads the frame stream: the frame attended with the negative's audio, f_att against that audio's f_s
+    expect = torch.linalg.vector_norm(unit(swapped.f_att) - unit(swapped.f_s), dim=-1).flatten()
     assert torch.allclose(inf.neg_distance, expect, atol=1e-5)
+    assert torch.allclose(inf.neg_d_on, swapped.d_on.flatten(), atol=1e-6)  # d_on's negative for its calibration
+    own = model(batch["frames"], batch["audio"], batch["proposals"])
+    assert torch.allclose(inf.f_v, own.f_att.flatten(0, 1), atol=1e-6)  # Inference.f_v: m_on's visual feature, f_att
     assert torch.allclose(inf.distance, torch.linalg.vector_norm(unit(inf.f_v) - unit(inf.f_s), dim=-1), atol=1e-6)
     assert not torch.allclose(inf.neg_distance, inf.distance)
     # the batch's own read-out is the same with or without its negatives beside it in the forward

@@ -239,7 +239,7 @@ def test_eval_onscreen_cli_prints_table1(tmp_path, capsys):
     assert cli_main(argv) == 0
     text = capsys.readouterr().out
     assert "5 labelled frames: 3 on-screen, 2 off-screen" in text
-    assert "m_on                  0.800         0.667           1.000" in text
+    assert "m_on                          0.800    0.833         0.667           1.000" in text  # accuracy, balanced, TPR, TNR
     assert "ROC AUC: d_on 0.667, m_on distance 0.667" in text  # d_on: 4 of 6 pairs ordered; distance: a, b below c, d
     assert cli_main(argv + ["--json", "--output", str(tmp_path / "t1.json")]) == 0
     report = json.loads(capsys.readouterr().out)

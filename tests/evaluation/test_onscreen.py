@@ -21,13 +21,16 @@ def test_table1_by_hand():
     rows = {r["criterion"]: r for r in on.table1(RECORDS, LABELS)}
     assert list(rows) == ["m_on", "d_on", "m_on || d_on", "always on-screen"]
     # on_m: a b on, c d e off -> right on a b c d
-    assert rows["m_on"] == {"criterion": "m_on", "accuracy": 0.8, "on-screen called on": pytest.approx(2 / 3), "off-screen called off": 1.0}
+    assert rows["m_on"] == {"criterion": "m_on", "accuracy": 0.8, "balanced accuracy": pytest.approx((2 / 3 + 1) / 2),
+                            "on-screen called on": pytest.approx(2 / 3), "off-screen called off": 1.0}
     # on_d (> 0.2): a c on -> right on a d
-    assert rows["d_on"] == {"criterion": "d_on", "accuracy": 0.4, "on-screen called on": pytest.approx(1 / 3), "off-screen called off": 0.5}
+    assert rows["d_on"] == {"criterion": "d_on", "accuracy": 0.4, "balanced accuracy": pytest.approx((1 / 3 + 0.5) / 2),
+                            "on-screen called on": pytest.approx(1 / 3), "off-screen called off": 0.5}
     # either: a b c on -> right on a b d
     assert rows["m_on || d_on"]["accuracy"] == pytest.approx(0.6)
     assert rows["m_on || d_on"]["off-screen called off"] == 0.5
-    assert rows["always on-screen"] == {"criterion": "always on-screen", "accuracy": 0.6, "on-screen called on": 1.0, "off-screen called off": 0.0}
+    assert rows["always on-screen"] == {"criterion": "always on-screen", "accuracy": 0.6, "balanced accuracy": 0.5,
+                                        "on-screen called on": 1.0, "off-screen called off": 0.0}  # balanced: no better than chance
     # a lower cut: d_on > 0.12 calls a c e on-screen
     rows = {r["criterion"]: r["accuracy"] for r in on.table1(RECORDS, LABELS, d_threshold=0.12)}
     assert rows["d_on"] == pytest.approx(0.6) and rows["m_on || d_on"] == pytest.approx(0.8)
@@ -35,6 +38,24 @@ def test_table1_by_hand():
     rows = {r["criterion"]: r["accuracy"] for r in on.table1(RECORDS, LABELS, m_threshold=0.85)}
     assert rows["m_on"] == pytest.approx(0.6)
     assert on.label_counts(LABELS) == {"frames": 5, "on-screen": 3, "off-screen": 2}
+
+
+def test_calibrated_d_on_criteria_and_the_rank_correlation():
+    # predict's on_dc: d_on above its calibrated threshold (here as if 0.12: a c e on-screen)
+    records = {k: {**r, "on_dc": r["d_on"] > 0.12, "on_orc": r["on_m"] or r["d_on"] > 0.12} for k, r in RECORDS.items()}
+    rows = {r["criterion"]: r for r in on.table1(records, LABELS, ci={"resamples": 200})}
+    assert list(rows) == ["m_on", "d_on", "m_on || d_on", "d_on (calibrated)", "m_on || d_on (calibrated)", "always on-screen"]
+    assert rows["d_on (calibrated)"]["accuracy"] == pytest.approx(0.6) and rows["m_on || d_on (calibrated)"]["accuracy"] == pytest.approx(0.8)
+    assert rows["always on-screen"]["balanced accuracy low"] == rows["always on-screen"]["balanced accuracy high"] == 0.5
+    summary = on.onscreen_summary(records, LABELS, ci={"resamples": 200})
+    assert set(summary["paired"]) == {"m_on || d_on - m_on", "m_on || d_on - d_on", "m_on || d_on (calibrated) - m_on",
+                                      "m_on || d_on (calibrated) - d_on (calibrated)"}
+    assert "rank correlation of the two" in on.format_onscreen_report(summary)
+    # d_on (.30 .10 .25 .05 .15) against minus the distance (-.40 -.50 -.90 -.80 -.95): ranks 5 2 4 1 3 vs 5 4 2 3 1
+    assert summary["rank correlation"] == pytest.approx(1 - 6 * (0 + 4 + 4 + 4 + 4) / (5 * 24))
+    assert on.rank_correlation([1, 2, 3], [3, 2, 1]) == pytest.approx(-1.0) and np.isnan(on.rank_correlation([1, 1], [1, 2]))
+    with pytest.raises(SSLPropError, match="no calibrated d_on"):
+        on.criterion_difference(RECORDS, LABELS, "on_orc", "on_m")
 
 
 def test_threshold_sweep_and_best():
