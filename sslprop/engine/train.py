@@ -133,7 +133,8 @@ def load_run(run: str | os.PathLike, device: str | torch.device = "cpu", log: Ca
         raise SSLPropError(f"{path}: no run folder or exported checkpoint here")
     cfg = Config.from_dict(state["config"])
     method = get_method(state["method"])
-    model = build_model(method, cfg, None, None, lambda msg: None)  # weights come from the checkpoint
+    # the weights come from the checkpoint: no pretrained file is read (nor downloaded) to be overwritten
+    model = build_model(method, cfg.replace(**{"model.pretrained": False}), None, None, lambda msg: None)
     model.load_state_dict(state["model"])
     model.to(device).eval()
     return method, model, cfg, state
@@ -202,16 +203,30 @@ def train(
     elif resume:
         say(f"{out}: no checkpoint yet, starting a new run")
 
+    from sslprop.models.encoders import resolve_weights
+    from sslprop.models.frozen import attach_caches, flush_caches
+
+    # the encoders' weight files (paper profile: found in or downloaded into torch.hub's cache) before the data set
+    # is read, so that a missing download is one line at once; under torchrun the main process downloads first.
+    if state is None:
+        if main_process:
+            used_weights = resolve_weights(cfg.model, visual_weights, audio_weights, say)
+        if world > 1:
+            dist.barrier()
+        if not main_process:
+            used_weights = resolve_weights(cfg.model, visual_weights, audio_weights, say)
+        build_cfg, load_weights = cfg, used_weights
+    else:  # resumed: the weights come from the checkpoint, no file is read; config.json keeps what the run started from
+        started = json.loads((out / "config.json").read_text(encoding="utf-8")) if (out / "config.json").is_file() else {}
+        used_weights = (started.get("visual_weights"), started.get("audio_weights"))
+        build_cfg, load_weights = cfg.replace(**{"model.pretrained": False}), (None, None)
+
     seed_everything(tc.seed)
     dataset = SSLDataset(data, "train", cfg.data, with_proposals=m.needs_proposals,
                          max_proposals=cfg.model.max_proposals, max_samples=max_samples)
     if dataset.skipped:
         say(f"{data}: {len(dataset.skipped)} training samples left out for silent audio, e.g. {next(iter(dataset.skipped))}")
-    from sslprop.models.encoders import resolve_weights
-    from sslprop.models.frozen import attach_caches, flush_caches
-
-    used_weights = resolve_weights(cfg.model, visual_weights, audio_weights)  # what build_encoders loads, for config.json
-    model = build_model(m, cfg, visual_weights, audio_weights, say).to(device)
+    model = build_model(m, build_cfg, load_weights[0], load_weights[1], say).to(device)
     trainable = [p for p in model.parameters() if p.requires_grad]
     if tc.freeze_encoders:
         frozen = sum(p.numel() for p in model.parameters() if not p.requires_grad)
@@ -440,11 +455,14 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--num-frames", type=positive_int, help="frames per clip N")
     p.add_argument("--no-amp", action="store_true", help="no mixed precision on CUDA")
     p.add_argument("--from-scratch", action="store_true",
-                   help="encoders from random weights, trained with the rest, lambda 0.5: the cpu profile before "
-                        "pretraining (default: the shipped pretrained encoders, frozen, lambda 0.1)")
+                   help="encoders from random weights, trained with the rest, lambda 0.5 (default: pretrained encoders; "
+                        "cpu: the shipped ones, frozen, lambda 0.1; paper: VGG16 from ImageNet and VGGish from AudioSet, "
+                        "fetched into torch.hub's cache)")
     p.add_argument("--set", action="append", metavar="SECTION.KEY=VALUE", help="any other config field, e.g. model.dim=128")
-    p.add_argument("--visual-weights", help="local state dict for the visual encoder (torchvision vgg16 layout)")
-    p.add_argument("--audio-weights", help="local state dict for the audio encoder (VGGish port layout)")
+    p.add_argument("--visual-weights", help="local state dict for the visual encoder (torchvision vgg16 layout; "
+                                            "default for paper: vgg16-397923af.pth in torch.hub's cache)")
+    p.add_argument("--audio-weights", help="local state dict for the audio encoder (VGGish port layout; "
+                                           "default for paper: vggish-10086976.pth in torch.hub's cache)")
     p.add_argument("--max-samples", type=positive_int, help="use only the first N training samples")
     p.add_argument("--checkpoint-every", type=int, default=0, help="also checkpoint every N steps (default: epoch ends)")
     p.add_argument("--resume", action="store_true", help="continue the run in --out from its latest.pth")
