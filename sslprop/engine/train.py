@@ -14,15 +14,16 @@ import argparse
 import io
 import json
 import math
+import multiprocessing
 import os
 import time
 from contextlib import nullcontext
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 import torch
 import torch.distributed as dist
-from torch.utils.data import DataLoader, DistributedSampler
+from torch.utils.data import DataLoader, Dataset, DistributedSampler, Sampler
 from tqdm.auto import tqdm
 
 from sslprop.cli import positive_int
@@ -158,6 +159,57 @@ def _batches(sampler: DistributedSampler, batch_size: int) -> list[list[int]]:
     return [order[i : i + batch_size] for i in range(0, len(order) - batch_size + 1, batch_size)]
 
 
+class EpochBatches(Sampler):
+    """The batches of the pass about to start, set before each pass (`batches`), so that one DataLoader, and its
+    persistent workers, serves every epoch; a resumed epoch gets the batches it has left."""
+
+    def __init__(self, batches: list[list[int]] | None = None) -> None:
+        self.batches = list(batches or [])
+
+    def __iter__(self) -> Iterator[list[int]]:
+        return iter(list(self.batches))
+
+    def __len__(self) -> int:
+        return len(self.batches)
+
+
+PREFETCH_FACTOR = 4  # batches each worker keeps ready (DataLoader's default is 2)
+
+
+def make_loader(dataset: Dataset, batches: EpochBatches, num_workers: int, device: torch.device) -> DataLoader:
+    """The training DataLoader: `num_workers` worker processes that persist across epochs, started with spawn
+    (a forked child can deadlock in OpenCV once the parent has used its thread pool, as the proposal pool
+    found), `PREFETCH_FACTOR` batches ahead each; pinned host memory when the model is on CUDA, so that the
+    copy to the GPU overlaps the step (`Batch.to(..., non_blocking=True)`). With 0 workers the main process
+    reads the batches itself, and the dataset's in-memory cache then serves every later epoch."""
+    extra: dict[str, Any] = {}
+    if num_workers > 0:
+        extra = {"persistent_workers": True, "prefetch_factor": PREFETCH_FACTOR,
+                 "multiprocessing_context": multiprocessing.get_context("spawn"), "worker_init_fn": _worker_init}
+    return DataLoader(dataset, batch_sampler=batches, collate_fn=collate, num_workers=num_workers,
+                      pin_memory=device.type == "cuda", **extra)
+
+
+def loader_workers(requested: int, log: Callable[[str], None] = print) -> int:
+    """`train.num_workers`, at most the cores this process may use divided among torchrun's local processes (more
+    workers than cores only contend: the paper profile's 8 on a 2-core machine spent a minute starting up)."""
+    from sslprop.data.proposals import available_cores
+
+    cores = max(1, available_cores() // max(1, int(os.environ.get("LOCAL_WORLD_SIZE", "1"))))
+    if requested > cores:
+        log(f"{requested} DataLoader workers > {cores} cores for this process: using {cores}")
+        return cores
+    return requested
+
+
+def _worker_init(worker_id: int) -> None:  # noqa: ARG001
+    """A DataLoader worker: one torch and one OpenCV thread (the workers are the parallelism)."""
+    import cv2
+
+    torch.set_num_threads(1)
+    cv2.setNumThreads(1)
+
+
 def train(
     cfg: Config,
     data: str | os.PathLike,
@@ -222,8 +274,9 @@ def train(
         build_cfg, load_weights = cfg.replace(**{"model.pretrained": False}), (None, None)
 
     seed_everything(tc.seed)
-    dataset = SSLDataset(data, "train", cfg.data, with_proposals=m.needs_proposals,
-                         max_proposals=cfg.model.max_proposals, max_samples=max_samples)
+    # without workers the main process keeps decoded frames and patches in memory; workers keep the patches on disk
+    dataset = SSLDataset(data, "train", cfg.data, with_proposals=m.needs_proposals, max_proposals=cfg.model.max_proposals,
+                         max_samples=max_samples, cache=tc.num_workers == 0, example_cache=tc.num_workers > 0)
     if dataset.skipped:
         say(f"{data}: {len(dataset.skipped)} training samples left out for silent audio, e.g. {next(iter(dataset.skipped))}")
     model = build_model(m, build_cfg, load_weights[0], load_weights[1], say).to(device)
@@ -285,6 +338,8 @@ def train(
         if world > 1:
             dist.barrier()
 
+    epoch_batches = EpochBatches()
+    loader = make_loader(dataset, epoch_batches, loader_workers(tc.num_workers, say), device)
     steps_this_call = 0
     sums: dict[str, float] = {}
     n_steps, clips, t0 = 0, 0, time.perf_counter()
@@ -293,7 +348,7 @@ def train(
         while epoch < tc.epochs:
             sampler.set_epoch(epoch)
             batches = _batches(sampler, batch_size)
-            loader = DataLoader(dataset, batch_sampler=batches[step:], collate_fn=collate, num_workers=tc.num_workers)
+            epoch_batches.batches = batches[step:]
             net.train()
             # a resumed epoch continues its sums, so its metrics equal those of an uninterrupted run
             sums = dict(partial.get("sums", {})) if step else {}
