@@ -77,16 +77,22 @@ class ExampleCache:
             return None
 
     def put(self, path: Path, patch: Tensor) -> None:
+        """Write one patch: a temporary file renamed into place, without fsync (an entry lost or cut short by a
+        crash is computed again; a data set's worth of fsyncs costs more than the patches)."""
         import io
-
-        from sslprop.utils import atomic_write_bytes
+        import tempfile
 
         if not self.writable:
             return
         buf = io.BytesIO()
         np.save(buf, patch.numpy().astype(np.float32, copy=False), allow_pickle=False)
         try:
-            atomic_write_bytes(path, buf.getvalue())
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+            with os.fdopen(fd, "wb") as f:
+                f.write(buf.getvalue())
+            os.chmod(tmp, 0o644)
+            os.replace(tmp, path)
         except OSError:  # a read-only data set: computed every time
             self.writable = False
 
