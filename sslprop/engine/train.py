@@ -285,6 +285,8 @@ def train(
         frozen = sum(p.numel() for p in model.parameters() if not p.requires_grad)
         say(f"encoders frozen ({frozen:,} parameters; {sum(p.numel() for p in trainable):,} train), outputs cached")
     optimizer = torch.optim.Adam(trainable, lr=tc.lr)
+    if device.type == "cuda":
+        torch.backends.cudnn.benchmark = True  # fixed input sizes: cuDNN picks the fastest kernels once
     use_amp = tc.amp and device.type == "cuda"
     amp_dtype = torch.bfloat16 if use_amp and torch.cuda.is_bf16_supported() else torch.float16
     scaler = torch.amp.GradScaler("cuda", enabled=use_amp and amp_dtype == torch.float16)
