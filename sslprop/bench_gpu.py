@@ -245,10 +245,13 @@ def run_loader(args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, Any]
     workers = cfg.train.num_workers if args.workers is None else args.workers
     if workers < 0:
         raise SSLPropError(f"--workers {workers}: must be 0 (the main process reads) or more")
+    if not 0 < args.mfu <= 1 or (args.peak_tflops is not None and not args.peak_tflops > 0):
+        raise SSLPropError(f"--mfu {args.mfu}, --peak-tflops {args.peak_tflops}: need 0 < mfu <= 1 and a positive peak")
     size = args.size or max(cfg.data.frame_size, 96)
+    workers = loader_workers(workers)
     with ExitStack() as stack:
         root = prepare_set(args, size, stack, log=print)
-        facts, rows = measure_loader(root, cfg, loader_workers(workers), args.batch_size, args.seed)
+        facts, rows = measure_loader(root, cfg, workers, args.batch_size, args.seed)
     name, peak, gpu_note = _peak_for_need(args)
     need, per_clip = step_needs(cfg, peak, args.mfu, proposals=min(cfg.model.max_proposals, 300))
     have = rows["loader_pass2"].per_second
@@ -446,6 +449,8 @@ def run_gpu(args: argparse.Namespace, train: bool = True) -> tuple[dict[str, Any
             r: dict[str, Any] = {}
             if train:
                 root = prepare_set(args, max(cfg.data.frame_size, 96), stack, log=print)
+                if args.workers is not None and args.workers < 0:
+                    raise SSLPropError(f"--workers {args.workers}: must be 0 (the main process reads) or more")
                 workers = loader_workers(cfg.train.num_workers if args.workers is None else args.workers)
                 steps = max(args.steps, 2 * workers * 4, 10)  # beyond what the workers prefetch (4 batches each)
                 f, r = measure_step(root, cfg, device, batch, steps, workers, args.amp, args.peak_tflops, args.seed)

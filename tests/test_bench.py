@@ -175,3 +175,8 @@ def test_bench_data_profile_measures_the_loader_and_the_need(tiny, capsys):
     assert abs(report["step_needs_clips_per_s"] - need) < 0.01 * need
     assert report["notes"][0].startswith("a cpu training step needs about ")
     assert not (tiny / "audio-cache").exists()  # the benchmark's patches go to a scratch folder, not into the data set
+
+
+def test_bench_data_profile_rejects_a_bad_share(capsys):
+    assert cli.main(["bench", "data", "--profile", "cpu", "--mfu", "1.5"]) == 2
+    assert "need 0 < mfu <= 1" in capsys.readouterr().err

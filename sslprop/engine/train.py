@@ -180,7 +180,7 @@ def make_loader(dataset: Dataset, batches: EpochBatches, num_workers: int, devic
     """The training DataLoader: `num_workers` worker processes that persist across epochs, started with spawn
     (a forked child can deadlock in OpenCV once the parent has used its thread pool, as the proposal pool
     found), `PREFETCH_FACTOR` batches ahead each; pinned host memory when the model is on CUDA, so that the
-    copy to the GPU overlaps the step (`Batch.to(..., non_blocking=True)`). With 0 workers the main process
+    copy to the GPU overlaps the step (`batch_inputs` copies without blocking). With 0 workers the main process
     reads the batches itself, and the dataset's in-memory cache then serves every later epoch."""
     extra: dict[str, Any] = {}
     if num_workers > 0:
