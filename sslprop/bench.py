@@ -70,11 +70,19 @@ def _timed(fn: Callable[[], Any]) -> tuple[Any, float]:
 def _data_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--n", type=positive_int, default=50, help="samples to generate and read (default 50)")
     parser.add_argument("--size", type=positive_int, default=None, help="frame side in pixels (default: the preset's)")
-    parser.add_argument("--workers", type=positive_int, default=None, help="Selective Search processes (default: all cores)")
+    parser.add_argument("--workers", type=nonnegative_int, default=None, help="Selective Search processes (default: all cores); with --profile: DataLoader workers (0: the main process)")
     parser.add_argument("--preset", default="scenes", help="embedded-benchmark preset to generate (default scenes)")
     parser.add_argument("--seed", type=nonnegative_int, default=0, help="seed of the generated set (default 0)")
     parser.add_argument("--out", type=Path, default=None, help="keep the generated set here (default: a temporary folder, removed)")
     parser.add_argument("--large-side", type=positive_int, default=1024, help="side of the large frame searched at full size and as stored by import folder (default 1024)")
+    parser.add_argument("--profile", choices=["cpu", "paper"], help="instead: the profile's whole training input through the "
+                        "trainer's DataLoader (--workers N DataLoader workers, default the profile's), and what a step needs")
+    parser.add_argument("--data", type=Path, help="with --profile: read this data set (default: generate --n samples)")
+    parser.add_argument("--batch-size", type=positive_int, help="with --profile: clips per batch (default: the profile's, at most 32)")
+    parser.add_argument("--peak-tflops", type=float, help="with --profile: size the need for a GPU of this dense bf16 peak "
+                        "(default: this machine's GPU, else an H100 SXM's 989)")
+    parser.add_argument("--mfu", type=float, default=0.4, help="with --profile: the share of that peak a step is assumed to "
+                        "reach (default 0.4)")
 
 
 def decode_and_features(root: Path, sample_rate: int = 16000, clip_seconds: float = 0.96) -> dict[str, Row]:
@@ -172,7 +180,12 @@ def proposals_large_frame(root: Path, side: int = 1024, working: int = 224) -> d
 
 
 def run_data(args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, Row]]:
-    """Generate a set with `sslprop.data.synth.generate`, read it back, run Selective Search on it."""
+    """Generate a set with `sslprop.data.synth.generate`, read it back, run Selective Search on it (with --profile:
+    the profile's training input through the DataLoader, `sslprop.bench_gpu.run_loader`)."""
+    if args.profile is not None:
+        from sslprop.bench_gpu import run_loader
+
+        return run_loader(args)
     from sslprop.data.proposals import available_cores, extract_dataset
     from sslprop.data.synth import generate, load_bank
 
@@ -242,6 +255,13 @@ def _random_proposals(n_frames: int, per_frame: int, size: int, gen: "torch.Gene
     return list(boxes)
 
 
+def timing_config(cfg: "Config") -> "Config":  # noqa: F821
+    """`cfg` with random VGG16 / VGGish: their weights change no timing, and need no download."""
+    if cfg.model.visual != "small" or cfg.model.audio != "small":
+        return cfg.replace(**{"model.pretrained": False})
+    return cfg
+
+
 def measure_training(profile: str, batch_size: int | None, steps: int, proposals: int, device_name: str,
                      seed: int = 0, small_bags: int = 80) -> tuple[dict[str, Any], dict[str, Row]]:
     """Time `steps` optimiser steps and inference of the `ours` model on random inputs of the profile's sizes.
@@ -264,7 +284,7 @@ def measure_training(profile: str, batch_size: int | None, steps: int, proposals
     from sslprop.utils import resolve_device, seed_everything
 
     device = resolve_device(device_name)
-    cfg = get_profile(profile)
+    cfg = timing_config(get_profile(profile))
     if batch_size is None:
         batch_size = cfg.train.batch_size if device.type == "cuda" or profile == "cpu" else 2
     if batch_size < 2 or steps < 1 or proposals < 1:
@@ -386,6 +406,36 @@ def run_train(args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, Row]]
     return facts, rows
 
 
+def _train_gpu_arguments(parser: argparse.ArgumentParser) -> None:
+    from sslprop.bench_gpu import gpu_arguments
+
+    _train_arguments(parser)
+    gpu_arguments(parser)
+
+
+def _infer_arguments(parser: argparse.ArgumentParser) -> None:
+    from sslprop.bench_gpu import gpu_arguments
+
+    _train_arguments(parser)
+    gpu_arguments(parser, data=False)
+
+
+def run_train_or_gpu(args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, Row]]:
+    """`bench train`; with `--device cuda` the GPU report (`sslprop.bench_gpu.run_gpu`: steps fed by the DataLoader,
+    data wait, peak memory, share of the bf16 peak)."""
+    if str(args.device).startswith("cuda"):
+        from sslprop.bench_gpu import run_gpu
+
+        return run_gpu(args, train=True)
+    return run_train(args)
+
+
+def run_infer(args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, Row]]:
+    from sslprop.bench_gpu import run_gpu
+
+    return run_gpu(args, train=False)
+
+
 # name -> benchmark; `python -m sslprop bench NAME` (add one here to extend the command)
 BENCHMARKS: dict[str, Benchmark] = {
     "data": Benchmark(
@@ -395,8 +445,13 @@ BENCHMARKS: dict[str, Benchmark] = {
     ),
     "train": Benchmark(
         help="benchmark training and inference of the model (cpu and paper profiles), peak memory, proposal selection share",
-        add_arguments=_train_arguments,
-        run=run_train,
+        add_arguments=_train_gpu_arguments,
+        run=run_train_or_gpu,
+    ),
+    "infer": Benchmark(
+        help="benchmark inference of the model: frames/s, peak memory, share of the GPU's bf16 peak",
+        add_arguments=_infer_arguments,
+        run=run_infer,
     ),
 }
 
@@ -407,8 +462,9 @@ BENCHMARKS: dict[str, Benchmark] = {
 
 
 def format_table(what: str, facts: dict[str, Any], rows: dict[str, Row]) -> str:
-    """An aligned text table, headed by the facts (machine, sizes)."""
-    head = f"sslprop bench {what}: " + ", ".join(f"{k} {v}" for k, v in facts.items())
+    """An aligned text table, headed by the facts (machine, sizes); the sentences of a fact `notes` follow it."""
+    notes = facts.get("notes", [])
+    head = f"sslprop bench {what}: " + ", ".join(f"{k} {v}" for k, v in facts.items() if k != "notes")
     cells = [("step", "items", "seconds", "items/s", "ms/item")]
     for row in rows.values():
         cells.append((row.step, f"{row.count} {row.unit}s", f"{row.seconds:.3f}", f"{row.per_second:.1f}", f"{row.ms_per_item:.2f}"))
@@ -418,7 +474,7 @@ def format_table(what: str, facts: dict[str, Any], rows: dict[str, Row]) -> str:
         lines.append("  ".join([c[0].ljust(widths[0])] + [v.rjust(w) for v, w in zip(c[1:], widths[1:])]))
         if i == 0:
             lines.append("  ".join("-" * w for w in widths))
-    return "\n".join(lines)
+    return "\n".join(lines + list(notes))
 
 
 def to_json(what: str, facts: dict[str, Any], rows: dict[str, Row]) -> dict[str, Any]:

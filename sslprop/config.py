@@ -37,7 +37,7 @@ class ModelConfig:
     spp_levels: tuple[int, ...] = (1, 2)  # SPP grid sizes (RoI pooling at each, concatenated)
     max_proposals: int = 2000  # proposals per frame considered before selection (largest-first cap; holds a whole bag)
     mil_temperature: float | None = None  # None: alpha = d / sum d (as printed); T: alpha = softmax(d / T) over existing slots
-    pretrained: bool = False  # small encoders without a weight file: load the shipped pretrained ones (sslprop/weights/)
+    pretrained: bool = False  # encoders without a weight file load pretrained ones: small the shipped (sslprop/weights/), vgg16 / vggish the public ImageNet / AudioSet files (models/hub.py)
     ogl_alpha: float | None = None  # ezvsl, slavc: None = the audio-visual map alone; a: a * map + (1 - a) * object prior (OGL, EZ-VSL: 0.4)
 
 
@@ -169,7 +169,10 @@ PROFILES: dict[str, Config] = {
         model=ModelConfig(use_lstm=False, mil_temperature=0.1, pretrained=True),
         train=TrainConfig(batch_size=32, lam=0.1, paired_negatives=4, freeze_encoders=True),
     ),
-    # The paper's setting: dilated VGG16 + VGGish at 224, K = 20, batch 128, for a GPU and real data.
+    # The paper's setting: dilated VGG16 + VGGish at 224, K = 20, batch 128, for a GPU and real data. The encoders
+    # start from ImageNet and AudioSet (torchvision's VGG16 and the torchvggish port's VGGish, fetched into torch.hub's
+    # cache, sha256 checked) and are fine-tuned; `train --from-scratch` starts them from random weights.
+    # 8 DataLoader workers per process (persistent, spawned; pinned memory on CUDA): docs/benchmarks.md measures one.
     "paper": Config(
         data=DataConfig(frame_size=224, audio_features="vggish", num_frames=1),
         model=ModelConfig(
@@ -180,6 +183,7 @@ PROFILES: dict[str, Config] = {
             k=20,
             spp_levels=(1, 2, 4),
             max_proposals=2000,
+            pretrained=True,
         ),
         train=TrainConfig(epochs=20, batch_size=128, lr=1e-4, num_workers=8),
     ),

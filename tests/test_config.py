@@ -15,6 +15,7 @@ def test_profiles_hold_what_their_comments_say():
     assert (cpu.model.pretrained, cpu.train.freeze_encoders, cpu.train.lam, cpu.train.paired_negatives) == (True, True, 0.1, 4)
     assert cpu.train.negatives == "one"  # paired negatives replace it in the loss; nothing else is set
     assert (paper.data.frame_size, paper.model.visual, paper.data.audio_features, paper.model.k) == (224, "vgg16", "vggish", 20)
+    assert (paper.model.pretrained, paper.train.freeze_encoders, paper.train.lam) == (True, False, 0.5)  # ImageNet / AudioSet, fine-tuned
     with pytest.raises(SSLPropError, match="unknown profile 'gpu' \\(choose from cpu, paper\\)"):
         get_profile("gpu")
 

@@ -40,6 +40,63 @@ def read_frame(path: str | os.PathLike, min_size: int = 1) -> np.ndarray:
     return read_image(path, min_size)
 
 
+EXAMPLE_CACHE = "audio-cache"  # DATA/audio-cache/<front end>/: the audio patches of `SSLDataset(example_cache=True)`
+EXAMPLE_CACHE_VERSION = 1  # bump when the stored patch of one setting would change
+
+
+class ExampleCache:
+    """Audio patches on disk, shared by every DataLoader worker, process and run on one data set.
+
+    Layout: ``DATA/audio-cache/<features>-<n_mels>-<sample rate>-<clip seconds>-v1/<2 hex>/<18 hex>.npy``,
+    one float32 array (1, 96, n_mels) per clip. The name is a hash of the audio file's path, size and
+    modification time and the clip's centre, so an audio file that changes is read again, never a stale
+    patch. Files are written atomically; a data set that cannot be written is simply not cached.
+    """
+
+    def __init__(self, root: str | os.PathLike, cfg: DataConfig):
+        self.root = Path(root)
+        self.dir = self.root / EXAMPLE_CACHE / (
+            f"{cfg.audio_features}-{cfg.n_mels}-{cfg.sample_rate}-{cfg.clip_seconds:g}s-v{EXAMPLE_CACHE_VERSION}")
+        self.writable = True
+
+    def path(self, audio: str, time: float) -> Path | None:
+        """Where the patch of the clip centred at `time` in `audio` is kept; None when the file cannot be read."""
+        import hashlib
+
+        try:
+            st = (self.root / audio).stat()
+        except OSError:  # left to the decoder, which names the file
+            return None
+        name = hashlib.sha256(f"{audio}|{st.st_size}|{st.st_mtime_ns}|{time!r}".encode()).hexdigest()[:20]
+        return self.dir / name[:2] / f"{name[2:]}.npy"
+
+    def get(self, path: Path) -> Tensor | None:
+        try:
+            return torch.from_numpy(np.load(path, allow_pickle=False))
+        except (OSError, ValueError):  # absent, or cut short by a crash before the atomic rename existed
+            return None
+
+    def put(self, path: Path, patch: Tensor) -> None:
+        """Write one patch: a temporary file renamed into place, without fsync (an entry lost or cut short by a
+        crash is computed again; a data set's worth of fsyncs costs more than the patches)."""
+        import io
+        import tempfile
+
+        if not self.writable:
+            return
+        buf = io.BytesIO()
+        np.save(buf, patch.numpy().astype(np.float32, copy=False), allow_pickle=False)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+            with os.fdopen(fd, "wb") as f:
+                f.write(buf.getvalue())
+            os.chmod(tmp, 0o644)
+            os.replace(tmp, path)
+        except OSError:  # a read-only data set: computed every time
+            self.writable = False
+
+
 class SSLDataset(Dataset):
     """An sslprop data set as model inputs.
 
@@ -51,7 +108,10 @@ class SSLDataset(Dataset):
                    (absolute pixels xyxy; the `max_proposals` largest when there are more; empty when
                    `with_proposals` is False)
         index, keys (one prediction key per frame), sample_id, video_id
-    Decoded frames and audio patches are kept in memory after their first use (`cache=True`).
+    Decoded frames and audio patches are kept in memory after their first use (`cache=True`): right in
+    the process that reads every item (DataLoader without workers). In worker processes that memory would
+    grow in each of them to the whole data set; there `cache=False, example_cache=True` keeps the audio
+    patches on disk instead (`ExampleCache`), computed once for every worker, epoch and run.
     """
 
     def __init__(
@@ -65,6 +125,7 @@ class SSLDataset(Dataset):
         max_samples: int | None = None,
         cache: bool = True,
         skip_silent: bool = True,
+        example_cache: bool = False,
     ):
         self.root = Path(root)
         self.cfg = cfg
@@ -97,6 +158,7 @@ class SSLDataset(Dataset):
                     f"{self.root / missing[0]}: no cached proposals for {len(missing)} frame(s) (run `{self.proposals.command()}`)"
                 )
         self.cache = cache
+        self.examples = ExampleCache(self.root, cfg) if example_cache else None
         self._frames: dict[str, Tensor] = {}
         self._audio: dict[tuple[int, int], Tensor] = {}
         self._waves: dict[int, Tensor] = {}
@@ -123,6 +185,14 @@ class SSLDataset(Dataset):
         if (si, fi) in self._audio:
             return self._audio[(si, fi)]
         sample = self.samples[si]
+        stored = None
+        if self.examples is not None:
+            stored = self.examples.path(sample.audio, sample.frames[fi].time)
+            patch = None if stored is None else self.examples.get(stored)
+            if patch is not None:
+                if self.cache:
+                    self._audio[(si, fi)] = patch
+                return patch
         wave = self._waves.get(si)
         if wave is None:
             wave = load_audio(self.root / sample.audio, self.cfg.sample_rate)
@@ -135,6 +205,8 @@ class SSLDataset(Dataset):
             patch = audio_patch(clip, self.cfg.sample_rate, self.cfg.audio_features, self.cfg.n_mels)
         finally:
             torch.set_num_threads(threads)
+        if stored is not None:
+            self.examples.put(stored, patch)
         if self.cache:
             self._audio[(si, fi)] = patch
             if all((si, j) in self._audio for j in range(len(sample.frames))):

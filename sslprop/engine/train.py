@@ -16,15 +16,16 @@ import argparse
 import io
 import json
 import math
+import multiprocessing
 import os
 import time
 from contextlib import nullcontext
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 import torch
 import torch.distributed as dist
-from torch.utils.data import DataLoader, DistributedSampler
+from torch.utils.data import DataLoader, Dataset, DistributedSampler, Sampler
 from tqdm.auto import tqdm
 
 from sslprop.cli import nonnegative_int, positive_int
@@ -138,7 +139,8 @@ def load_run(run: str | os.PathLike, device: str | torch.device = "cpu", log: Ca
         raise SSLPropError(f"{path}: no run folder or exported checkpoint here")
     cfg = Config.from_dict(state["config"])
     method = get_method(state["method"])
-    model = build_model(method, cfg, None, None, lambda msg: None)  # weights come from the checkpoint
+    # the weights come from the checkpoint: no pretrained file is read (nor downloaded) to be overwritten
+    model = build_model(method, cfg.replace(**{"model.pretrained": False}), None, None, lambda msg: None)
     model.load_state_dict(state["model"])
     model.to(device).eval()
     return method, model, cfg, state
@@ -160,6 +162,57 @@ def _batches(sampler: DistributedSampler, batch_size: int) -> list[list[int]]:
     """The epoch's index order (set by the sampler's seed and epoch), cut into full batches."""
     order = list(sampler)
     return [order[i : i + batch_size] for i in range(0, len(order) - batch_size + 1, batch_size)]
+
+
+class EpochBatches(Sampler):
+    """The batches of the pass about to start, set before each pass (`batches`), so that one DataLoader, and its
+    persistent workers, serves every epoch; a resumed epoch gets the batches it has left."""
+
+    def __init__(self, batches: list[list[int]] | None = None) -> None:
+        self.batches = list(batches or [])
+
+    def __iter__(self) -> Iterator[list[int]]:
+        return iter(list(self.batches))
+
+    def __len__(self) -> int:
+        return len(self.batches)
+
+
+PREFETCH_FACTOR = 4  # batches each worker keeps ready (DataLoader's default is 2)
+
+
+def make_loader(dataset: Dataset, batches: EpochBatches, num_workers: int, device: torch.device) -> DataLoader:
+    """The training DataLoader: `num_workers` worker processes that persist across epochs, started with spawn
+    (a forked child can deadlock in OpenCV once the parent has used its thread pool, as the proposal pool
+    found), `PREFETCH_FACTOR` batches ahead each; pinned host memory when the model is on CUDA, so that the
+    copy to the GPU overlaps the step (`batch_inputs` copies without blocking). With 0 workers the main process
+    reads the batches itself, and the dataset's in-memory cache then serves every later epoch."""
+    extra: dict[str, Any] = {}
+    if num_workers > 0:
+        extra = {"persistent_workers": True, "prefetch_factor": PREFETCH_FACTOR,
+                 "multiprocessing_context": multiprocessing.get_context("spawn"), "worker_init_fn": _worker_init}
+    return DataLoader(dataset, batch_sampler=batches, collate_fn=collate, num_workers=num_workers,
+                      pin_memory=device.type == "cuda", **extra)
+
+
+def loader_workers(requested: int, log: Callable[[str], None] = print) -> int:
+    """`train.num_workers`, at most the cores this process may use divided among torchrun's local processes (more
+    workers than cores only contend: the paper profile's 8 on a 2-core machine spent a minute starting up)."""
+    from sslprop.data.proposals import available_cores
+
+    cores = max(1, available_cores() // max(1, int(os.environ.get("LOCAL_WORLD_SIZE", "1"))))
+    if requested > cores:
+        log(f"{requested} DataLoader workers > {cores} cores for this process: using {cores}")
+        return cores
+    return requested
+
+
+def _worker_init(worker_id: int) -> None:  # noqa: ARG001
+    """A DataLoader worker: one torch and one OpenCV thread (the workers are the parallelism)."""
+    import cv2
+
+    torch.set_num_threads(1)
+    cv2.setNumThreads(1)
 
 
 def train(
@@ -216,21 +269,38 @@ def _train(cfg, data, out: Path, m, method, resume, visual_weights, audio_weight
     elif resume:
         say(f"{out}: no checkpoint yet, starting a new run")
 
-    seed_everything(tc.seed)
-    dataset = SSLDataset(data, "train", cfg.data, with_proposals=m.needs_proposals,
-                         max_proposals=cfg.model.max_proposals, max_samples=max_samples)
-    if dataset.skipped:
-        say(f"{data}: {len(dataset.skipped)} training samples left out for silent audio, e.g. {next(iter(dataset.skipped))}")
     from sslprop.models.encoders import resolve_weights
     from sslprop.models.frozen import attach_caches, flush_caches
 
-    used_weights = resolve_weights(cfg.model, visual_weights, audio_weights)  # what build_encoders loads, for config.json
-    model = build_model(m, cfg, visual_weights, audio_weights, say).to(device)
+    # the encoders' weight files (paper profile: found in or downloaded into torch.hub's cache) before the data set
+    # is read, so that a missing download is one line at once; under torchrun the main process downloads first.
+    if state is None:
+        if main_process:
+            used_weights = resolve_weights(cfg.model, visual_weights, audio_weights, say)
+        if world > 1:
+            dist.barrier()
+        if not main_process:
+            used_weights = resolve_weights(cfg.model, visual_weights, audio_weights, say)
+        build_cfg, load_weights = cfg, used_weights
+    else:  # resumed: the weights come from the checkpoint, no file is read; config.json keeps what the run started from
+        started = json.loads((out / "config.json").read_text(encoding="utf-8")) if (out / "config.json").is_file() else {}
+        used_weights = (started.get("visual_weights"), started.get("audio_weights"))
+        build_cfg, load_weights = cfg.replace(**{"model.pretrained": False}), (None, None)
+
+    seed_everything(tc.seed)
+    # without workers the main process keeps decoded frames and patches in memory; workers keep the patches on disk
+    dataset = SSLDataset(data, "train", cfg.data, with_proposals=m.needs_proposals, max_proposals=cfg.model.max_proposals,
+                         max_samples=max_samples, cache=tc.num_workers == 0, example_cache=tc.num_workers > 0)
+    if dataset.skipped:
+        say(f"{data}: {len(dataset.skipped)} training samples left out for silent audio, e.g. {next(iter(dataset.skipped))}")
+    model = build_model(m, build_cfg, load_weights[0], load_weights[1], say).to(device)
     trainable = [p for p in model.parameters() if p.requires_grad]
     if tc.freeze_encoders:
         frozen = sum(p.numel() for p in model.parameters() if not p.requires_grad)
         say(f"encoders frozen ({frozen:,} parameters; {sum(p.numel() for p in trainable):,} train), outputs cached")
     optimizer = torch.optim.Adam(trainable, lr=tc.lr)
+    if device.type == "cuda":
+        torch.backends.cudnn.benchmark = True  # fixed input sizes: cuDNN picks the fastest kernels once
     use_amp = tc.amp and device.type == "cuda"
     amp_dtype = torch.bfloat16 if use_amp and torch.cuda.is_bf16_supported() else torch.float16
     scaler = torch.amp.GradScaler("cuda", enabled=use_amp and amp_dtype == torch.float16)
@@ -284,6 +354,8 @@ def _train(cfg, data, out: Path, m, method, resume, visual_weights, audio_weight
         if world > 1:
             dist.barrier()
 
+    epoch_batches = EpochBatches()
+    loader = make_loader(dataset, epoch_batches, loader_workers(tc.num_workers, say), device)
     steps_this_call = 0
     sums: dict[str, float] = {}
     n_steps, clips, t0 = 0, 0, time.perf_counter()
@@ -292,7 +364,7 @@ def _train(cfg, data, out: Path, m, method, resume, visual_weights, audio_weight
         while epoch < tc.epochs:
             sampler.set_epoch(epoch)
             batches = _batches(sampler, batch_size)
-            loader = DataLoader(dataset, batch_sampler=batches[step:], collate_fn=collate, num_workers=tc.num_workers)
+            epoch_batches.batches = batches[step:]
             net.train()
             # a resumed epoch continues its sums, so its metrics equal those of an uninterrupted run
             sums = dict(partial.get("sums", {})) if step else {}
@@ -462,11 +534,14 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--num-frames", type=positive_int, help="frames per clip N")
     p.add_argument("--no-amp", action="store_true", help="no mixed precision on CUDA")
     p.add_argument("--from-scratch", action="store_true",
-                   help="encoders from random weights, trained with the rest, lambda 0.5: the cpu profile before "
-                        "pretraining (default: the shipped pretrained encoders, frozen, lambda 0.1)")
+                   help="encoders from random weights, trained with the rest, lambda 0.5 (default: pretrained encoders; "
+                        "cpu: the shipped ones, frozen, lambda 0.1; paper: VGG16 from ImageNet and VGGish from AudioSet, "
+                        "fetched into torch.hub's cache)")
     p.add_argument("--set", action="append", metavar="SECTION.KEY=VALUE", help="any other config field, e.g. model.dim=128")
-    p.add_argument("--visual-weights", help="local state dict for the visual encoder (torchvision vgg16 layout)")
-    p.add_argument("--audio-weights", help="local state dict for the audio encoder (VGGish port layout)")
+    p.add_argument("--visual-weights", help="local state dict for the visual encoder (torchvision vgg16 layout; "
+                                            "default for paper: vgg16-397923af.pth in torch.hub's cache)")
+    p.add_argument("--audio-weights", help="local state dict for the audio encoder (VGGish port layout; "
+                                           "default for paper: vggish-10086976.pth in torch.hub's cache)")
     p.add_argument("--max-samples", type=positive_int, help="use only the first N training samples")
     p.add_argument("--checkpoint-every", type=nonnegative_int, default=0, help="also checkpoint every N steps (default 0: at epoch ends only)")
     p.add_argument("--resume", action="store_true", help="continue the run in --out from its latest.pth")

@@ -14,7 +14,7 @@ def batch_inputs(batch: dict[str, Any], device: torch.device) -> tuple[Tensor, T
     Tensor[B, N, 1, T, n_mels] and the B*N proposal boxes (each Tensor[P_i, 4]; empty without proposals)."""
     frames = batch["frames"].to(device, non_blocking=True)  # (B, N, 3, S, S)
     audio = batch["audio"].to(device, non_blocking=True)  # (B, N, 1, T, n_mels)
-    proposals = [p.to(device) for p in batch["proposals"]]  # B*N x (P_i, 4)
+    proposals = [p.to(device, non_blocking=True) for p in batch["proposals"]]  # B*N x (P_i, 4)
     return frames, audio, proposals
 
 

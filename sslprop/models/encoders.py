@@ -5,7 +5,8 @@ Visual encoders map frames `Tensor[B, 3, S, S]` (RGB in [0, 1]) to a feature map
 Audio encoders map log-mel patches `Tensor[B, 1, 96, n_mels]` to `Tensor[B, D]` and carry
 `out_dim` (D). `SPP` turns a feature map and per-frame proposals (absolute pixels, xyxy)
 into one feature vector per proposal. `build_encoders` picks both encoders from a
-`ModelConfig` and loads pretrained weights from local files when given.
+`ModelConfig` and loads pretrained weights: local files when given, else the shipped small
+encoders or the paper's public VGG16 / VGGish files (`sslprop.models.hub`).
 """
 
 from __future__ import annotations
@@ -348,29 +349,40 @@ def resolve_weights(
     model_cfg: ModelConfig,
     visual_weights: str | os.PathLike | None = None,
     audio_weights: str | os.PathLike | None = None,
+    log: Callable[[str], None] = print,
 ) -> tuple[str | None, str | None]:
-    """The weight files `build_encoders` loads: the given ones, else, with `model.pretrained`, the shipped ones.
+    """The weight files `build_encoders` loads: the given ones, else, with `model.pretrained`, the pretrained ones.
 
-    Shipped weights exist for the small encoders only (`sslprop.engine.pretrain`); `model.pretrained` with
-    vgg16 or vggish and no file is an SSLPropError (no weights can be downloaded: pass the local files).
+    For the small encoders (cpu profile) those ship in the package (`sslprop.models.weights`); for vgg16 and
+    vggish (paper profile) they are the public ImageNet and AudioSet files, found in or downloaded into torch.hub's
+    cache and checked against their recorded sha256 (`sslprop.models.hub.fetch`; offline, one SSLPropError names
+    each file, its URL and the folder to put it in). Without `model.pretrained` an encoder with no file is random.
     """
     if not model_cfg.pretrained:
         return (None if visual_weights is None else str(visual_weights), None if audio_weights is None else str(audio_weights))
+    given = {"visual": visual_weights, "audio": audio_weights}
     from sslprop.models.weights import SHIPPED_WIDTH, shipped_weights
 
-    out = []
-    for kind, name, path, flag in (("visual", model_cfg.visual, visual_weights, "--visual-weights"),
-                                   ("audio", model_cfg.audio, audio_weights, "--audio-weights")):
-        if path is None:
-            if name != "small":
-                raise SSLPropError(f"model.pretrained with the {name} encoder: no weights ship for it (pass {flag} FILE)")
+    out: dict[str, str] = {}
+    public: dict[str, str] = {}  # kind -> encoder name, fetched together so that one message names every missing file
+    for kind, name in (("visual", model_cfg.visual), ("audio", model_cfg.audio)):
+        path = given[kind]
+        if path is not None:
+            out[kind] = str(path)
+        elif name == "small":
             width = getattr(model_cfg, f"{kind}_width")
             if width != SHIPPED_WIDTH[kind]:
                 raise SSLPropError(f"model.{kind}_width = {width}: the shipped pretrained {kind} encoder has width "
                                    f"{SHIPPED_WIDTH[kind]} (set model.pretrained=false, or train with --from-scratch)")
-            path = shipped_weights(kind)
-        out.append(str(path))
-    return out[0], out[1]
+            out[kind] = str(shipped_weights(kind))
+        else:
+            public[kind] = name
+    if public:
+        from sslprop.models.hub import fetch
+
+        fetched = fetch(list(public.values()), log)
+        out.update({kind: str(fetched[name]) for kind, name in public.items()})
+    return out["visual"], out["audio"]
 
 
 def build_encoders(
@@ -383,16 +395,17 @@ def build_encoders(
 
     With a weight path the file is loaded in that encoder's layout: torchvision's `vgg16`
     state dict for "vgg16", the torchvggish port's for "vggish", and this module's own
-    state dict for the small encoders. Without one, `model.pretrained` loads the shipped
-    pretrained small encoders (`resolve_weights`); otherwise the encoder keeps its random
-    initialisation, and `log` says so. A missing or malformed file, or an unknown encoder
-    name, raises SSLPropError.
+    state dict for the small encoders. Without one, `model.pretrained` loads the pretrained
+    encoders (`resolve_weights`: the shipped small ones, or VGG16 from ImageNet and VGGish from
+    AudioSet through torch.hub's cache); otherwise the encoder keeps its random initialisation,
+    and `log` says so. A missing, malformed or unverified file, or an unknown encoder name,
+    raises SSLPropError.
     """
     if model_cfg.visual not in VISUAL_ENCODERS:
         raise SSLPropError(f"model.visual '{model_cfg.visual}': unknown visual encoder (choose from {', '.join(VISUAL_ENCODERS)})")
     if model_cfg.audio not in AUDIO_ENCODERS:
         raise SSLPropError(f"model.audio '{model_cfg.audio}': unknown audio encoder (choose from {', '.join(AUDIO_ENCODERS)})")
-    visual_weights, audio_weights = resolve_weights(model_cfg, visual_weights, audio_weights)
+    visual_weights, audio_weights = resolve_weights(model_cfg, visual_weights, audio_weights, log)
     jobs = (
         ("visual", "--visual-weights", model_cfg.visual, visual_weights, _build_visual),
         ("audio", "--audio-weights", model_cfg.audio, audio_weights, _build_audio),

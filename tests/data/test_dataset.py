@@ -43,3 +43,30 @@ def test_without_proposals_and_bad_sets(tiny16, tmp_path):
         SSLDataset(tmp_path, "test")
     with pytest.raises(SSLPropError, match="fewer than num_frames=2"):
         SSLDataset(tmp_path, "test", DataConfig(num_frames=2), with_proposals=False)
+
+
+def test_example_cache_keeps_patches_on_disk_and_reads_a_changed_file_again(tmp_path):
+    import shutil
+
+    import numpy as np
+
+    from sslprop.data.audio import write_wav
+    from sslprop.data.dataset import EXAMPLE_CACHE
+
+    root = tiny_set(tmp_path / "set", n=8, size=32, proposals=False)
+    cfg = DataConfig(frame_size=32, audio_features="vggish")
+    plain = SSLDataset(root, "train", cfg, with_proposals=False, cache=False)
+    disk = SSLDataset(root, "train", cfg, with_proposals=False, cache=False, example_cache=True)
+    first = disk[0]["audio"]
+    files = list((root / EXAMPLE_CACHE).rglob("*.npy"))
+    assert len(files) == 1 and files[0].parent.parent.name == "vggish-64-16000-0.96s-v1"
+    assert torch.equal(first, plain[0]["audio"]) and first.dtype == torch.float32
+    np.save(files[0], np.zeros((1, 96, 64), np.float32))  # what is stored is what is read
+    assert disk[0]["audio"].abs().sum() == 0
+    t = np.arange(16000) / 16000
+    write_wav(root / "audio/0.wav", 0.5 * np.sin(2 * np.pi * 1234 * t))  # a new file: a new entry, computed again
+    assert torch.equal(disk[0]["audio"], plain[0]["audio"]) and disk[0]["audio"].abs().sum() > 0
+    assert len(list((root / EXAMPLE_CACHE).rglob("*.npy"))) == 2
+    shutil.rmtree(root / EXAMPLE_CACHE)
+    (root / EXAMPLE_CACHE).write_text("not a folder")  # cannot be written: computed every time, no error
+    assert torch.equal(disk[1]["audio"], plain[1]["audio"]) and not disk.examples.writable

@@ -2,6 +2,7 @@
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -10,7 +11,8 @@ import numpy as np
 import pytest
 import torch
 
-from sslprop.engine.train import load_checkpoint, train
+from sslprop.data.dataset import EXAMPLE_CACHE
+from sslprop.engine.train import EpochBatches, load_checkpoint, loader_workers, make_loader, train
 from sslprop.errors import SSLPropError
 from tests.helpers import train_cfg
 
@@ -77,3 +79,70 @@ def test_written_files_get_the_umask_mode_not_0600(tiny, tmp_path):
         os.umask(old)
     for name in ("latest.pth", "config.json", "metrics.jsonl"):
         assert (tmp_path / "r" / name).stat().st_mode & 0o777 == 0o644, name
+
+
+class _WhoReads(torch.utils.data.Dataset):
+    """Items in the collated format whose video_id is the process that read them."""
+
+    def __len__(self) -> int:
+        return 8
+
+    def __getitem__(self, i: int) -> dict:
+        return {"frames": torch.zeros(1), "audio": torch.zeros(1), "proposals": [], "index": i, "keys": [str(i)],
+                "sample_id": str(i), "video_id": str(os.getpid())}
+
+
+def test_one_loader_serves_every_epoch_from_the_same_spawned_workers():
+    batches = EpochBatches([[0, 1], [2, 3]])
+    loader = make_loader(_WhoReads(), batches, 1, torch.device("cpu"))
+    assert loader.persistent_workers and loader.prefetch_factor == 4 and not loader.pin_memory
+    assert loader.multiprocessing_context.get_start_method() == "spawn"
+    first = list(loader)
+    batches.batches = [[7, 6], [5, 4], [3, 2]]  # the next epoch's order, set on the same loader
+    second = list(loader)
+    assert [b["index"].tolist() for b in first] == [[0, 1], [2, 3]]
+    assert [b["index"].tolist() for b in second] == [[7, 6], [5, 4], [3, 2]]
+    pids = {v for b in first + second for v in b["video_id"]}
+    assert len(pids) == 1 and pids != {str(os.getpid())}  # one worker, not this process, kept across epochs
+    assert make_loader(_WhoReads(), batches, 0, torch.device("cpu")).num_workers == 0
+
+
+def test_loader_workers_are_capped_at_the_cores(monkeypatch):
+    from sslprop.data import proposals
+
+    monkeypatch.setattr(proposals, "available_cores", lambda: 16)
+    lines: list[str] = []
+    assert loader_workers(8, lines.append) == 8 and lines == []
+    monkeypatch.setenv("LOCAL_WORLD_SIZE", "4")  # torchrun: 4 processes share the 16 cores
+    assert loader_workers(8, lines.append) == 4
+    assert lines == ["8 DataLoader workers > 4 cores for this process: using 4"]
+
+
+@pytest.mark.slow
+def test_workers_train_what_the_main_process_trains_and_keep_patches_on_disk(tiny, tmp_path):
+    data = Path(shutil.copytree(tiny, tmp_path / "data"))
+    h0 = train(train_cfg(), data, tmp_path / "w0", progress=False, log=lambda m: None)
+    assert not (data / EXAMPLE_CACHE).exists()  # without workers the patches stay in memory, as before
+    h2 = train(train_cfg(**{"train.num_workers": 2}), data, tmp_path / "w2", progress=False, log=lambda m: None)
+    assert [r["loss"] for r in h2] == [r["loss"] for r in h0] and len(h2) == 2
+    w0, w2 = _weights(tmp_path / "w0"), _weights(tmp_path / "w2")
+    assert all(torch.equal(w0[k], w2[k]) for k in w0)
+    stored = sorted((data / EXAMPLE_CACHE).rglob("*.npy"))
+    assert len(stored) == 10  # one patch per training clip, written by the workers in the first epoch
+    again = train(train_cfg(**{"train.num_workers": 2, "train.epochs": 1}), data, tmp_path / "w3", progress=False,
+                  log=lambda m: None)  # read back from disk
+    assert again[0]["loss"] == h0[0]["loss"] and sorted((data / EXAMPLE_CACHE).rglob("*.npy")) == stored
+
+
+def test_resume_reads_no_weight_file_and_keeps_the_one_the_run_started_from(tiny, tmp_path):
+    from sslprop.models.encoders import SmallVisual
+
+    weights = tmp_path / "visual.pth"
+    torch.manual_seed(5)
+    torch.save(SmallVisual(8).state_dict(), weights)
+    full = train(train_cfg(), tiny, tmp_path / "full", visual_weights=str(weights), progress=False, log=lambda m: None)
+    train(train_cfg(), tiny, tmp_path / "cut", visual_weights=str(weights), max_steps=1, progress=False, log=lambda m: None)
+    weights.unlink()  # e.g. another node, without the cache: the checkpoint holds the weights
+    resumed = train(train_cfg(), tiny, tmp_path / "cut", resume=True, progress=False, log=lambda m: None)
+    assert [r["loss"] for r in resumed] == [r["loss"] for r in full]
+    assert json.loads((tmp_path / "cut" / "config.json").read_text())["visual_weights"] == str(weights)

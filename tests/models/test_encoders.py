@@ -242,8 +242,10 @@ def test_build_encoders_cpu_profile_loads_the_shipped_weights_or_says_random():
 
 
 def test_build_encoders_paper_profile_picks_vgg16_and_vggish():
+    """Random only when asked (`--from-scratch`): by default the paper profile loads ImageNet / AudioSet (test_hub.py)."""
+    assert get_profile("paper").model.pretrained
     lines: list[str] = []
-    vis, aud = build_encoders(get_profile("paper").model, log=lines.append)
+    vis, aud = build_encoders(get_profile("paper").replace(**{"model.pretrained": False}).model, log=lines.append)
     assert isinstance(vis, VGG16Backbone) and isinstance(aud, VGGish)
     assert lines[0] == "visual encoder vgg16: no --visual-weights given, starting from random weights"
     assert lines[1] == "audio encoder vggish: no --audio-weights given, starting from random weights"

@@ -250,7 +250,7 @@ def test_bad_inputs_are_clear_errors():
 @pytest.mark.slow
 def test_paper_profile_forward_backward_on_cpu():
     """Dilated VGG16 + VGGish at 224, K = 20, one clip: the paper's sizes run end to end (~8 s on 2 cores)."""
-    cfg = get_profile("paper")
+    cfg = get_profile("paper").replace(**{"model.pretrained": False})  # random encoders: no weight files here
     torch.manual_seed(0)
     model = ProposalModel(cfg, log=lambda msg: None)
     assert model.visual.out_channels == 512 and model.audio.out_dim == 128
