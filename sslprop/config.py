@@ -75,7 +75,7 @@ RANGES: dict[str, tuple[float, float, bool]] = {
 }
 CHOICES = {"data.audio_features": ("logmel", "vggish"), "data.proposal_mode": ("fast", "quality"),
            "model.visual": ("small", "vgg16"), "model.audio": ("small", "vggish"),
-           "model.scorer": ("sum", "mean", "soft_iou", "soft_iou_grm"), "train.negatives": ("one", "all")}
+           "model.scorer": ("sum", "mean", "soft_iou"), "train.negatives": ("one", "all")}
 
 
 def _check_value(key: str, annotation: str, value: Any) -> None:

@@ -10,7 +10,7 @@ from torch import Tensor
 from sslprop.errors import SSLPropError
 from sslprop.ops.boxes import box_cells
 
-SCORERS = ("sum", "mean", "soft_iou", "soft_iou_grm")
+SCORERS = ("sum", "mean", "soft_iou")
 
 
 def grm(location_map: Tensor) -> Tensor:
@@ -72,9 +72,7 @@ def score_boxes(g: Tensor, boxes: list[Tensor], scorer: str) -> list[Tensor]:
         raise SSLPropError(f"score_boxes: {len(boxes)} box sets for {g.shape[0]} maps")
     B, H, W = g.shape
     acc = g.to(_acc_dtype(g.device))
-    if scorer == "soft_iou_grm":
-        pass
-    elif scorer == "soft_iou":
+    if scorer == "soft_iou":
         lo = acc.amin(dim=(1, 2), keepdim=True)  # (B, 1, 1)
         span = acc.amax(dim=(1, 2), keepdim=True) - lo
         flat = span == 0
@@ -98,7 +96,7 @@ def score_boxes(g: Tensor, boxes: list[Tensor], scorer: str) -> list[Tensor]:
         score = inside
     elif scorer == "mean":
         score = inside / area
-    else:  # soft_iou, soft_iou_grm
+    else:
         total = integral[:, H, W][frame]  # (sum P,)
         score = inside / (total + area - inside)
     return list(score.to(g.dtype).split(counts))
