@@ -53,17 +53,20 @@ class Budget:
     test_fractions: dict[str, float] = field(default_factory=dict, hash=False)
 
     def test_fraction(self, preset: str) -> float:
-        return float(self.test_fractions.get(preset, 0.25))
+        from sslprop.data.synth import DEFAULT_TEST_FRACTION
+
+        return float(self.test_fractions.get(preset, DEFAULT_TEST_FRACTION.get(preset, 0.25)))
 
 
 BUDGETS: dict[str, Budget] = {
     # seconds: enough samples for every split and figure to exist, one short epoch
-    "smoke": Budget("smoke", {"solo": 16, "mosaic": 16, "scenes": 32, "sequences": 8}, epochs=1, batch_size=16, examples=2),
+    "smoke": Budget("smoke", {"solo": 16, "mosaic": 16, "scenes": 32, "sequences": 8, "listening": 6}, epochs=1, batch_size=16,
+                    examples=2),
     # `make reproduce` on a 2-core CPU (pretrained frozen encoders): every table of notebooks 04-08 on at least 800
     # scored test frames per data set (scenes: 867 on-screen test frames at seed 0; sequences: all 2,720 frames of
     # its 340 clips, of which 1,280 in distance clips (Fig. 3) and 699 turns frames with both objects matched (Fig. 4))
-    "full": Budget("full", {"solo": 1700, "mosaic": 1700, "scenes": 3700, "sequences": 340}, epochs=4, batch_size=32,
-                   examples=4, test_fractions={"solo": 0.5, "mosaic": 0.5, "scenes": 0.3}),
+    "full": Budget("full", {"solo": 1700, "mosaic": 1700, "scenes": 3700, "sequences": 340, "listening": 200}, epochs=4,
+                   batch_size=32, examples=4, test_fractions={"solo": 0.5, "mosaic": 0.5, "scenes": 0.3}),
 }
 
 
@@ -123,8 +126,9 @@ def ensure_dataset(
     from sslprop.utils import atomic_write_json
 
     b = get_budget(budget)
-    if preset not in synth.PRESETS:
-        raise SSLPropError(f"preset {preset!r}: unknown (choose from {', '.join(synth.PRESETS)})")
+    presets = synth.PRESETS + (synth.LISTENING,)
+    if preset not in presets:
+        raise SSLPropError(f"preset {preset!r}: unknown (choose from {', '.join(presets)})")
     n = int(size if size is not None else b.sizes[preset])
     fraction = b.test_fraction(preset)
     name = (f"{preset}-n{n}-s{seed}" + ("" if fraction == 0.25 else f"-t{round(100 * fraction)}")
@@ -202,13 +206,14 @@ def ensure_run(
         reading its checkpoint; an interrupted one continues from latest.pth to the same result
         as an uninterrupted run; a folder holding another configuration is an `SSLPropError`.
     """
-    from sslprop.engine.train import CHECKPOINT, train
+    from sslprop.engine.train import CHECKPOINT, data_fingerprint, train
 
     cfg = run_config(profile, budget, seed, device, overrides)
     data = Path(data)
     b = get_budget(budget)
-    marker = {"method": method, "config": cfg.to_dict()}
-    default = f"{method}-{data.name}-{b.name}-{_digest([method, cfg.to_dict(), data.name])}"
+    # the data set's content is part of what a run is: a set generated again (another generator version) is another run
+    marker = {"method": method, "config": cfg.to_dict(), "data": data_fingerprint(data)}
+    default = f"{method}-{data.name}-{b.name}-{_digest([method, cfg.to_dict(), data.name, marker['data']])}"
     if max_samples is not None:
         marker["max_samples"] = int(max_samples)
         default = f"{method}-{data.name}-{b.name}-m{max_samples}-{_digest([marker, data.name])}"
