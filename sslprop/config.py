@@ -33,7 +33,7 @@ class ModelConfig:
     use_lstm: bool = True  # modality-specific LSTMs over the N frames (identity-sized, hidden = feature size)
     k: int = 20  # K, proposals kept per frame after GRM scoring
     scorer: str = "soft_iou"  # proposal confidence from the GRM: "sum" (as printed), "mean" or "soft_iou" (docs/design.md)
-    select_proposals: bool = True  # False: Table 3 row 4, every proposal enters the MIL bag, loss = distance ratio only
+    select_proposals: bool = True  # False: Table 3 row 4, every proposal enters the MIL bag (the paper's row: with train.lam 0)
     spp_levels: tuple[int, ...] = (1, 2)  # SPP grid sizes (RoI pooling at each, concatenated)
     max_proposals: int = 2000  # proposals per frame considered before selection (largest-first cap; holds a whole bag)
     mil_temperature: float | None = None  # None: alpha = d / sum d (as printed); T: alpha = softmax(d / T) over existing slots

@@ -20,9 +20,10 @@ classes on photo backgrounds, not real-world sound sources: on real videos its b
 method does, not what a model trained on real data would find. A run trained with `sslprop train`
 (either profile, e.g. the paper's VGG16 + VGGish on a GPU) works with the same command.
 
-Frames are searched for proposals at `--max-side` (default: the model's input size, as the
-benchmark's frames are) and the boxes mapped back to the video's pixels, so a 1024 px video costs
-about what a benchmark frame does. m_on needs a threshold: with several videos it is calibrated on
+Frames are searched for proposals with their longer side at `--max-side` (default 224,
+`sslprop.data.proposals.SEARCH_SIDE`: where Selective Search gives bags of the paper's size, hundreds of
+proposals, on real photos) and the boxes mapped back to the video's pixels, so a 1024 px video costs
+about what a stored 224 px frame does. m_on needs a threshold: with several videos it is calibrated on
 them as `sslprop predict` does; with one, the run's own (`m_on_threshold` of the shipped card or of
 `--m-threshold`) or none, and then the OR is d_on alone (boxes.json says which).
 
@@ -150,11 +151,11 @@ class FrameResult:
 
 
 def frame_proposals(frame: np.ndarray, cfg: Any, max_side: int | None = None) -> torch.Tensor:
-    """Selective Search boxes of one frame (searched at `max_side`, default the model's input size), in its pixels."""
-    from sslprop.data.proposals import selective_search
+    """Selective Search boxes of one frame (its longer side searched at `max_side`, default `SEARCH_SIDE`), in its pixels."""
+    from sslprop.data.proposals import SEARCH_SIDE, selective_search
     from sslprop.ops.boxes import cap_proposals
 
-    boxes = torch.from_numpy(selective_search(frame, max_side=max_side or cfg.data.frame_size))
+    boxes = torch.from_numpy(selective_search(frame, max_side=max_side or SEARCH_SIDE))
     return cap_proposals(boxes, cfg.model.max_proposals) if len(boxes) else boxes
 
 
@@ -500,7 +501,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--run", help="a run folder or an exported checkpoint (default: the shipped cpu-profile checkpoint)")
     p.add_argument("--fps", type=_positive_float, default=2.0, help="frames localised per second (default 2)")
     p.add_argument("--audio", help="localise with this sound instead of each video's own soundtrack")
-    p.add_argument("--max-side", type=positive_int, help="side at which frames are searched for proposals (default: the model's input size)")
+    p.add_argument("--max-side", type=positive_int, help="longer side at which frames are searched for proposals (default 224: "
+                   "bags of the paper's size, hundreds of proposals)")
     p.add_argument("--m-threshold", type=_positive_float, help="m_on threshold on |f_v - f_s| (default: calibrated on several videos, or the checkpoint's)")
     p.add_argument("--device", help="cpu, cuda, cuda:N or auto (default: auto)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")

@@ -137,11 +137,16 @@ def save_claims(rows: Sequence[Mapping[str, Any]], name: str, figures_dir: str |
     return save_table([{c: r.get(c) for c in COLUMNS} for r in rows], name, figures_dir, float_format="{:.1f}")
 
 
-def gather(figures_dir: str | os.PathLike, pattern: str = "0[5-8]_claims.csv") -> list[dict[str, Any]]:
-    """Every ledger row the notebooks saved in `figures_dir`, in notebook order; numbers back as floats."""
-    files = sorted(Path(figures_dir).glob(pattern))
-    if not files:
-        raise SSLPropError(f"{figures_dir}: no {pattern} (run notebooks 05-08 first)")
+CLAIM_FILES = ("05_claims.csv", "06_claims.csv", "07_claims.csv", "08_claims.csv", "11_claims.csv")  # the notebooks that decide claims
+
+
+def gather(figures_dir: str | os.PathLike, names: Sequence[str] = CLAIM_FILES) -> list[dict[str, Any]]:
+    """Every ledger row the notebooks saved in `figures_dir` (`names`, in notebook order); numbers back as floats.
+    Notebook 09 runs after all of them (the Makefile runs it last)."""
+    files = [Path(figures_dir) / n for n in names]
+    missing = [f.name for f in files if not f.is_file()]
+    if missing:
+        raise SSLPropError(f"{figures_dir}: no {', '.join(missing)} (run notebooks 05-08 and 11 first)")
     rows = []
     for f in files:
         with f.open(newline="", encoding="utf-8") as fh:
@@ -172,6 +177,17 @@ def table1_claims(paired: Mapping[str, Mapping[str, Any]], rows: Sequence[Mappin
         out.append(claim(f"m_on || d_on is more accurate than {single} alone", "Table 1", data,
                          f"{paper['m_on || d_on']:.1f} vs. {paper[single]:.1f} ({paper_column})",
                          [(f"{acc['m_on || d_on']:.1f} vs. {acc[single]:.1f}:", d)], unit=" pts"))
+    # the same claim with d_on at its label-free calibrated threshold (predict.d_on_threshold), where predict made one:
+    # the paper's 0.2 is a constant of its model, and can sit anywhere in another model's d_on distribution
+    calibrated_or = "m_on || d_on (calibrated)"
+    for single in ("m_on", "d_on (calibrated)"):
+        d = paired.get(f"{calibrated_or} - {single}")
+        if d is None or calibrated_or not in acc:
+            continue
+        d = {k: (100.0 * v if k != "resolved" else v) for k, v in d.items()}
+        out.append(claim(f"m_on || d_on is more accurate than {single} alone (d_on at its calibrated threshold)", "Table 1",
+                         data, f"{paper['m_on || d_on']:.1f} vs. {paper[single.split(' (')[0]]:.1f} ({paper_column}, d_on > 0.2)",
+                         [(f"{acc[calibrated_or]:.1f} vs. {acc[single]:.1f}:", d)], unit=" pts"))
     return out
 
 
@@ -228,6 +244,11 @@ def table3_claims(rows: Sequence[Mapping[str, Any]], comparer: Any, map_methods:
               f"cIoU@0.5 {p[k20]['cIoU@0.5']:.1f} vs. {p['Ours - ProSelectNet']['cIoU@0.5']:.1f}",
               [("K=20 vs. no selection", comparer((k20, "cIoU@0.5"), ("Ours - ProSelectNet", "cIoU@0.5")))], unit=" pts"),
     ]
+    own_loss = "Ours - ProSelectNet (Ours' loss)"
+    if any(r["variant"] == own_loss for r in rows):  # the same comparison with the loss kept: selection alone differs
+        out.append(claim("without proposal selection alone (Ours' loss kept) localisation is worse (not in the paper)",
+                         "Table 3", "scenes (SSL)", "not reported (the paper's row also drops L_edu)",
+                         [("K=20 vs. no selection, loss kept", comparer((k20, "cIoU@0.5"), (own_loss, "cIoU@0.5")))], unit=" pts"))
     if map_methods:
         col = "scenes cIoU@0.5"
         best = max(map_methods, key=lambda r: r[col])
@@ -298,7 +319,8 @@ def fig4_claim(outcomes: Sequence[tuple[str, bool]]) -> dict[str, Any]:
 
 def fig5_difference(covered: Mapping[str, Sequence[float]], keys: Sequence[str]) -> dict[str, Any] | None:
     """Fig. 5: ours minus Attention's share of the source's box covered per frame of `keys`, paired, in points
-    (None without frames)."""
+    (None without frames). `covered`: per frame, each map's "box covered at equal area" (`tracks.map_shape`), so that
+    a flatter map cannot win by spilling over the frame."""
     from sslprop.evaluation.bootstrap import paired_difference
 
     if not keys:
@@ -309,9 +331,10 @@ def fig5_difference(covered: Mapping[str, Sequence[float]], keys: Sequence[str])
 
 def fig5_claim(covered: Mapping[str, Sequence[float]], keys: Sequence[str]) -> dict[str, Any]:
     """Fig. 5: our location map covers more of the sounding object than Attention's (`fig5_difference`)."""
-    return claim("our location map covers more of the sounding object than Attention's map", "Fig. 5", "scenes (SSL)",
-                 "shown qualitatively",
-                 [(f"share of the box covered, ours - Attention, {len(keys)} frames:", fig5_difference(covered, keys))], unit=" pts")
+    return claim("our location map covers more of the sounding object than Attention's map (at equal area)", "Fig. 5",
+                 "scenes (SSL)", "shown qualitatively",
+                 [(f"share of the box in each map's top |box| pixels, ours - Attention, {len(keys)} frames:",
+                   fig5_difference(covered, keys))], unit=" pts")
 
 
 def figure_claims(correlations: Sequence[tuple[str, float]], outcomes: Sequence[tuple[str, bool]],
@@ -322,3 +345,29 @@ def figure_claims(correlations: Sequence[tuple[str, float]], outcomes: Sequence[
     on-screen test frame of `keys`.
     """
     return [fig3_claim(correlations), fig4_claim(outcomes), fig5_claim(covered, keys)]
+
+
+def listening_claims(records: Sequence[Mapping[str, Any]], column: str = "follow_point") -> list[dict[str, Any]]:
+    """The listening test (notebook 11), not in the paper: each method follows the sound more often than blind (its
+    follow rate minus the blind rate on the same pairs), and Ours follows it more often than each map method (paired).
+    `column`: "follow_point" (a map's peak, a box's centre, inside the played object: one rule for both paradigms) or
+    "follow_box"."""
+    from sslprop.evaluation.listening import blind_difference, paired_follow
+
+    def pts(d: Mapping[str, Any]) -> dict[str, Any]:
+        return {k: (100.0 * v if k != "resolved" else v) for k, v in d.items()}
+
+    out = []
+    for r in records:
+        out.append(claim(f"{r['label']} follows the sound more often than blind (not in the paper)", "Listening",
+                         "listening (scenes)", "not reported",
+                         [(f"{100 * r[column]:.1f} vs. {100 * r['blind']:.1f}:", pts(blind_difference(r, column)))], unit=" pts"))
+    ours = next((r for r in records if r["method"] == "ours"), None)
+    if ours is not None:
+        for r in records:
+            if r["method"] == "ours" or r.get("paradigm") == "floor":
+                continue
+            out.append(claim(f"Ours follows the sound more often than {r['label']} (not in the paper)", "Listening",
+                             "listening (scenes)", "not reported",
+                             [(f"{100 * ours[column]:.1f} vs. {100 * r[column]:.1f}:", pts(paired_follow(ours, r, column)))], unit=" pts"))
+    return out

@@ -323,3 +323,38 @@ def topk_recall_figure(rows: Sequence[Mapping[str, Any]], ks: Sequence[int], siz
     handles, labels = axes[0, 0].get_legend_handles_labels()
     fig.legend(handles, labels, loc="outside lower center", ncol=len(labels), fontsize=7, frameon=False)
     return fig
+
+
+# --------------------------------------------------------------------------------------- the listening test
+
+
+def listening_figure(rows: Sequence[Mapping[str, Any]], width: float = 7.5) -> Any:
+    """Notebook 11: each method's follow rates (point, box) with their 95 % intervals beside the blind rate, one line per
+    method; its switch rate in a second panel. rows: `sslprop.lab.tables.listening_rows`. Returns the pyplot figure."""
+    import matplotlib.pyplot as plt
+
+    names = [r["method"] for r in rows]
+    y = np.arange(len(rows))
+    fig, (left, right) = plt.subplots(1, 2, figsize=(width, 0.32 * len(rows) + 1.2), sharey=True, layout="constrained",
+                                      gridspec_kw={"width_ratios": [2.0, 1.0]})
+    styles = (("follow, point (%)", "#d62728", "o", -0.12), ("follow, box IoU >= 0.5 (%)", "#1f77b4", "s", 0.12))
+    for column, color, marker, dy in styles:
+        v = np.array([r[column] for r in rows], dtype=float)
+        lo = np.array([r.get(f"{column} low", np.nan) for r in rows], dtype=float)
+        hi = np.array([r.get(f"{column} high", np.nan) for r in rows], dtype=float)
+        left.errorbar(v, y + dy, xerr=np.nan_to_num(np.vstack([v - lo, hi - v])), fmt=marker, color=color, markersize=4,
+                      elinewidth=1, capsize=2, label=column.replace(" (%)", ""))
+    blind = np.array([r["blind (%)"] for r in rows], dtype=float)
+    left.scatter(blind, y, marker="|", s=160, color="black", zorder=3, label="blind")
+    sw = np.array([r["switch (%)"] for r in rows], dtype=float)
+    right.barh(y, sw, color="#999999")
+    for ax in (left, right):
+        ax.set_yticks(y, names, fontsize=7)
+        ax.tick_params(labelsize=7)
+        ax.grid(axis="x", linewidth=0.4, alpha=0.5)
+    left.invert_yaxis()
+    left.set_xlabel("follow rate, % of (frame, object sound) pairs", fontsize=8)
+    right.set_xlabel("switch rate, %", fontsize=8)
+    handles, labels = left.get_legend_handles_labels()
+    fig.legend(handles, labels, fontsize=7, loc="outside lower center", ncol=3, frameon=False)
+    return fig

@@ -64,7 +64,8 @@ TABLE3_RUNS = {
     "Ours (K=10)": {"model.k": 10},
     "Ours (K=20)": {},
     "Ours (K=30)": {"model.k": 30},
-    "Ours - ProSelectNet": {"model.select_proposals": False},
+    "Ours - ProSelectNet": {"model.select_proposals": False, "train.lam": 0.0},  # as the paper defines it: L_tri alone
+    "Ours - ProSelectNet (Ours' loss)": {"model.select_proposals": False},  # selection alone removed
     "Ours (scorer sum)": {"model.scorer": "sum"},
     "Ours (scorer mean)": {"model.scorer": "mean"},
 }
@@ -317,9 +318,8 @@ def table3_records(setup: Setup, runs: Mapping[str, Mapping[str, Any]] | None = 
         if not overrides:
             map_record = {"variant": "The location map m_n", **score_run(run, data, "lvs", "maps", False, setup.device)}
     if map_record is not None:  # the paper's order: K rows, without selection, the map, then our extra scorer rows
-        names = [r["variant"] for r in records]
-        place = names.index("Ours - ProSelectNet") + 1 if "Ours - ProSelectNet" in names else len(records)
-        records.insert(place, map_record)
+        after = [i for i, r in enumerate(records) if r["variant"].startswith("Ours - ProSelectNet")]  # both no-selection rows
+        records.insert(after[-1] + 1 if after else len(records), map_record)
     for floor in floors:
         records.append({"variant": FLOOR_LABELS[floor], **score_floor(floor, data, "lvs", setup.seed)})
     return records
@@ -488,3 +488,44 @@ def read_outputs(predictions: str | os.PathLike, keys: Sequence[str]) -> dict[st
             raise SSLPropError(f"{folder}: no prediction for {missing[0]!r}")
         return {k: {"map": z[k], "boxes": np.asarray(boxes[k], dtype=np.float64).reshape(-1, 5),
                     "two": np.asarray(two[k], dtype=np.float64).reshape(-1, 5)} for k in keys}
+
+
+# --------------------------------------------------------------------------------------- the listening test (notebook 11)
+
+LISTEN_COLUMNS = ("follow, point (%)", "follow, box IoU >= 0.5 (%)", "blind (%)", "switch (%)")
+
+
+def listening_records(setup: Setup, methods: Sequence[str] = tuple(METHOD_LABELS),
+                      log: Callable[[str], None] = lambda msg: None) -> list[dict[str, Any]]:
+    """The listening test (`sslprop.evaluation.listening`) of every Table 2 row's `scenes` run on the budget's listening
+    set: records {method (row key), label, **report} with intervals; the runs are notebook 06's (cached)."""
+    from sslprop.evaluation.listening import listen
+
+    scenes, data = setup.data("scenes"), setup.data("listening")
+    out = []
+    for method in methods:
+        log(f"listening: {METHOD_LABELS.get(method, method)}")
+        report = listen(setup.row_run(method, scenes, log), data, ci=CI, device=setup.device, progress=False)
+        out.append({"method": method, "label": METHOD_LABELS.get(method, method), **report})
+    return out
+
+
+def listening_rows(records: Sequence[Mapping[str, Any]], scale: float = 100.0) -> list[dict[str, Any]]:
+    """Records of `listening_records` -> rows {method, follow, blind, switch (with intervals), the on-screen calls and the
+    confidence's AUC under silence, noise and an off-screen sound}, rates in percent."""
+    rows = []
+    for r in records:
+        iv = r.get("intervals", {})
+        row: dict[str, Any] = {"method": r["label"]}
+        for column, key in zip(LISTEN_COLUMNS, ("follow_point", "follow_box", "blind", "switch")):
+            row[column] = scale * r[key]
+            if key in iv:
+                row[f"{column} low"], row[f"{column} high"] = scale * iv[key][0], scale * iv[key][1]
+        own = r["own"].get("on_d", r["own"].get("on_m"))
+        row["on-screen calls, own sound (%)"] = None if own is None else scale * own
+        for name, s in r["sounds"].items():
+            call = s.get("on_d", s.get("on_m"))
+            row[f"on-screen calls, {name} (%)"] = None if call is None else scale * call
+            row[f"confidence AUC, own vs. {name}"] = s["auc_own_vs"]
+        rows.append(row)
+    return rows

@@ -173,6 +173,8 @@ def map_shape(score_map: Any, box: Sequence[float], threshold: float = 0.5) -> d
         box covered:  share of the box's pixels inside the region (completeness)
         region in box: share of the region's pixels inside the box (precision)
         map box IoU:  IoU of the region's tight box (`sslprop.ops.boxes.map_box`) with the object's box
+        box covered at equal area: share of the box's pixels among the map's top |box| pixels (`covered_at_equal_area`):
+                      every map gets a region of the box's own size, so a flatter map cannot cover more by spilling
     """
     import torch
 
@@ -192,7 +194,26 @@ def map_shape(score_map: Any, box: Sequence[float], threshold: float = 0.5) -> d
         "box covered": float((region & inside).sum()) / float(inside.sum()),
         "region in box": float((region & inside).sum()) / float(region.sum()),
         "map box IoU": box_iou_np(map_box(m.float(), threshold).tolist(), box),
+        "box covered at equal area": covered_at_equal_area(m.numpy(), inside.numpy()),
     }
+
+
+def covered_at_equal_area(score_map: np.ndarray, inside: np.ndarray) -> float:
+    """Share of the `inside` (bool (H, W)) pixels among the map's n highest pixels, n = the number of inside pixels.
+
+    At that size the share is both the region's recall and its precision, so two maps are compared on where they put
+    their mass, not on how much they spill. Pixels tied at the n-th value count in proportion (the expected share
+    under a random order of the ties), so a constant map scores n / (H W) whatever the box's place.
+    """
+    v = np.asarray(score_map, dtype=np.float64).ravel()
+    box = np.asarray(inside, dtype=bool).ravel()
+    n = int(box.sum())
+    if n == 0:
+        return float("nan")
+    cut = np.sort(v)[::-1][n - 1]  # the n-th highest value
+    above, tied = v > cut, v == cut
+    share_tied = (n - int(above.sum())) / int(tied.sum())  # how many of the tied pixels make up the n
+    return float((above & box).sum() + share_tied * (tied & box).sum()) / n
 
 
 def ranking_summary(boxes: Mapping[str, Sequence[Sequence[float]]], gt: Mapping[str, Sequence[Sequence[float]]],

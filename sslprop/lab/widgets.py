@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import io
 import textwrap
+from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
@@ -371,3 +372,91 @@ def sound_swap_explorer(frame: np.ndarray, results: Mapping[str, Any], sound: st
     controls = {"sound": W.Dropdown(options=names, value=sound or names[0], description="sound",
                                     layout=W.Layout(width="max-content"))}
     return Explorer(draw, controls, figsize=(6.4, 3.2))
+
+
+def listening_explorer(data: Any, predictions: Mapping[str, Any], frames: Sequence[str] | None = None,
+                       frame: str | None = None, sound: str | None = None, columns: int = 4) -> Explorer:
+    """Pick a frame of a listening set and a sound: each method's answer to it, side by side (notebook 11).
+
+    Args:
+        data: a listening set (`synth --preset listening`).
+        predictions: {method label: its `sslprop predict` folder on `data`}: a box method is drawn with its best box
+            (orange, "best"), a map method with its map and its peak (a cross) and the box `predict` read from it.
+        frames: the frame ids offered (default: the first 8 of the set); only their predictions are loaded.
+        frame, sound: what is shown first ("o<j>" for object j's sound, "silence", "noise", "offscreen").
+    Every panel shows the objects in view, the one whose sound plays green and solid, the others grey and dashed.
+    """
+    import ipywidgets as W
+
+    from sslprop.data.format import read_manifest
+    from sslprop.evaluation.listening import answers_from_predictions, listening_frames
+    from sslprop.evaluation.predfiles import load_predictions
+    from sslprop.lab import viz
+
+    samples = read_manifest(data, "test")
+    by_frame = {f.frame: f for f in listening_frames(samples)}
+    frames = list(frames or list(by_frame)[:8])
+    missing = [f for f in frames if f not in by_frame]
+    if missing or not frames:
+        raise SSLPropError(f"listening_explorer: no frame {missing[0] if missing else '(none given)'} in {data}")
+    keep = {sid for f in frames for sid in list(by_frame[f].played.values()) + list(by_frame[f].others.values())}
+    chosen = [s for s in samples if s.id in keep]
+    answers = {label: answers_from_predictions(p, chosen) for label, p in predictions.items()}
+    maps = {}
+    for label, p in predictions.items():
+        if all(a.kind == "map" for a in answers[label].values()):
+            m = load_predictions(Path(p) / "maps.npz").data
+            maps[label] = {k: m[k] for k in keep}
+    images = {f: viz.load_frame(data, next(s for s in chosen if s.meta["frame"] == f).frames[0]) for f in frames}
+
+    def sounds_of(f: str) -> dict[str, str]:
+        fr = by_frame[f]
+        out = {f"o{j}": f"object {j}'s sound ({fr.objects[j].label})" for j in sorted(fr.played)}
+        out.update({name: name for name in fr.others})
+        return out
+
+    def sample_id(f: str, s: str) -> str:
+        fr = by_frame[f]
+        return fr.played[int(s[1:])] if s.startswith("o") and s[1:].isdigit() else fr.others[s]
+
+    labels = list(predictions)
+    rows = -(-len(labels) // columns)
+
+    def draw(fig: Any, frame: str, sound: str) -> None:
+        if sound not in sounds_of(frame):
+            sound = next(iter(sounds_of(frame)))
+        fr, sid = by_frame[frame], sample_id(frame, sound)
+        source = int(sound[1:]) if sound.startswith("o") and sound[1:].isdigit() else None
+        axes = np.atleast_1d(fig.subplots(rows, columns)).ravel()
+        for ax, label in zip(axes, labels):
+            a = answers[label][sid]
+            if label in maps:
+                viz.show_map(images[frame], maps[label][sid], ax, alpha=0.5)
+            else:
+                viz.show_image(images[frame], ax)
+            for j, o in enumerate(fr.objects):
+                mine = j == source
+                viz.show_boxes(None, [o.box], ax=ax, color=viz.SOUNDING if mine else viz.SILENT, linewidth=1.3 if mine else 0.7,
+                               linestyle="-" if mine else "--")
+            if a.box is not None:
+                viz.show_boxes(None, [a.box], ax=ax, color=viz.SELECTED, linewidth=1.5, labels=["best"])
+            if a.point is not None:
+                ax.plot([a.point[0]], [a.point[1]], marker="x", color="white", markersize=7, markeredgewidth=2)
+            ax.set_title(textwrap.fill(label, 24), fontsize=7)
+        for ax in axes[len(labels):]:
+            ax.axis("off")
+        fig.suptitle(f"{frame}, {sounds_of(frame)[sound]}", fontsize=8)
+        fig.tight_layout()
+
+    first = frame or frames[0]
+    f_control = W.Dropdown(options=frames, value=first, description="frame", layout=W.Layout(width="max-content"))
+    options = [(v, k) for k, v in sounds_of(first).items()]
+    s_control = W.Dropdown(options=options, value=sound or options[0][1], description="sound", layout=W.Layout(width="max-content"))
+
+    def new_frame(change: Any) -> None:  # the sounds follow the frame's objects
+        opts = [(v, k) for k, v in sounds_of(change["new"]).items()]
+        s_control.options = opts
+        s_control.value = opts[0][1]
+
+    f_control.observe(new_frame, names="value")
+    return Explorer(draw, {"frame": f_control, "sound": s_control}, figsize=(2.2 * columns, 2.3 * rows + 0.3))

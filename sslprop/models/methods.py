@@ -82,8 +82,8 @@ class Method(Protocol):
 class Ours:
     """The proposal-based model (paper section 3): distance-ratio loss + lambda * Euclidean term.
 
-    With `model.select_proposals = False` (Table 3 row 4) every proposal enters the bag and the
-    loss is the distance-ratio term alone.
+    With `model.select_proposals = False` (Table 3 row 4) every proposal enters the bag; the paper's row also drops
+    L_edu (`train.lam = 0`, as `train --no-selection` sets), our second row keeps the loss.
     """
 
     name = "ours"
@@ -109,8 +109,9 @@ class Ours:
             neg_f_s = out.f_s[negative_indices(batch["video_id"], ctx.generator).to(out.f_s.device)]  # (B, N, d)
         else:
             raise SSLPropError(f"train.negatives '{cfg.train.negatives}': choose 'one' or 'all'")
-        select = cfg.model.select_proposals
-        loss, parts = proposal_loss(out, neg_f_s, lam=cfg.train.lam if select else 0.0, use_euclidean=select,
+        # lambda as configured, with or without selection: Table 3's "without ProSelectNet" as the paper defines it
+        # (L_tri alone) sets train.lam = 0 (`train --no-selection`); with lambda kept, the row differs in selection alone
+        loss, parts = proposal_loss(out, neg_f_s, lam=cfg.train.lam, use_euclidean=cfg.train.lam > 0,
                                     normalize=cfg.train.normalize, video_ids=batch["video_id"],
                                     paired=pairs > 0)
         return loss, {k: float(v) for k, v in parts.items()}

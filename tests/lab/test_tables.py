@@ -133,7 +133,7 @@ def test_table3_and_table4_rows_order_and_runs(monkeypatch, tmp_path):
     monkeypatch.setattr(tables.Setup, "data", lambda self, preset: tmp_path / preset)
     monkeypatch.setattr(tables.Setup, "run", lambda self, method, data, overrides=None, log=None: (
         asked.append((method, dict(overrides or {}))) or tmp_path / f"{method}-{len(asked)}"))
-    scores = iter([0.5, 0.25, 0.125, 0.75, 0.375, 0.625, 1.0])
+    scores = iter([0.5, 0.25, 0.125, 0.75, 0.375, 0.875, 0.625, 1.0])
 
     def fake_score(run, data, protocol, kind="boxes", two_sources=False, device="cpu"):
         v = next(scores)
@@ -144,11 +144,11 @@ def test_table3_and_table4_rows_order_and_runs(monkeypatch, tmp_path):
     rows = tables.table3_rows(tables.table3_records(setup, floors=("center",)))
     assert [o for _, o in asked] == list(tables.TABLE3_RUNS.values())
     assert [r["variant"] for r in rows] == ["Ours (K=10)", "Ours (K=20)", "Ours (K=30)", "Ours - ProSelectNet",
-                                            "The location map m_n", "Ours (scorer sum)", "Ours (scorer mean)",
-                                            "floor: centre box"]
-    # the scores in call order: K=10, K=20 boxes, K=20 map, K=30, no selection, sum, mean; then the floor
-    assert [r["cIoU@0.5"] for r in rows] == [50.0, 25.0, 75.0, 37.5, 12.5, 62.5, 100.0, 6.25]
-    assert rows[4] == {"variant": "The location map m_n", "cIoU@0.5": 12.5, "AUC": 6.25, "n": 4}
+                                            "Ours - ProSelectNet (Ours' loss)", "The location map m_n", "Ours (scorer sum)",
+                                            "Ours (scorer mean)", "floor: centre box"]
+    # the scores in call order: K=10, K=20 boxes, K=20 map, K=30, no selection (paper), no selection (ours), sum, mean
+    assert [r["cIoU@0.5"] for r in rows] == [50.0, 25.0, 75.0, 37.5, 87.5, 12.5, 62.5, 100.0, 6.25]
+    assert rows[5] == {"variant": "The location map m_n", "cIoU@0.5": 12.5, "AUC": 6.25, "n": 4}
 
     subsets = []
     monkeypatch.setattr(tables, "train_count", lambda data: 150)

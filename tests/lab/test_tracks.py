@@ -65,12 +65,27 @@ def test_distance_and_turns_summaries():
 def test_map_shape_by_hand():
     m = np.array([[4, 4, 0, 0], [4, 4, 0, 0], [0, 0, 1, 0], [0, 0, 0, 0]], dtype=np.float32)
     s = tracking.map_shape(m, [0, 0, 2, 2])
-    assert s == {"mass in box": pytest.approx(16 / 17), "box covered": 1.0, "region in box": 1.0, "map box IoU": pytest.approx(1.0)}
+    assert s == {"mass in box": pytest.approx(16 / 17), "box covered": 1.0, "region in box": 1.0, "map box IoU": pytest.approx(1.0),
+                 "box covered at equal area": 1.0}
     s = tracking.map_shape(m, [0, 0, 4, 2])
     assert s["box covered"] == 0.5 and s["region in box"] == 1.0 and s["map box IoU"] == pytest.approx(0.5)
+    # the top 8 pixels: the four 4s, the 1, then 3 of the 11 tied 0s; in the box: the four 4s and 4 of the 11 zeros
+    assert s["box covered at equal area"] == pytest.approx((4 + 3 * 4 / 11) / 8)
     assert tracking.map_shape(m, [0, 0, 4, 2], threshold=0.2)["box covered"] == 0.5  # the 1 (0.25 after min-max) lies outside
     with pytest.raises(SSLPropError, match=r"must be \(H, W\)"):
         tracking.map_shape(np.zeros((1, 4, 4)), [0, 0, 1, 1])
+
+
+def test_equal_area_coverage_does_not_reward_spill():
+    # a flat map covers the whole box when thresholded, but at equal area it scores what chance gives: |box| / (H W)
+    inside = np.zeros((8, 8), bool)
+    inside[2:4, 2:6] = True
+    assert tracking.covered_at_equal_area(np.ones((8, 8)), inside) == pytest.approx(8 / 64)
+    peaked = np.zeros((8, 8))
+    peaked[2:4, 2:6] = 1.0
+    assert tracking.covered_at_equal_area(peaked, inside) == 1.0
+    assert tracking.covered_at_equal_area(np.sqrt(peaked + 0.01), inside) == 1.0  # a monotone transform changes nothing
+    assert tracking.map_shape(np.ones((8, 8)), [2, 2, 6, 4])["box covered"] == 1.0  # what the thresholded share gives
 
 
 def test_ranking_summary_by_hand():
