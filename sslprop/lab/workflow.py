@@ -65,7 +65,7 @@ BUDGETS: dict[str, Budget] = {
     # `make reproduce` on a 2-core CPU (pretrained frozen encoders): every table of notebooks 04-08 on at least 800
     # scored test frames per data set (scenes: 867 on-screen test frames at seed 0; sequences: all 2,720 frames of
     # its 340 clips, of which 1,280 in distance clips (Fig. 3) and 699 turns frames with both objects matched (Fig. 4))
-    "full": Budget("full", {"solo": 1700, "mosaic": 1700, "scenes": 3700, "sequences": 340, "listening": 200}, epochs=4,
+    "full": Budget("full", {"solo": 1700, "mosaic": 1700, "scenes": 3700, "sequences": 340, "listening": 200}, epochs=8,
                    batch_size=32, examples=4, test_fractions={"solo": 0.5, "mosaic": 0.5, "scenes": 0.3}),
 }
 
