@@ -125,13 +125,21 @@ def test_two_regions_of_one_map():
     flat[50:52, 50:52] = 1
     a, b = metrics.two_regions(flat, flat > 0)
     assert a.sum() == 400 and b.sum() == 16
-    # one blob with two humps: split between the two peaks, each pixel to the nearer
+    # one blob with two humps: split between the two tops, each pixel to the nearer
     m = (bump(20, 32, 80) + 0.9 * bump(44, 32, 80)).astype(np.float32)
     pos = m > 0.2 * m.max()
-    assert metrics.two_regions(m, pos)[0].sum() + metrics.two_regions(m, pos)[1].sum() == pos.sum()
     a, b = metrics.two_regions(m, pos)
-    assert a[32, 20] and b[32, 44] and not (a & b).any()
-    assert a[:, :31].sum() == pos[:, :31].sum() and b[:, 33:].sum() == pos[:, 33:].sum()
+    assert a[32, 20] and b[32, 44] and not (a & b).any() and np.array_equal(a | b, pos)
+    assert a[:, :29].sum() == pos[:, :29].sum() and b[:, 36:].sum() == pos[:, 36:].sum()
+    # a plateau is one hump, however wide (the ground truth of one box); two plateaus joined by a lower bridge are two
+    box = metrics.box_mask(4, 10, 60, 50, size=s).astype(np.float32)
+    a, b = metrics.two_regions(box, box > 0)
+    assert np.array_equal(a, box > 0) and not b.any()
+    pair = metrics.box_mask(2, 10, 26, 50, size=s) + metrics.box_mask(38, 10, 62, 50, size=s)
+    pair[28:32, 26:38] = 0.5
+    a, b = metrics.two_regions(pair.astype(np.float32), pair > 0)
+    assert a[10:50, 2:26].all() and b[10:50, 38:62].all() and not (a & b).any() and np.array_equal(a | b, pair > 0)
+    assert a[28:32, 26:32].all() and b[28:32, 32:38].all()  # the bridge split at its middle
     # one hump: one region, the second empty (a larger radius also leaves a two-hump blob whole)
     m = bump(32, 32, 200).astype(np.float32)
     a, b = metrics.two_regions(m, m > 0.2)
