@@ -187,13 +187,16 @@ def two_regions(value: np.ndarray, positive: np.ndarray, radius: float | None = 
 
     The positive pixels are grouped into 8-connected components.
     - Two or more components: the regions are the two whose peak (the largest `value` inside) is
-      highest, ties to the larger area, then to the first in row-major order; the other
-      components are dropped (at most two sources are named).
-    - One component: it is split when it holds a second peak, a local maximum of `value` (no
-      larger value among its 8 neighbours) inside the component at least `radius` from the
-      component's maximum (first in row-major order); the highest such pixel is the second
-      peak, and every pixel of the component goes to the nearer peak (ties to the first).
-      Without a second peak the component is the first region and the second is empty.
+      highest, ties to the larger area, then to the lower label (the first in row-major order);
+      the other components are dropped (two sources are named at most).
+    - One component: it is split when it holds a second hump. Its maximum p1 is the first peak
+      (first in row-major order). A second peak is a local maximum q (no larger value among its 8
+      neighbours) at least `radius` from p1 that the pixels of value >= value(q) do not connect to
+      p1 (a separate hump: not a shoulder, nor a plateau, of the first); the highest such q is
+      taken. The two tops, the connected pixels of value >= value(q) around p1 and around q, are
+      the seeds, and every pixel of the component goes to the nearer seed (Euclidean distance,
+      ties to the first). Without a second peak the component is the first region and the second
+      region is empty.
     - No positive pixel: both regions are empty.
     A map with one blob names one source; a map with two blobs, or one blob with two humps,
     names two. The ground-truth mask of two disjoint sources is read out as exactly those two.
@@ -216,18 +219,23 @@ def two_regions(value: np.ndarray, positive: np.ndarray, radius: float | None = 
         ranked.sort()
         return [labels == ranked[0][2], labels == ranked[1][2]]
     comp = labels == 1
-    masked = np.where(comp, v, -np.inf)
-    first = np.unravel_index(int(np.argmax(masked)), v.shape)  # (row, col), first maximum in row-major order
+    masked = np.where(comp, v, -np.inf).astype(np.float32)
+    p1 = np.unravel_index(int(np.argmax(masked)), v.shape)  # (row, col), the first maximum in row-major order
     r = PEAK_RADIUS * v.shape[0] if radius is None else float(radius)
-    neighbours = cv2.dilate(masked, np.ones((3, 3), np.uint8), borderType=cv2.BORDER_CONSTANT, borderValue=-np.inf)
     rows, cols = np.indices(v.shape)
-    far = (rows - first[0]) ** 2 + (cols - first[1]) ** 2 >= r * r
-    candidates = comp & far & (masked >= neighbours)
-    if not candidates.any():
+    neighbours = cv2.dilate(masked, np.ones((3, 3), np.uint8), borderType=cv2.BORDER_CONSTANT, borderValue=-np.inf)
+    candidates = comp & (masked >= neighbours) & ((rows - p1[0]) ** 2 + (cols - p1[1]) ** 2 >= r * r)
+    seeds = None
+    for level in np.unique(v[candidates])[::-1]:  # candidate values, highest first
+        _, sup = cv2.connectedComponents((comp & (v >= level)).astype(np.uint8), connectivity=8)
+        apart = candidates & (v == level) & (sup != sup[p1])
+        if apart.any():
+            q = np.unravel_index(int(np.argmax(apart)), v.shape)  # the first such pixel in row-major order
+            seeds = (sup == sup[p1], sup == sup[q])
+            break
+    if seeds is None:
         return [comp, empty]
-    second = np.unravel_index(int(np.argmax(np.where(candidates, v, -np.inf))), v.shape)
-    d1 = (rows - first[0]) ** 2 + (cols - first[1]) ** 2
-    d2 = (rows - second[0]) ** 2 + (cols - second[1]) ** 2
+    d1, d2 = (cv2.distanceTransform((~seed).astype(np.uint8), cv2.DIST_L2, cv2.DIST_MASK_PRECISE) for seed in seeds)
     return [comp & (d1 <= d2), comp & (d2 < d1)]
 
 
