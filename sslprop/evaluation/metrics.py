@@ -37,8 +37,12 @@ its maximum (a softmax over ReLU(cos), Attention's, has min / max >= 1/e), so su
 would score exactly as the full-frame floor. On a map with minimum 0 the two agree.
 
 Multi-source protocols score DSOL's per-image cIoU (the mean over the image's sounding
-sources) and report, as DSOL's eval.py prints them, ``auc``, ``ciou@0.3`` (the success
-rate at its threshold index 6, 0.30000000000000004) and ``iou@0.5`` (index 10). DSOL's maps
+sources) and report what DSOL prints (DTaoo/Discriminative-Sounding-Objects-Localization,
+music-exp/eval.py lines 87-98: ``ciou = np.mean(ciou)`` per image; ``results[i] =
+np.sum(cious >= 0.05 * i) / len(cious)`` for i in range(21); ``auc = sklearn.metrics.auc(x,
+results)``; ``print(auc, results[6], results[10], ...)``; eval_duet.py lines 102-113 the same):
+``auc``, ``ciou@0.3`` (``results[6]``, the step 0.05 * 6 = 0.30000000000000004, DSOL's CIoU@0.3)
+and ``iou@0.5`` (``results[10]``), all from `success_curve`. DSOL's maps
 are class-aware, one per category; a single class-agnostic map is read out as two regions
 (`two_regions`) so that it can name two sources, and a box prediction gives its two best
 boxes.
@@ -350,7 +354,10 @@ def auc_thresholds() -> list[float]:
 
 
 def success_curve(cious: Sequence[float]) -> list[float]:
-    """Fraction of samples with cIoU >= 0.05 * i, i = 0..20 (NaN fails every step)."""
+    """Fraction of samples with cIoU >= 0.05 * i, i = 0..20 (NaN fails every step).
+
+    DSOL's ``results`` (music-exp/eval.py lines 91-95): index 6 is its CIoU@0.3, index 10 its IoU@0.5.
+    """
     if len(cious) == 0:
         raise SSLPropError("no samples to score")
     arr = np.asarray(cious, dtype=np.float64)
