@@ -786,7 +786,7 @@ def method_predictions(method: str, annotated: Annotated, protocol: metrics.Prot
     vp = prior.visual_prior(annotations, split, keys, visual_weights)
     if method == "visual-prior":
         return Predictions("maps", vp.maps, vp.source)
-    return Predictions("boxes", vp.boxes, vp.source)
+    return Predictions("boxes", vp.boxes, vp.box_source)
 
 
 def evaluate(annotations: str | os.PathLike, protocol: str, predictions: str | os.PathLike | None = None, method: str | None = None,

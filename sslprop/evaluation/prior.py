@@ -133,12 +133,14 @@ class VisualPrior:
     maps:   {key: float32 (S, S)}, the saliency on the model's input grid
     boxes:  {key: float64 (M, 5)}, [x1, y1, x2, y2, saliency] in the stored frame's pixels, M <= 2
             (the best proposal, then the best one that does not overlap it; none without proposals)
-    source: what was run, for the report
+    source: what was run, for the report (of the maps)
+    box_source: the same, of the boxes
     """
 
     maps: dict[str, np.ndarray]
     boxes: dict[str, np.ndarray]
     source: str
+    box_source: str
 
 
 def _frames(root: Path, split: str, keys: Sequence[str] | None) -> list[tuple[str, str, int, int]]:
@@ -210,9 +212,10 @@ def visual_prior(root: str | os.PathLike, split: str = "test", keys: Sequence[st
             rows = [int(order[j]) for j in two_sources(p[order])]
             px = rescale_boxes(p[rows].double(), (size, size), (h, w))  # back to the stored frame's pixels
             boxes[key] = np.concatenate([px.numpy(), sc[rows].double().numpy()[:, None]], axis=1)
-    source = (f"visual-prior: mean |activation| of {path.name} (sha256 {sha256_file(path)[:12]}), no audio; frames at {size} px; "
-              f"box: the Selective Search proposal of highest {cfg.model.scorer} saliency (<= {cfg.model.max_proposals} largest)")
-    return VisualPrior(maps, boxes, source)
+    source = f"visual-prior: mean |activation| of {path.name} (sha256 {sha256_file(path)[:12]}), no audio, frames at {size} px"
+    box = (f"visual-prior-box: the Selective Search proposal of highest {cfg.model.scorer} saliency (of the "
+           f"{cfg.model.max_proposals} largest) on the {source[len('visual-prior: '):]}")
+    return VisualPrior(maps, boxes, source, box)
 
 
 def ceiling_maps(frames: dict[str, tuple[np.ndarray, float, float, bool]], kind: str = "ceiling", profile: str = "cpu") -> dict[str, np.ndarray]:

@@ -100,7 +100,7 @@ def test_visual_prior_maps_and_boxes(framed):
     a = prior.visual_prior(framed, "all", batch_size=3, progress=False)
     b = prior.visual_prior(framed, "all", batch_size=64, progress=False)
     samples = read_manifest(framed)
-    assert sorted(a.maps) == sorted(s.id for s in samples) and "small_visual.pt" in a.source and "soft_iou" in a.source
+    assert sorted(a.maps) == sorted(s.id for s in samples) and "small_visual.pt" in a.source and "soft_iou" in a.box_source
     for s in samples:
         assert np.allclose(a.maps[s.id], b.maps[s.id], atol=1e-6) and np.array_equal(a.boxes[s.id], b.boxes[s.id])
     for s in samples[1:4]:
@@ -143,6 +143,7 @@ def test_eval_methods_visual_prior_and_ceilings(capsys, framed, tmp_path):
     assert (r["kind"], r["n"]) == ("maps", 6) and "ciou@0.5" in r["ci"] and r["predictions"].startswith("visual-prior: ")
     box = run_eval(capsys, "--method", "visual-prior-box", *base)
     assert box["kind"] == "boxes" and "box_iou@0.5" in box and box["empty_predictions"] == 0
+    assert box["predictions"].startswith("visual-prior-box: ") and "small_visual.pt" in box["predictions"]
     torch.manual_seed(0)
     torch.save(SmallVisual(4).state_dict(), tmp_path / "v4.pt")
     other = run_eval(capsys, "--method", "visual-prior", *base, "--visual-weights", tmp_path / "v4.pt")
