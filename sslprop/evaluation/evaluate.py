@@ -13,7 +13,19 @@ Annotations (``--format``): ``flickr`` (a folder of Flickr-SoundNet ``<id>.xml``
 ``audioset-instrument`` (DSOL ``audioset_box.json``) or ``sslprop`` (a data set folder;
 ``--split`` picks the split, default ``test``). Without ``--format`` it is guessed from the
 path. Protocols: see `sslprop.evaluation.metrics` (lvs, ezvsl, sspl for Flickr / VGG-SS / sslprop;
-dsol-solo, dsol-multi, dsol-duet for MUSIC / AudioSet-instrument / sslprop).
+dsol-solo, dsol-multi, dsol-duet for MUSIC / AudioSet-instrument / sslprop, the map min-max
+normalised before DSOL's threshold; dsol-solo-raw, dsol-multi-raw, dsol-duet-raw: DSOL's code
+exactly, on the raw map). The multi-source protocols report DSOL's ``ciou@0.3`` and ``auc``
+beside ``iou@0.5``; there a single map is read out as two regions (`metrics.two_regions`).
+
+``--method`` scores what needs no trained model (`method_predictions`): the floors ``full-frame``,
+``center``, ``random-box`` (`sslprop.evaluation.floors`) and ``two-halves`` (two boxes, for the
+multi-source protocols); the audio-free floor ``visual-prior`` (a map: the frozen visual encoder's
+saliency) and ``visual-prior-box`` (its best Selective Search proposal), on an sslprop data set,
+from the shipped encoder or ``--visual-weights FILE``; the ceilings ``ceiling`` (the ground-truth
+mask read out as a map), ``ceiling-grid`` (that mask as a stride-8 map draws it) and
+``ceiling-ranked`` (that mask over a vanishing background: a perfect order without a flat
+background, which lvs's median threshold caps) (`sslprop.evaluation.prior`).
 
 The prediction contract (what `predict` writes), keyed by the KEY of each scored frame:
 
@@ -86,10 +98,12 @@ from sslprop.data.annotations import Problem, match_ids, read_annotations, read_
 from sslprop.errors import SSLPropError
 from sslprop.evaluation import metrics
 from sslprop.evaluation.bootstrap import settings as _ci_settings
-from sslprop.evaluation.floors import FLOORS, floor_predictions
+from sslprop.evaluation.floors import FLOORS, TWO_REGION_FLOORS, floor_predictions
 from sslprop.evaluation.predfiles import Predictions, frame_key, load_predictions
+from sslprop.evaluation.prior import CEILINGS, PRIOR_METHODS
 
 FORMATS = ("sslprop", "flickr", "vggss", "music", "audioset-instrument")
+METHODS = FLOORS + TWO_REGION_FLOORS + PRIOR_METHODS + CEILINGS  # what --method scores without a predictions file
 EXAMPLES = 5  # ids quoted per reported category
 
 
@@ -521,7 +535,10 @@ def score_frames(annotated: Annotated, predictions: Predictions, protocol: metri
             maps = pred if pred.ndim == 3 else pred[None]
             if not protocol.multi and maps.shape[0] != 1:
                 raise SSLPropError(f"{predictions.source} key {it.key!r}: {protocol.name} scores one map per frame, got {maps.shape[0]}")
-            masks = [protocol.mask(m, size) for m in maps]
+            if protocol.multi and maps.shape[0] == 1:  # one class-agnostic map names two sources: its two regions
+                masks = metrics.two_regions(protocol.resize(maps[0], size), protocol.mask(maps[0], size))
+            else:
+                masks = [protocol.mask(m, size) for m in maps]
         out.keys.append(it.key)
         if protocol.multi:
             out.cious.append(metrics.dsol_multi_image(masks, it.sources).ciou)
@@ -591,7 +608,9 @@ def summarise(annotated: Annotated, predictions: Predictions, protocol: metrics.
         "mean_ciou": _nan_to_none(float(np.mean(cious))),
     }
     if protocol.multi:
-        report["iou@0.3"] = curve[6]  # DSOL prints results[6]: the step 0.05 * 6 = 0.30000000000000004
+        report["ciou@0.3"] = curve[6]  # DSOL's CIoU@0.3: eval.py prints results[6], the step 0.05 * 6 = 0.30000000000000004
+        if predictions.kind == "maps":
+            report["map_readout"] = ("two regions of each single map (metrics.two_regions), one mask per map of (S, H, W) maps")
         report["silent"] = _nan_to_none(float(np.mean(s.silents))) if s.silents else None
         report["n_silent"] = len(s.silents)
     elif predictions.kind == "boxes":
@@ -638,7 +657,7 @@ def summarise(annotated: Annotated, predictions: Predictions, protocol: metrics.
         columns: dict[str, Any] = {protocol.headline: (cious, lambda v: metrics.success_rate(v, 0.5)),
                                    "auc": (cious, metrics.ciou_auc), "mean_ciou": (cious, lambda v: float(np.mean(v)))}
         if protocol.multi:
-            columns["iou@0.3"] = (cious, lambda v: metrics.success_curve(v)[6])
+            columns["ciou@0.3"] = (cious, lambda v: metrics.success_curve(v)[6])
         elif predictions.kind == "boxes" and len(s.hits) == len(cious):
             columns["box_iou@0.5"] = (s.hits, lambda v: float(np.mean(v)))
         if s.pointing:
@@ -670,7 +689,7 @@ def score(annotated: Annotated, predictions: Predictions, protocol: metrics.Prot
     """Score `predictions` on `annotated` under `protocol` -> the report (a JSON-able dict).
 
     Keys: n (samples in the summary), auc, the headline rate (``ciou@0.5`` or ``iou@0.5``),
-    mean_ciou, box_iou@0.5 (box predictions, single source), iou@0.3 and silent (multi-source),
+    mean_ciou, box_iou@0.5 (box predictions, single source), ciou@0.3 and silent (multi-source),
     and the accounting: n_annotated, excluded, missing_predictions, unannotated_predictions,
     empty_predictions, nan_ciou, problems. Rates are fractions in [0, 1].
     ci: {"resamples": R, "seed": s, "level": 0.95} adds "ci": {metric: [low, high]} (`sslprop.evaluation.bootstrap`,
@@ -697,7 +716,7 @@ def paired(a: Scored, b: Scored, protocol: metrics.Protocol, both_boxes: bool, c
            extended_ciou: float | None = None) -> dict[str, dict[str, float | bool]]:
     """{metric: {"difference", "low", "high", "resolved"}}: A - B with its paired bootstrap interval (`bootstrap.paired_difference`).
 
-    Metrics: the headline rate and auc, box_iou@0.5 when both are boxes, pointing when both played it, and
+    Metrics: the headline rate and auc (and ciou@0.3 under a multi-source protocol), box_iou@0.5 when both are boxes, pointing when both played it, and
     ap@T / max_f1@T when the extended evaluation ran. A and B must score the same frames (else an SSLPropError).
     """
     from sslprop.evaluation.bootstrap import paired_difference
@@ -713,6 +732,8 @@ def paired(a: Scored, b: Scored, protocol: metrics.Protocol, both_boxes: bool, c
         protocol.headline: paired_difference(a.keys, a.cious, b.cious, lambda v: metrics.success_rate(v, 0.5), **settings),
         "auc": paired_difference(a.keys, a.cious, b.cious, metrics.ciou_auc, **settings),
     }
+    if protocol.multi:
+        out["ciou@0.3"] = paired_difference(a.keys, a.cious, b.cious, lambda v: metrics.success_curve(v)[6], **settings)
     if both_boxes and not protocol.multi:
         out["box_iou@0.5"] = paired_difference(a.keys, a.hits, b.hits, lambda v: float(np.mean(v)), **settings)
     if a.pointing and b.pointing:
@@ -728,30 +749,75 @@ def paired(a: Scored, b: Scored, protocol: metrics.Protocol, both_boxes: bool, c
     return out
 
 
+def method_predictions(method: str, annotated: Annotated, protocol: metrics.Protocol, annotations: str | os.PathLike, fmt: str,
+                       split: str = "test", seed: int = 0, visual_weights: str | os.PathLike | None = None) -> Predictions:
+    """The predictions of a `--method` (`METHODS`) on the annotated frames, made here without a predictions file.
+
+    - a floor of `sslprop.evaluation.floors`: boxes (``two-halves``: two boxes, multi-source protocols only);
+    - ``visual-prior`` / ``visual-prior-box``: the audio-free visual prior's map / best proposal
+      (`sslprop.evaluation.prior.visual_prior`, sslprop data sets only: it reads the frames and their proposals);
+    - ``ceiling`` / ``ceiling-grid`` / ``ceiling-ranked``: the ground-truth mask as a map, at the frame's
+      resolution / as a stride-8 map draws it / over a vanishing, non-flat background
+      (`sslprop.evaluation.prior.ceiling_maps`).
+    The scored frames' predictions, and those of the off-screen frames (the non-visible samples of ``--extended``).
+    """
+    from sslprop.evaluation import prior
+
+    if method not in METHODS:
+        raise SSLPropError(f"--method {method}: unknown (one of {', '.join(METHODS)})")
+    if method in TWO_REGION_FLOORS and not protocol.multi:
+        raise SSLPropError(f"--method {method}: a two-region floor, for the multi-source protocols "
+                           f"({', '.join(n for n, p in metrics.PROTOCOLS.items() if p.multi)}); not {protocol.name}")
+    if visual_weights is not None and method not in PRIOR_METHODS:
+        raise SSLPropError("--visual-weights: only with --method visual-prior or visual-prior-box")
+    if method in FLOORS + TWO_REGION_FLOORS:
+        sizes = {it.key: (it.width, it.height) for it in annotated.items}
+        return Predictions("boxes", floor_predictions(method, sizes, seed), f"floor:{method}" + (f" (seed {seed})" if method == "random-box" else ""))
+    if method in CEILINGS:
+        frames = {it.key: (it.gt_boxes, it.width, it.height, it.gt_rule == "consensus") for it in annotated.items}
+        what = {"ceiling": "the ground-truth mask at the frame's resolution",
+                "ceiling-grid": "the ground-truth mask on the stride-8 grid of the cpu model's input, upsampled bilinearly",
+                "ceiling-ranked": "the ground-truth mask at the frame's resolution over a vanishing background that falls "
+                                  "with the distance to it (a perfect pixel order without a flat background)"}[method]
+        return Predictions("maps", prior.ceiling_maps(frames, method), f"{method}: {what}, read out as a map")
+    if fmt != "sslprop":
+        raise SSLPropError(f"--method {method}: reads the frames of an sslprop data set; {fmt} annotations have none here")
+    keys = [it.key for it in annotated.items] + list(annotated.excluded.get("offscreen", []))
+    vp = prior.visual_prior(annotations, split, keys, visual_weights)
+    if method == "visual-prior":
+        return Predictions("maps", vp.maps, vp.source)
+    return Predictions("boxes", vp.boxes, vp.box_source)
+
+
 def evaluate(annotations: str | os.PathLike, protocol: str, predictions: str | os.PathLike | None = None, method: str | None = None,
              fmt: str | None = None, split: str = "test", frame_size: tuple[float, float] = (metrics.GRID, metrics.GRID),
              seed: int = 0, missing: str = "fail", ids: str | os.PathLike | None = None, size: int = metrics.GRID,
              ci: Mapping[str, Any] | None = None, pointing: bool = False, extended: Mapping[str, Any] | None = None,
-             compare: str | os.PathLike | None = None, coco: str | os.PathLike | None = None, frames: bool = False) -> dict[str, Any]:
+             compare: str | os.PathLike | None = None, coco: str | os.PathLike | None = None, frames: bool = False,
+             visual_weights: str | os.PathLike | None = None) -> dict[str, Any]:
     """The whole of `eval` as a function: read annotations (optionally only the ids listed in
-    `ids`), load predictions or make a floor, score (with bootstrap intervals when `ci` is given,
-    the pointing game and the extended evaluation when asked, see `score`).
+    `ids`), load predictions or make those of a `--method` (`method_predictions`: a floor, the visual
+    prior, a ceiling), score (with bootstrap intervals when `ci` is given, the pointing game and the
+    extended evaluation when asked, see `score`).
 
     extended: {"ciou_threshold": T, "confidence": "auto" | "top-quarter" | "d_on" | path of an onscreen.json}.
     compare: a second predictions file scored on the same frames; adds "compare" (its rates) and
     "paired" (`paired`: A - B with paired bootstrap intervals, `ci`'s settings or the defaults).
     coco: a folder for `sslprop.evaluation.coco.write_coco` (box predictions only); adds "coco" (the paths).
     frames: adds "frames", the per-frame values behind the rates (`per_frame`).
+    visual_weights: the SmallVisual weight file of ``visual-prior`` / ``visual-prior-box`` (default: the shipped one).
     """
     if (predictions is None) == (method is None):
-        raise SSLPropError("give exactly one of --predictions PATH or --method {" + ",".join(FLOORS) + "}")
+        raise SSLPropError("give exactly one of --predictions PATH or --method {" + ",".join(METHODS) + "}")
+    if method is None and visual_weights is not None:
+        raise SSLPropError("--visual-weights: only with --method visual-prior or visual-prior-box")
     proto = metrics.get_protocol(protocol)
+    fmt = fmt or detect_format(annotations)
     annotated = load_annotated(annotations, fmt, proto, split, frame_size, size)
     if ids is not None:
         annotated = restrict_to_ids(annotated, read_id_list(ids), str(ids))
     if method is not None:
-        sizes = {it.key: (it.width, it.height) for it in annotated.items}
-        preds = Predictions("boxes", floor_predictions(method, sizes, seed), f"floor:{method}" + (f" (seed {seed})" if method == "random-box" else ""))
+        preds = method_predictions(method, annotated, proto, annotations, fmt, split, seed, visual_weights)
     else:
         preds = load_predictions(predictions)
     if coco is not None and preds.kind != "boxes":
@@ -784,7 +850,7 @@ def evaluate(annotations: str | os.PathLike, protocol: str, predictions: str | o
 # --------------------------------------------------------------------------- tables
 
 
-RATES = ("ciou@0.5", "iou@0.5", "iou@0.3", "box_iou@0.5", "auc", "mean_ciou", "silent", "pointing")
+RATES = ("ciou@0.5", "ciou@0.3", "iou@0.5", "box_iou@0.5", "auc", "mean_ciou", "silent", "pointing")
 
 
 def format_report(report: Mapping[str, Any]) -> str:
@@ -799,6 +865,8 @@ def format_report(report: Mapping[str, Any]) -> str:
         f"predictions  {report['predictions']} ({report['kind']})",
         f"n            {report['n']}",
     ]
+    if "map_readout" in report:
+        lines.append(f"read-out     {report['map_readout']}")
     ci = report.get("ci", {})
     for k in rates:
         v = report[k]
@@ -846,16 +914,29 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Arguments of `python -m sslprop eval`."""
     what = parser.add_mutually_exclusive_group(required=True)
     what.add_argument("--predictions", metavar="PATH", help="maps (.npz, or a folder of <key>.npy) or boxes (.json {key: [[x1,y1,x2,y2,score],...]})")
-    what.add_argument("--method", choices=FLOORS, help="score a floor that needs no model instead of predictions")
+    what.add_argument("--method", choices=METHODS, metavar="METHOD", help="score, instead of predictions, what needs no trained "
+                      "model: the floors full-frame, center, random-box (one box per frame), two-halves (the left and right "
+                      "halves, two boxes: multi-source protocols); the audio-free floor visual-prior (the frozen visual "
+                      "encoder's saliency, mean |activation| over channels, as a map) and visual-prior-box (its best Selective "
+                      "Search proposal; both sslprop data sets only); the ceilings ceiling (the ground-truth mask at the frame's "
+                      "resolution, read out as a map), ceiling-grid (that mask as a stride-8 map of the cpu model's 96 px "
+                      "input draws it) and ceiling-ranked (that mask over a vanishing background falling with the distance "
+                      "to it: a perfect pixel order without ties, what lvs's median threshold allows a model's map)")
     what.add_argument("--onscreen", metavar="DIR", help="a predictions folder with onscreen.json: Table 1 (m_on, d_on, their OR) "
                       "and ROC AUCs against the on/off-screen labels of the sslprop data set --annotations (no --protocol)")
     parser.add_argument("--annotations", required=True, metavar="PATH", help="annotation file/folder, or an sslprop data set folder")
     parser.add_argument("--format", choices=FORMATS, default=None, help="annotation format (default: guessed from PATH)")
-    parser.add_argument("--protocol", choices=list(metrics.PROTOCOLS), help="evaluation protocol (see sslprop.evaluation.metrics); needed unless --onscreen")
+    parser.add_argument("--protocol", choices=list(metrics.PROTOCOLS), metavar="PROTOCOL", help="evaluation protocol "
+                        "(sslprop.evaluation.metrics), needed unless --onscreen: lvs, ezvsl, sspl; dsol-solo, dsol-multi, "
+                        "dsol-duet (DSOL's thresholds on the map min-max normalised first, as lvs/ezvsl/sspl do); "
+                        "dsol-solo-raw, dsol-multi-raw, dsol-duet-raw (DSOL's code exactly: the raw map). The multi-source "
+                        "ones report ciou@0.3 and auc (DSOL's) beside iou@0.5, and read a single map as two regions")
     parser.add_argument("--split", default="test", choices=["train", "test", "all"], help="sslprop data sets: which split to score (default test)")
     parser.add_argument("--frame-size", nargs=2, type=float, default=[metrics.GRID, metrics.GRID], metavar=("W", "H"),
                         help="pixel size of the frames of box predictions on VGG-SS / AudioSet-instrument (default 224 224)")
     parser.add_argument("--seed", type=nonnegative_int, default=0, help="seed of the random-box floor (default 0)")
+    parser.add_argument("--visual-weights", metavar="FILE", help="--method visual-prior / visual-prior-box: a SmallVisual "
+                        "weight file (default: the shipped sslprop/weights/small_visual.pt)")
     parser.add_argument("--ids", metavar="FILE", help="score only the ids listed in FILE (a test list such as flickr_test.csv); others are counted as outside")
     parser.add_argument("--missing", choices=["fail", "skip"], default="fail", help="ids without a prediction: score as cIoU 0 (default) or leave out of n")
     parser.add_argument("--ci", action="store_true", help="95 %% bootstrap intervals of every rate (samples resampled, seeded); with --onscreen, "
@@ -885,7 +966,7 @@ def main(args: argparse.Namespace) -> int:
 
         given = [flag for flag, value in (("--protocol", args.protocol), ("--format", args.format), ("--ids", args.ids),
                                           ("--compare", args.compare), ("--coco", args.coco), ("--pointing", args.pointing),
-                                          ("--extended", args.extended)) if value]
+                                          ("--extended", args.extended), ("--visual-weights", args.visual_weights)) if value]
         if given:  # Table 1 reads the on/off labels of an sslprop data set: these would be silently ignored
             raise SSLPropError(f"{', '.join(given)}: not used with --onscreen (it reads an sslprop data set's on/off-screen labels)")
 
@@ -903,7 +984,7 @@ def main(args: argparse.Namespace) -> int:
                           split=args.split, frame_size=(w, h), seed=args.seed, missing=args.missing, ids=args.ids,
                           ci={"resamples": args.resamples, "seed": args.ci_seed} if args.ci else None, pointing=args.pointing,
                           extended={"ciou_threshold": args.extended_ciou, "confidence": args.confidence} if args.extended else None,
-                          compare=args.compare, coco=args.coco)
+                          compare=args.compare, coco=args.coco, visual_weights=args.visual_weights)
         text = format_report
     if args.output:
         from sslprop.utils import atomic_write_json

@@ -1,28 +1,51 @@
-"""The field's evaluation protocols, each exactly as its reference code scores a map or a box.
+"""The field's evaluation protocols, each as its reference code scores a map or a box.
 
 Every function is pure (arrays in, arrays or numbers out) and takes the evaluation grid size
-as an argument (`size`, 224 in every reference). Five named protocols (plus DSOL's duet
-variant) differ in how a predicted map becomes a binary mask and in how ground truth is
-drawn; they share one cIoU formula and one 21-point AUC:
+as an argument (`size`, 224 in every reference). Five protocols (plus DSOL's duet variant)
+differ in how a predicted map becomes a binary mask and in how ground truth is drawn; DSOL's
+three come in two map read-outs (min-max normalised, the default, and ``-raw``, their code
+exactly); all share one cIoU formula and one 21-point AUC:
 
-=============  =========================================  ================================  =================
-protocol       predicted map -> mask                      ground truth                      reference
-=============  =========================================  ================================  =================
-``lvs``        cv2 INTER_LINEAR to size, min-max (of the  Flickr: every box                 hche11/Localizing-
-               negated map, then 1 - it), positive where  ``int(224*v/256)``, masks summed,  Visual-Sounds-the-
-               STRICTLY above the element at index N//2   /2, clipped to 1; VGG-SS:          Hard-Way test.py,
-               of the sorted values, or equal to the max  ``int(224*max(v,0))``, union      utils.py
-``ezvsl``      torch bilinear, align_corners=True,        as lvs (VGG-SS:                   stoneMo/EZ-VSL
-               min-max, positive where >= that element    ``int(224*clip(v,0,1))``)         test.py, datasets.py
-``sspl``       cv2 INTER_LINEAR, (m - min) / ptp,         as lvs                            zjsong/SSPL
-               positive where >= 0.5                                                        test.py, utils.py
-``dsol-solo``  cv2 INTER_LINEAR, no normalisation,        ``b = normbox*224`` (x, y, w, h), DTaoo/DSOL
-               positive where > 0.1 * max                 ``[int(y):int(y+h),               music-exp/tools.py
-                                                          int(x):int(x+w)] = 1``, union
-``dsol-multi`` per source: > 0.5 * max; cIoU per          per category, as dsol-solo        music-exp/eval.py
-               category averaged per image; NSA
-``dsol-duet``  as dsol-multi with > 0.2 * max             as dsol-solo                      music-exp/eval_duet.py
-=============  =========================================  ================================  =================
+=================  =========================================  ================================  =================
+protocol           predicted map -> mask                      ground truth                      reference
+=================  =========================================  ================================  =================
+``lvs``            cv2 INTER_LINEAR to size, min-max (of the  Flickr: every box                 hche11/Localizing-
+                   negated map, then 1 - it), positive where  ``int(224*v/256)``, masks summed,  Visual-Sounds-the-
+                   STRICTLY above the element at index N//2   /2, clipped to 1; VGG-SS:          Hard-Way test.py,
+                   of the sorted values, or equal to the max  ``int(224*max(v,0))``, union      utils.py
+``ezvsl``          torch bilinear, align_corners=True,        as lvs (VGG-SS:                   stoneMo/EZ-VSL
+                   min-max, positive where >= that element    ``int(224*clip(v,0,1))``)         test.py, datasets.py
+``sspl``           cv2 INTER_LINEAR, (m - min) / ptp,         as lvs                            zjsong/SSPL
+                   positive where >= 0.5                                                        test.py, utils.py
+``dsol-solo``      cv2 INTER_LINEAR, min-max (as lvs, ezvsl   ``b = normbox*224`` (x, y, w, h), DSOL's rule after
+                   and sspl do), positive where > 0.1         ``[int(y):int(y+h),               min-max
+                                                              int(x):int(x+w)] = 1``, union
+``dsol-multi``     per source: min-max, > 0.5; cIoU per       per category, as dsol-solo        DSOL's rule after
+                   category averaged per image; NSA                                             min-max
+``dsol-duet``      as dsol-multi with > 0.2                   as dsol-solo                      DSOL's rule after
+                                                                                                min-max
+``dsol-solo-raw``  cv2 INTER_LINEAR, no normalisation,        as dsol-solo                      DTaoo/DSOL
+                   positive where > 0.1 * max                                                   music-exp/tools.py
+``dsol-multi-raw`` per source: > 0.5 * max of the raw map     as dsol-multi                     music-exp/eval.py
+``dsol-duet-raw``  per source: > 0.2 * max of the raw map     as dsol-multi                     music-exp/eval_duet.py
+=================  =========================================  ================================  =================
+
+The ``-raw`` protocols are DSOL's code to the letter. The default dsol protocols min-max
+normalise the resized map first, as the other references do before their thresholds: on
+the raw map, "> 0.1 x max" keeps every pixel of any map whose minimum is above a tenth of
+its maximum (a softmax over ReLU(cos), Attention's, has min / max >= 1/e), so such a map
+would score exactly as the full-frame floor. On a map with minimum 0 the two agree.
+
+Multi-source protocols score DSOL's per-image cIoU (the mean over the image's sounding
+sources) and report what DSOL prints (DTaoo/Discriminative-Sounding-Objects-Localization,
+music-exp/eval.py lines 87-98: ``ciou = np.mean(ciou)`` per image; ``results[i] =
+np.sum(cious >= 0.05 * i) / len(cious)`` for i in range(21); ``auc = sklearn.metrics.auc(x,
+results)``; ``print(auc, results[6], results[10], ...)``; eval_duet.py lines 102-113 the same):
+``auc``, ``ciou@0.3`` (``results[6]``, the step 0.05 * 6 = 0.30000000000000004, DSOL's CIoU@0.3)
+and ``iou@0.5`` (``results[10]``), all from `success_curve`. DSOL's maps
+are class-aware, one per category; a single class-agnostic map is read out as two regions
+(`two_regions`) so that it can name two sources, and a box prediction gives its two best
+boxes.
 
 cIoU = sum(P * G) / (sum(G) + sum(P * [G == 0])); a sample whose ground truth and
 prediction are both empty gives 0/0 = NaN, which, as in the reference, fails every
@@ -132,11 +155,92 @@ def sspl_mask(heatmap: np.ndarray, size: int = GRID, thres: float = 0.5) -> np.n
 def dsol_mask(heatmap: np.ndarray, ratio: float, size: int = GRID) -> np.ndarray:
     """DSOL -> bool (size, size): ``predmap = cv2.resize(m, (224, 224))``, ``predmap > ratio * max(predmap)``.
 
-    No normalisation. The threshold is formed in float64 and compared in float32, as
+    The ``-raw`` protocols' rule (music-exp/tools.py, eval.py lines 73-75). No normalisation. The threshold is formed in float64 and compared in float32, as
     NumPy 1 did for a float32 map against a float64 scalar.
     """
     pred = resize_linear(heatmap, size)
     return pred > np.float32(ratio * float(np.max(pred)))
+
+
+def dsol_mask_minmax(heatmap: np.ndarray, ratio: float, size: int = GRID) -> np.ndarray:
+    """DSOL's threshold after min-max normalisation -> bool (size, size): ``(m - min) / (max - min) > ratio``.
+
+    ``m = cv2.resize(map, (224, 224))`` as in `dsol_mask`, then normalised as LVS, EZ-VSL and SSPL
+    normalise before their thresholds, so the mask depends on the map's shape, not on its offset: on
+    a map whose minimum is 0 it is `dsol_mask` (up to float rounding). A constant map has no peak
+    to threshold: every pixel is positive, as a constant positive map is under `dsol_mask`.
+    """
+    pred = resize_linear(heatmap, size)
+    lo, hi = float(np.min(pred)), float(np.max(pred))
+    if not hi > lo:
+        return np.ones(pred.shape, dtype=bool)
+    return (pred - np.float32(lo)) / np.float32(hi - lo) > np.float32(ratio)
+
+
+# --------------------------------------------------------------------------- two regions of one map
+
+PEAK_RADIUS = 1 / 8  # `two_regions`: a second peak lies at least this share of the grid's side from the first
+
+
+def two_regions(value: np.ndarray, positive: np.ndarray, radius: float | None = None) -> list[np.ndarray]:
+    """Two source regions read out of ONE map, for the multi-source protocols -> [bool (S, S), bool (S, S)].
+
+    value:    float (S, S), the map on the protocol's grid (after its resize, before its threshold);
+    positive: bool (S, S), the protocol's mask of that map (`Protocol.mask`);
+    radius:   pixels; default `PEAK_RADIUS` x S (28 at 224).
+
+    The positive pixels are grouped into 8-connected components.
+    - Two or more components: the regions are the two whose peak (the largest `value` inside) is
+      highest, ties to the larger area, then to the lower label (the first in row-major order);
+      the other components are dropped (two sources are named at most).
+    - One component: it is split when it holds a second hump. Its maximum p1 is the first peak
+      (first in row-major order). A second peak is a local maximum q (no larger value among its 8
+      neighbours) at least `radius` from p1 that the pixels of value >= value(q) do not connect to
+      p1 (a separate hump: not a shoulder, nor a plateau, of the first); the highest such q is
+      taken. The two tops, the connected pixels of value >= value(q) around p1 and around q, are
+      the seeds, and every pixel of the component goes to the nearer seed (Euclidean distance,
+      ties to the first). Without a second peak the component is the first region and the second
+      region is empty.
+    - No positive pixel: both regions are empty.
+    A map with one blob names one source; a map with two blobs, or one blob with two humps,
+    names two. The ground-truth mask of two disjoint sources is read out as exactly those two.
+    """
+    import cv2
+
+    v = np.asarray(value, dtype=np.float32)
+    pos = np.asarray(positive, dtype=bool)
+    if v.shape != pos.shape or v.ndim != 2:
+        raise SSLPropError(f"two_regions: map {v.shape} and mask {pos.shape} must be the same (S, S)")
+    empty = np.zeros(pos.shape, dtype=bool)
+    count, labels = cv2.connectedComponents(pos.astype(np.uint8), connectivity=8)
+    if count <= 1:
+        return [empty, empty.copy()]
+    if count > 2:
+        ranked = []
+        for lab in range(1, count):
+            inside = labels == lab
+            ranked.append((-float(v[inside].max()), -int(inside.sum()), lab))
+        ranked.sort()
+        return [labels == ranked[0][2], labels == ranked[1][2]]
+    comp = labels == 1
+    masked = np.where(comp, v, -np.inf).astype(np.float32)
+    p1 = np.unravel_index(int(np.argmax(masked)), v.shape)  # (row, col), the first maximum in row-major order
+    r = PEAK_RADIUS * v.shape[0] if radius is None else float(radius)
+    rows, cols = np.indices(v.shape)
+    neighbours = cv2.dilate(masked, np.ones((3, 3), np.uint8), borderType=cv2.BORDER_CONSTANT, borderValue=-np.inf)
+    candidates = comp & (masked >= neighbours) & ((rows - p1[0]) ** 2 + (cols - p1[1]) ** 2 >= r * r)
+    seeds = None
+    for level in np.unique(v[candidates])[::-1]:  # candidate values, highest first
+        _, sup = cv2.connectedComponents((comp & (v >= level)).astype(np.uint8), connectivity=8)
+        apart = candidates & (v == level) & (sup != sup[p1])
+        if apart.any():
+            q = np.unravel_index(int(np.argmax(apart)), v.shape)  # the first such pixel in row-major order
+            seeds = (sup == sup[p1], sup == sup[q])
+            break
+    if seeds is None:
+        return [comp, empty]
+    d1, d2 = (cv2.distanceTransform((~seed).astype(np.uint8), cv2.DIST_L2, cv2.DIST_MASK_PRECISE) for seed in seeds)
+    return [comp & (d1 <= d2), comp & (d2 < d1)]
 
 
 # --------------------------------------------------------------------------- ground truth
@@ -250,7 +354,10 @@ def auc_thresholds() -> list[float]:
 
 
 def success_curve(cious: Sequence[float]) -> list[float]:
-    """Fraction of samples with cIoU >= 0.05 * i, i = 0..20 (NaN fails every step)."""
+    """Fraction of samples with cIoU >= 0.05 * i, i = 0..20 (NaN fails every step).
+
+    DSOL's ``results`` (music-exp/eval.py lines 91-95): index 6 is its CIoU@0.3, index 10 its IoU@0.5.
+    """
     if len(cious) == 0:
         raise SSLPropError("no samples to score")
     arr = np.asarray(cious, dtype=np.float64)
@@ -375,9 +482,11 @@ class Protocol:
 
     gt_rule:  "lvs" (Flickr consensus / VGG-SS max(v,0) union), "ezvsl" (as lvs, VGG-SS
               clip(v,0,1)), or "dsol" (normbox*224 x, y, w, h)
-    multi:    True for the per-source, per-image protocols (dsol-multi, dsol-duet)
-    headline: the key of its headline rate: "ciou@0.5" (lvs family) or "iou@0.5" (DSOL)
-    resize:   how its `mask` brings a map to the grid (the pointing game's peak is taken after it)
+    multi:    True for the per-source, per-image protocols (dsol-multi, dsol-duet and their -raw)
+    headline: the key of its headline rate: "ciou@0.5" (lvs family) or "iou@0.5" (DSOL); the
+              multi-source ones also report "ciou@0.3", DSOL's headline there
+    resize:   how its `mask` brings a map to the grid (the pointing game's peak and the values
+              that `two_regions` reads are taken after it)
     """
 
     name: str
@@ -390,17 +499,18 @@ class Protocol:
     resize: Callable[[np.ndarray, int], np.ndarray] = resize_linear
 
 
-def _dsol_solo(m: np.ndarray, size: int = GRID) -> np.ndarray:
-    return dsol_mask(m, 0.1, size)
+def _dsol(ratio: float, raw: bool) -> Callable[[np.ndarray, int], np.ndarray]:
+    """The map -> mask rule of a dsol protocol: `dsol_mask` (raw) or `dsol_mask_minmax` at `ratio`."""
+    rule = dsol_mask if raw else dsol_mask_minmax
+
+    def mask(m: np.ndarray, size: int = GRID) -> np.ndarray:
+        return rule(m, ratio, size)
+
+    return mask
 
 
-def _dsol_multi(m: np.ndarray, size: int = GRID) -> np.ndarray:
-    return dsol_mask(m, 0.5, size)
-
-
-def _dsol_duet(m: np.ndarray, size: int = GRID) -> np.ndarray:
-    return dsol_mask(m, 0.2, size)
-
+_DSOL = "DTaoo/Discriminative-Sounding-Objects-Localization"
+_FORMATS_DSOL = ("music", "audioset-instrument", "sslprop")
 
 PROTOCOLS: dict[str, Protocol] = {
     "lvs": Protocol("lvs", lvs_mask, "lvs", False, "ciou@0.5", ("flickr", "vggss", "sslprop"),
@@ -409,12 +519,18 @@ PROTOCOLS: dict[str, Protocol] = {
                       "stoneMo/EZ-VSL test.py + datasets.bbox2gtmap", resize_align_corners),
     "sspl": Protocol("sspl", sspl_mask, "lvs", False, "ciou@0.5", ("flickr", "vggss", "sslprop"),
                      "zjsong/SSPL sspl_wo_pcm/test.py eval_cal_ciou(thres=0.5) + utils.testset_gt"),
-    "dsol-solo": Protocol("dsol-solo", _dsol_solo, "dsol", False, "iou@0.5", ("music", "audioset-instrument", "sslprop"),
-                          "DTaoo/Discriminative-Sounding-Objects-Localization music-exp/tools.py cal_ciou"),
-    "dsol-multi": Protocol("dsol-multi", _dsol_multi, "dsol", True, "iou@0.5", ("music", "audioset-instrument", "sslprop"),
-                           "DTaoo/Discriminative-Sounding-Objects-Localization music-exp/eval.py (MUSIC-Synthetic)"),
-    "dsol-duet": Protocol("dsol-duet", _dsol_duet, "dsol", True, "iou@0.5", ("music", "audioset-instrument", "sslprop"),
-                          "DTaoo/Discriminative-Sounding-Objects-Localization music-exp/eval_duet.py (MUSIC-duet)"),
+    "dsol-solo": Protocol("dsol-solo", _dsol(0.1, False), "dsol", False, "iou@0.5", _FORMATS_DSOL,
+                          f"{_DSOL} music-exp/tools.py cal_ciou, the map min-max normalised first"),
+    "dsol-multi": Protocol("dsol-multi", _dsol(0.5, False), "dsol", True, "iou@0.5", _FORMATS_DSOL,
+                           f"{_DSOL} music-exp/eval.py (MUSIC-Synthetic), the map min-max normalised first"),
+    "dsol-duet": Protocol("dsol-duet", _dsol(0.2, False), "dsol", True, "iou@0.5", _FORMATS_DSOL,
+                          f"{_DSOL} music-exp/eval_duet.py (MUSIC-duet), the map min-max normalised first"),
+    "dsol-solo-raw": Protocol("dsol-solo-raw", _dsol(0.1, True), "dsol", False, "iou@0.5", _FORMATS_DSOL,
+                              f"{_DSOL} music-exp/tools.py cal_ciou"),
+    "dsol-multi-raw": Protocol("dsol-multi-raw", _dsol(0.5, True), "dsol", True, "iou@0.5", _FORMATS_DSOL,
+                               f"{_DSOL} music-exp/eval.py (MUSIC-Synthetic)"),
+    "dsol-duet-raw": Protocol("dsol-duet-raw", _dsol(0.2, True), "dsol", True, "iou@0.5", _FORMATS_DSOL,
+                              f"{_DSOL} music-exp/eval_duet.py (MUSIC-duet)"),
 }
 
 

@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
 from sslprop.errors import SSLPropError
-from sslprop.evaluation.floors import FLOORS
+from sslprop.evaluation.floors import FLOORS, TWO_REGION_FLOORS
 from sslprop.lab import workflow as wf
 
 # The paper's data sets and the embedded presets that stand in for them, with each column's protocol.
@@ -52,7 +52,19 @@ EXTRA_METHODS = ("ezvsl", "ezvsl-ogl", "slavc")  # rows not in the paper
 # A row that is a method with settings: row key -> (method, overrides). EZ-VSL's object-guided localisation (OGL) with
 # its paper's alpha 0.4: the same training, the map combined with the visual encoder's object prior at read-out.
 ROW_RUNS = {"ezvsl-ogl": ("ezvsl", {"model.ogl_alpha": 0.4})}
-FLOOR_LABELS = {"full-frame": "floor: full frame", "center": "floor: centre box", "random-box": "floor: random box"}
+# The references without a trained model that `score_floor` scores (`sslprop eval --method`): the floors, the
+# audio-free visual prior (a floor: the frozen visual encoder's saliency) and the ground-truth ceilings.
+FLOOR_LABELS = {
+    "full-frame": "floor: full frame",
+    "center": "floor: centre box",
+    "random-box": "floor: random box",
+    "two-halves": "floor: two halves",  # two boxes: multi-source protocols only
+    "visual-prior": "floor: visual prior, no audio (map)",
+    "visual-prior-box": "floor: visual prior, no audio (best proposal)",
+    "ceiling": "ceiling: ground-truth mask as a map",
+    "ceiling-grid": "ceiling: ground-truth mask on the stride-8 grid",
+    "ceiling-ranked": "ceiling: ground-truth order, background not flat",
+}
 TABLE2_COLUMNS = ("solo IoU@0.5", "solo AUC", "mosaic IoU@0.5", "mosaic AUC", "scenes cIoU@0.5", "scenes AUC")
 TABLE3_COLUMNS = ("cIoU@0.5", "AUC")
 
@@ -128,17 +140,20 @@ def summarise(report: Mapping[str, Any]) -> dict[str, Any]:
     """The few numbers of an `evaluate` report that the tables print.
 
     Returns protocol, kind, metric (the protocol's headline: ``iou@0.5`` or ``ciou@0.5``),
-    rate (its value), auc and n (frames scored), rates as fractions; when the report has them,
-    "rate low" / "rate high" and "auc low" / "auc high" (its bootstrap intervals) and "frames"
-    (the per-frame values, for `paired`).
+    rate (its value), auc and n (frames scored), rates as fractions; under a multi-source protocol
+    also "ciou@0.3" (DSOL's headline there, beside its IoU@0.5); when the report has them,
+    "rate low" / "rate high", "auc low" / "auc high" and "ciou@0.3 low" / "ciou@0.3 high" (its
+    bootstrap intervals) and "frames" (the per-frame values, for `paired`).
     """
     from sslprop.evaluation.metrics import get_protocol
 
     headline = get_protocol(report["protocol"]).headline
     out = {"protocol": report["protocol"], "kind": report["kind"], "metric": headline,
            "rate": float(report[headline]), "auc": float(report["auc"]), "n": int(report["n"])}
+    if "ciou@0.3" in report:
+        out["ciou@0.3"] = float(report["ciou@0.3"])
     ci = report.get("ci", {})
-    for name, key in (("rate", headline), ("auc", "auc")):
+    for name, key in (("rate", headline), ("auc", "auc"), ("ciou@0.3", "ciou@0.3")):
         if key in ci:
             out[f"{name} low"], out[f"{name} high"] = (float(v) for v in ci[key])
     if "frames" in report:
@@ -150,21 +165,23 @@ def paired(a: Mapping[str, Any], b: Mapping[str, Any], metric: str = "rate", sca
            ci: Mapping[str, Any] = CI) -> dict[str, Any]:
     """Score `a` minus score `b` (two `summarise` results on the same test frames) with its paired bootstrap interval.
 
-    metric: "rate" (the share with cIoU >= 0.5) or "auc". Returns {"difference", "low", "high", "resolved"}
-    times `scale` (percent points): resolved when the interval excludes 0, i.e. the test frames tell the two apart.
+    metric: "rate" (the share with cIoU >= 0.5), "auc", or "ciou@0.3" (the share with cIoU >= 0.3, DSOL's
+    multi-source rate). Returns {"difference", "low", "high", "resolved"} times `scale` (percent points):
+    resolved when the interval excludes 0, i.e. the test frames tell the two apart.
     """
     from sslprop.evaluation import metrics
     from sslprop.evaluation.bootstrap import paired_difference
 
-    if metric not in ("rate", "auc"):
-        raise SSLPropError(f"metric {metric!r}: choose 'rate' or 'auc'")
+    stats = {"rate": lambda v: metrics.success_rate(v, 0.5), "auc": metrics.ciou_auc,
+             "ciou@0.3": lambda v: metrics.success_curve(v)[6]}
+    if metric not in stats:
+        raise SSLPropError(f"metric {metric!r}: choose 'rate', 'auc' or 'ciou@0.3'")
     if "frames" not in a or "frames" not in b:
         raise SSLPropError("paired: both scores need their per-frame values (score with frames=True)")
     fa, fb = a["frames"], b["frames"]
     if fa["keys"] != fb["keys"]:
         raise SSLPropError(f"paired: the two were scored on different frames ({len(fa['keys'])} and {len(fb['keys'])})")
-    stat = (lambda v: metrics.success_rate(v, 0.5)) if metric == "rate" else metrics.ciou_auc
-    d = paired_difference(fa["keys"], fa["ciou"], fb["ciou"], stat, **dict(ci))
+    d = paired_difference(fa["keys"], fa["ciou"], fb["ciou"], stats[metric], **dict(ci))
     return {"difference": scale * d["difference"], "low": scale * d["low"], "high": scale * d["high"], "resolved": d["resolved"]}
 
 
@@ -204,13 +221,28 @@ def score_run(run: str | os.PathLike, data: str | os.PathLike, protocol: str, ki
     return score_predictions(wf.ensure_predictions(run, data, "test", device=device), data, protocol, kind, two_sources)
 
 
-def score_floor(floor: str, data: str | os.PathLike, protocol: str, seed: int = 0) -> dict[str, Any]:
-    """A floor of `sslprop.evaluation.floors` (one box per frame, no model) scored on the test split of `data`, with intervals."""
-    from sslprop.evaluation.evaluate import evaluate
+def score_floor(floor: str, data: str | os.PathLike, protocol: str, seed: int = 0,
+                visual_weights: str | os.PathLike | None = None) -> dict[str, Any]:
+    """A reference without a trained model (`FLOOR_LABELS`, `sslprop eval --method`) scored on the test split of `data`, with intervals.
 
-    if floor not in FLOORS:
-        raise SSLPropError(f"floor {floor!r}: unknown (choose from {', '.join(FLOORS)})")
-    return summarise(evaluate(data, protocol, method=floor, fmt="sslprop", split="test", seed=seed, ci=CI, frames=True))
+    floor: a box floor of `sslprop.evaluation.floors` (``two-halves`` under multi-source protocols only), the
+    audio-free ``visual-prior`` (its map) or ``visual-prior-box`` (its best proposal; `visual_weights`: another
+    SmallVisual file than the shipped one), or a ceiling, ``ceiling`` / ``ceiling-grid`` (`sslprop.evaluation.prior`).
+    """
+    from sslprop.evaluation.evaluate import METHODS, evaluate
+
+    if floor not in METHODS:
+        raise SSLPropError(f"floor {floor!r}: unknown (choose from {', '.join(METHODS)})")
+    return summarise(evaluate(data, protocol, method=floor, fmt="sslprop", split="test", seed=seed, ci=CI, frames=True,
+                              visual_weights=visual_weights))
+
+
+def floors_for(protocol: str, floors: Sequence[str]) -> list[str]:
+    """The references of `floors` that a protocol scores: the two-region floors only under a multi-source protocol."""
+    from sslprop.evaluation.metrics import get_protocol
+
+    multi = get_protocol(protocol).multi
+    return [f for f in floors if multi or f not in TWO_REGION_FLOORS]
 
 
 def cells(score: Mapping[str, Any], column: str, name: str = "rate", scale: float = 100.0) -> dict[str, Any]:
@@ -225,7 +257,8 @@ def views(method: str, preset: str) -> list[tuple[str, str, bool]]:
     """How a method is scored on a preset: (view, kind, two_sources) per view.
 
     ours: its boxes (its paradigm), the best box, or on `mosaic` the two best that do not overlap;
-    a map-based method: its map (its paradigm) and, second, the box `predict` reads from the map.
+    a map-based method: its map (its paradigm; on `mosaic`, under dsol-multi, read out as two regions,
+    `sslprop.evaluation.metrics.two_regions`) and, second, the box `predict` reads from the map.
     """
     if method == "ours":
         return [("boxes", "boxes", preset == "mosaic")]
@@ -240,6 +273,7 @@ def table2_records(setup: Setup, methods: Sequence[str] = tuple(METHOD_LABELS), 
     """Train (cached), predict (cached) and score every method and floor on every preset.
 
     methods: row keys of `METHOD_LABELS` (the paper's methods, then EZ-VSL with and without OGL and SLAVC).
+    floors: keys of `FLOOR_LABELS` (floors, the visual prior, ceilings); a two-region floor only on multi-source presets.
 
     Returns one record per (method or floor, view, preset): method, view ("boxes", "map",
     "map box" or "floor"), preset, plus the keys of `summarise`.
@@ -254,7 +288,7 @@ def table2_records(setup: Setup, methods: Sequence[str] = tuple(METHOD_LABELS), 
             for view, kind, two in views(method, preset):
                 records.append({"method": method, "view": view, "preset": preset,
                                 **score_run(run, data, protocol, kind, two, setup.device)})
-        for floor in floors:
+        for floor in floors_for(protocol, floors):
             records.append({"method": floor, "view": "floor", "preset": preset, **score_floor(floor, data, protocol, setup.seed)})
     return records
 
@@ -305,7 +339,8 @@ def table3_records(setup: Setup, runs: Mapping[str, Mapping[str, Any]] | None = 
 
     runs: variant label -> overrides of the main run (default `TABLE3_RUNS`); the variant with no
     overrides is the main run, whose map gives the row "The location map m_n".
-    floors: floors of `sslprop.evaluation.floors` scored on the same frames, appended as rows "floor: ...".
+    floors: keys of `FLOOR_LABELS` scored on the same frames, appended as rows "floor: ..." / "ceiling: ..."
+    (two-region floors are skipped: lvs is single-source).
     Returns records {variant, **`summarise`} in the order of `runs`, the map after the variants of K and
     selection (the paper's order), then the floors.
     """
@@ -320,7 +355,7 @@ def table3_records(setup: Setup, runs: Mapping[str, Mapping[str, Any]] | None = 
     if map_record is not None:  # the paper's order: K rows, without selection, the map, then our extra scorer rows
         after = [i for i, r in enumerate(records) if r["variant"].startswith("Ours - ProSelectNet")]  # both no-selection rows
         records.insert(after[-1] + 1 if after else len(records), map_record)
-    for floor in floors:
+    for floor in floors_for("lvs", floors):
         records.append({"variant": FLOOR_LABELS[floor], **score_floor(floor, data, "lvs", setup.seed)})
     return records
 

@@ -283,6 +283,21 @@ class SmallVisual(nn.Module):
         return self.features(x)  # (B, 4 * width, S // 8, S // 8)
 
 
+def load_small_visual(path: str | os.PathLike) -> SmallVisual:
+    """A `SmallVisual` with the weights of a local file (e.g. the shipped ``small_visual.pt``), in eval mode.
+
+    The width is read from the file (the first conv's output channels), so a file of any width
+    loads; keys and shapes must then match exactly (the error names any mismatch).
+    """
+    sd = _read_state_dict(path)
+    first = sd.get("features.0.0.weight")
+    if first is None or first.dim() != 4:
+        raise SSLPropError(f"{path}: not in the sslprop SmallVisual layout (no 4-D features.0.0.weight)")
+    model = SmallVisual(int(first.shape[0]))
+    _load_strict(model, sd, path, "sslprop SmallVisual")
+    return model.eval()
+
+
 class SmallAudio(nn.Module):
     """A small CNN with the interface of `VGGish`, the cpu profile's (pretrained by `sslprop.engine.pretrain`).
 

@@ -144,6 +144,51 @@ def test_duet_multi_source(capsys, tmp_path, duet_json):
     assert r["mean_ciou"] == 1.0
 
 
+def test_multi_source_reports_dsol_ciou_at_0_3_and_reads_one_map_as_two_regions(capsys, tmp_path, duet_json):
+    base = ["--annotations", duet_json, "--format", "music", "--protocol", "dsol-multi"]
+    key = "d1_0_1000/frame_005/00150.jpg"
+    # the full frame against each half: 0.5 per source; DSOL's CIoU@0.3 (results[6]) beside IoU@0.5 (results[10])
+    r = run_eval(capsys, "--method", "full-frame", *base, "--ci")
+    assert r["ciou@0.3"] == 1.0 and r["iou@0.5"] == 1.0 and "iou@0.3" not in r and r["ci"]["ciou@0.3"] == [1.0, 1.0]
+    # the two-region floor: the left and right halves are the two sources here
+    r = run_eval(capsys, "--method", "two-halves", *base)
+    assert r["mean_ciou"] == 1.0 and r["predictions"] == "floor:two-halves"
+    # one map with a blob in each half (100 of the 112 columns each, the right one weaker): two regions, 100/112 each.
+    # Read as one mask (> 0.5 x max keeps both blobs) each source would get 100 / 212 < 0.5.
+    m = np.zeros((224, 224), np.float32)
+    m[:, :100] = 1.0
+    m[:, 124:] = 0.8
+    np.savez(tmp_path / "one.npz", **{key: m})
+    for proto in ("dsol-multi", "dsol-multi-raw", "dsol-duet"):
+        r = run_eval(capsys, "--predictions", tmp_path / "one.npz", "--annotations", duet_json, "--protocol", proto)
+        assert r["mean_ciou"] == pytest.approx(100 / 112) and r["ciou@0.3"] == 1.0 and "two_regions" in r["map_readout"], proto
+    # one blob over both sources: one region, the second empty -> at most 0.5 per image
+    m = np.zeros((224, 224), np.float32)
+    m[:, 56:168] = 1.0
+    np.savez(tmp_path / "blob.npz", **{key: m})
+    r = run_eval(capsys, "--predictions", tmp_path / "blob.npz", *base)
+    assert r["mean_ciou"] == pytest.approx((56 / 168) / 2)
+    # --compare under a multi-source protocol: ciou@0.3 among the paired differences; the plain table prints it
+    r = run_eval(capsys, "--predictions", tmp_path / "one.npz", "--compare", tmp_path / "blob.npz", *base, "--resamples", "50")
+    assert set(r["paired"]) == {"iou@0.5", "auc", "ciou@0.3"} and r["paired"]["ciou@0.3"]["difference"] == 1.0
+    assert cli.main(["eval", "--method", "two-halves", *map(str, base)]) == 0
+    out = capsys.readouterr().out
+    assert "ciou@0.3     1.0000" in out and "iou@0.5      1.0000" in out
+
+
+def test_dsol_solo_min_max_and_raw_read_outs(capsys, tmp_path, music_json):
+    # a map whose minimum is a third of its maximum, peaked on the annotated box (56:168 squared on the grid)
+    m = np.full((224, 224), 1 / 3, np.float32)
+    m[56:168, 56:168] = 1.0
+    key = "m1_0_1000/frame_001/00001.jpg"
+    np.savez(tmp_path / "m.npz", **{key: m})
+    base = ["--predictions", tmp_path / "m.npz", "--annotations", music_json]
+    full = run_eval(capsys, "--method", "full-frame", "--annotations", music_json, "--protocol", "dsol-solo")
+    raw = run_eval(capsys, *base, "--protocol", "dsol-solo-raw")
+    assert raw["mean_ciou"] == full["mean_ciou"] == 0.25  # DSOL's raw read-out: > 0.1 x max is every pixel
+    assert run_eval(capsys, *base, "--protocol", "dsol-solo")["mean_ciou"] == 1.0  # min-max first: the box
+
+
 def test_sslprop_set_keys_exclusions_and_consensus(capsys, tmp_path, sslprop_set):
     r = run_eval(capsys, "--method", "full-frame", "--annotations", sslprop_set, "--protocol", "lvs")
     # s1: one annotator, grid (0, 0, 112, 224) -> 0.5; s2/0: two annotators, consensus -> 25088 / 37632 = 2/3
@@ -367,8 +412,9 @@ def test_coco_export_from_the_cli(capsys, tmp_path, extended_set):
 def test_help_lists_the_new_options(capsys):
     with pytest.raises(SystemExit):
         cli.main(["eval", "--help"])
-    out = capsys.readouterr().out
-    for flag in ("--extended", "--extended-ciou", "--confidence", "--pointing", "--coco", "--compare", "max-F1", "pointing game"):
+    out = " ".join(capsys.readouterr().out.split()).replace("- ", "-")  # argparse wraps lines, also after hyphens
+    for flag in ("--extended", "--extended-ciou", "--confidence", "--pointing", "--coco", "--compare", "max-F1", "pointing game",
+                 "--visual-weights", "visual-prior", "visual-prior-box", "two-halves", "ceiling-grid", "dsol-solo-raw", "ciou@0.3"):
         assert flag in out, flag
 
 

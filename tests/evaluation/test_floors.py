@@ -5,6 +5,7 @@ import json
 import numpy as np
 import pytest
 
+from sslprop.errors import SSLPropError
 from sslprop.evaluation.floors import floor_box, floor_predictions
 from tests.helpers import run_eval
 
@@ -35,6 +36,9 @@ def test_music_solo_floors_boxes_and_maps(capsys, tmp_path, music_json):
 def test_floors_are_deterministic_boxes():
     assert floor_box("full-frame", 640, 360).tolist() == [[0, 0, 640, 360, 1]]
     assert floor_box("center", 640, 360).tolist() == [[160, 90, 480, 270, 1]]
+    assert floor_box("two-halves", 640, 360).tolist() == [[0, 0, 320, 360, 1], [320, 0, 640, 360, 1]]
+    with pytest.raises(SSLPropError, match="two-halves"):
+        floor_box("halves", 640, 360)
     a = floor_predictions("random-box", {"x": (100, 50), "y": (100, 50)}, seed=3)
     b = floor_predictions("random-box", {"y": (100, 50)}, seed=3)
     assert np.array_equal(a["y"], b["y"])  # independent of order and subset

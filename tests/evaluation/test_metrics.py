@@ -67,6 +67,95 @@ def test_dsol_threshold_is_strict_and_without_min_max():
     assert not metrics.dsol_mask(np.array([[-1.0, -0.5], [-0.05, -0.2]]), 0.1, size=2).any()
 
 
+def test_dsol_min_max_read_out():
+    # min-max first: (m - 0.5) / 0.5 = 0, 0.2, 0.4, 1 -> > 0.1 keeps three, > 0.5 one
+    m = np.array([[0.5, 0.6], [0.7, 1.0]], dtype=np.float32)
+    assert metrics.dsol_mask_minmax(m, 0.1, size=2).tolist() == [[False, True], [True, True]]
+    assert metrics.dsol_mask_minmax(m, 0.5, size=2).tolist() == [[False, False], [False, True]]
+    # offset and positive scale do not change it; on a map whose minimum is 0 it is DSOL's raw rule
+    assert np.array_equal(metrics.dsol_mask_minmax(3 * m - 7, 0.1, size=2), metrics.dsol_mask_minmax(m, 0.1, size=2))
+    rng = np.random.default_rng(0)
+    z = rng.random((12, 12)).astype(np.float32)
+    z -= z.min()
+    for ratio in (0.1, 0.2, 0.5):
+        assert np.array_equal(metrics.dsol_mask_minmax(z, ratio), metrics.dsol_mask(z, ratio))
+    # a constant map has no peak: every pixel positive (as DSOL's raw rule does for a positive constant)
+    assert metrics.dsol_mask_minmax(np.full((3, 3), -2.0), 0.1, size=4).all()
+
+
+def test_no_map_row_equals_the_full_frame_floor_by_construction():
+    # Attention's map: a softmax over ReLU(cos) on the feature grid, so min / max >= 1/e > 0.1. DSOL's raw read-out
+    # (> 0.1 x max) keeps every pixel, whatever the map: its row would equal the full-frame floor exactly. After
+    # min-max the same map keeps only its top, and a map that peaks elsewhere gives another mask.
+    rng = np.random.default_rng(1)
+    for _ in range(20):
+        cos = np.maximum(rng.uniform(-1, 1, (12, 12)), 0)
+        att = (np.exp(cos) / np.exp(cos).sum()).astype(np.float32)
+        assert att.min() / att.max() >= np.exp(-1) - 1e-7
+        assert metrics.get_protocol("dsol-solo-raw").mask(att).all()
+        assert metrics.get_protocol("dsol-multi-raw").mask(att).mean() > 0.2  # > 0.5 x max: not the whole frame either
+        mask = metrics.get_protocol("dsol-solo").mask(att)
+        assert 0 < mask.mean() < 1
+    # two softmax maps with peaks in opposite corners give disjoint top pixels, not the same full frame
+    a = np.zeros((12, 12), np.float32)
+    a[:3, :3] = 1
+    m1, m2 = np.exp(a) / np.exp(a).sum(), np.exp(a[::-1, ::-1]) / np.exp(a).sum()
+    p = metrics.get_protocol("dsol-solo")
+    assert not (p.mask(m1) & p.mask(m2)).any()
+    raw = metrics.get_protocol("dsol-solo-raw")
+    assert raw.mask(m1).all() and raw.mask(m2).all()
+
+
+def test_two_regions_of_one_map():
+    s = 64
+    yy, xx = np.mgrid[0:s, 0:s]
+
+    def bump(cx, cy, w=30.0, h=1.0):
+        return h * np.exp(-((xx - cx) ** 2 + (yy - cy) ** 2) / w)
+
+    # two separate blobs: each is a region; a third, weaker blob is dropped
+    m = (bump(12, 12) + 0.8 * bump(50, 50) + 0.6 * bump(12, 52)).astype(np.float32)
+    a, b = metrics.two_regions(m, m > 0.3)
+    assert a[12, 12] and b[50, 50] and not (a | b)[52, 12] and not (a & b).any()
+    assert np.array_equal(a | b, (m > 0.3) & ((xx - 12) ** 2 + (yy - 52) ** 2 > 100))
+    # ties between blobs of equal peak go to the larger one
+    flat = np.zeros((s, s), np.float32)
+    flat[2:6, 2:6] = 1
+    flat[20:40, 20:40] = 1
+    flat[50:52, 50:52] = 1
+    a, b = metrics.two_regions(flat, flat > 0)
+    assert a.sum() == 400 and b.sum() == 16
+    # one blob with two humps: split between the two tops, each pixel to the nearer
+    m = (bump(20, 32, 80) + 0.9 * bump(44, 32, 80)).astype(np.float32)
+    pos = m > 0.2 * m.max()
+    a, b = metrics.two_regions(m, pos)
+    assert a[32, 20] and b[32, 44] and not (a & b).any() and np.array_equal(a | b, pos)
+    assert a[:, :29].sum() == pos[:, :29].sum() and b[:, 36:].sum() == pos[:, 36:].sum()
+    # a plateau is one hump, however wide (the ground truth of one box); two plateaus joined by a lower bridge are two
+    box = metrics.box_mask(4, 10, 60, 50, size=s).astype(np.float32)
+    a, b = metrics.two_regions(box, box > 0)
+    assert np.array_equal(a, box > 0) and not b.any()
+    pair = metrics.box_mask(2, 10, 26, 50, size=s) + metrics.box_mask(38, 10, 62, 50, size=s)
+    pair[28:32, 26:38] = 0.5
+    a, b = metrics.two_regions(pair.astype(np.float32), pair > 0)
+    assert a[10:50, 2:26].all() and b[10:50, 38:62].all() and not (a & b).any() and np.array_equal(a | b, pair > 0)
+    assert a[28:32, 26:32].all() and b[28:32, 32:38].all()  # the bridge split at its middle
+    # one hump: one region, the second empty (a larger radius also leaves a two-hump blob whole)
+    m = bump(32, 32, 200).astype(np.float32)
+    a, b = metrics.two_regions(m, m > 0.2)
+    assert np.array_equal(a, m > 0.2) and not b.any()
+    m = (bump(20, 32, 80) + 0.9 * bump(44, 32, 80)).astype(np.float32)
+    a, b = metrics.two_regions(m, pos, radius=30)
+    assert np.array_equal(a, pos) and not b.any()
+    # nothing positive: two empty regions; the ground truth of two disjoint sources comes back exactly
+    assert not any(r.any() for r in metrics.two_regions(m, np.zeros((s, s), bool)))
+    gt1, gt2 = metrics.box_mask(3, 4, 20, 30, size=s), metrics.box_mask(30, 10, 60, 40, size=s)
+    got = metrics.two_regions(gt1 + gt2, (gt1 + gt2) > 0)
+    assert metrics.dsol_multi_image(got, [gt1, gt2]).ciou == 1.0
+    with pytest.raises(SSLPropError, match="same"):
+        metrics.two_regions(m, pos[:10])
+
+
 def test_resizers_keep_a_map_of_the_target_size_and_differ_in_alignment():
     m = np.array([[0.0, 1.0], [0.0, 1.0]], dtype=np.float32)
     lin = metrics.resize_linear(m, size=4)  # half-pixel centres: edges replicate
@@ -191,14 +280,24 @@ def test_silent_score_is_the_share_of_silent_pixels_left_negative():
 
 
 def test_protocol_registry():
-    assert set(metrics.PROTOCOLS) == {"lvs", "ezvsl", "sspl", "dsol-solo", "dsol-multi", "dsol-duet"}
+    assert set(metrics.PROTOCOLS) == {"lvs", "ezvsl", "sspl", "dsol-solo", "dsol-multi", "dsol-duet",
+                                      "dsol-solo-raw", "dsol-multi-raw", "dsol-duet-raw"}
     assert metrics.get_protocol("dsol-solo").headline == "iou@0.5"
     assert metrics.get_protocol("lvs").headline == "ciou@0.5"
-    # dsol-solo keeps > 0.1 * max, dsol-multi > 0.5 * max, dsol-duet > 0.2 * max
+    assert [n for n, p in metrics.PROTOCOLS.items() if p.multi] == ["dsol-multi", "dsol-duet", "dsol-multi-raw", "dsol-duet-raw"]
+    # raw (DSOL's code): dsol-solo keeps > 0.1 * max, dsol-multi > 0.5 * max, dsol-duet > 0.2 * max
     m = np.array([[0.15, 0.3], [0.6, 1.0]], dtype=np.float32)
-    assert metrics.get_protocol("dsol-solo").mask(m, 2).sum() == 4
-    assert metrics.get_protocol("dsol-duet").mask(m, 2).sum() == 3
-    assert metrics.get_protocol("dsol-multi").mask(m, 2).sum() == 2
+    assert metrics.get_protocol("dsol-solo-raw").mask(m, 2).sum() == 4
+    assert metrics.get_protocol("dsol-duet-raw").mask(m, 2).sum() == 3
+    assert metrics.get_protocol("dsol-multi-raw").mask(m, 2).sum() == 2
+    # default: the same ratios after min-max, (m - 0.15) / 0.85 = 0, 0.176, 0.529, 1
+    assert metrics.get_protocol("dsol-solo").mask(m, 2).tolist() == [[False, True], [True, True]]
+    assert metrics.get_protocol("dsol-duet").mask(m, 2).tolist() == [[False, False], [True, True]]
+    assert metrics.get_protocol("dsol-multi").mask(m, 2).tolist() == [[False, False], [True, True]]
+    for name in ("dsol-solo", "dsol-multi", "dsol-duet"):  # the same ground truth, formats and resize as the raw read-out
+        a, b = metrics.get_protocol(name), metrics.get_protocol(name + "-raw")
+        assert (a.gt_rule, a.multi, a.headline, a.formats, a.resize) == (b.gt_rule, b.multi, b.headline, b.formats, b.resize)
+        assert "min-max" in a.reference and b.reference == a.reference.split(", the map min-max")[0]
     with pytest.raises(SSLPropError, match="unknown protocol"):
         metrics.get_protocol("ciou")
 

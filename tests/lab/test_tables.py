@@ -77,6 +77,27 @@ def test_score_floor_is_evaluate(solo):
         tables.score_floor("half-frame", solo, "lvs")
 
 
+def test_score_floor_takes_the_prior_the_ceilings_and_the_two_region_floor(solo):
+    assert set(tables.FLOOR_LABELS) == {"full-frame", "center", "random-box", "two-halves", "visual-prior", "visual-prior-box",
+                                        "ceiling", "ceiling-grid", "ceiling-ranked"}
+    prior = tables.score_floor("visual-prior", solo, "lvs")
+    assert (prior["kind"], prior["metric"], prior["n"]) == ("maps", "ciou@0.5", 2) and "frames" in prior
+    assert tables.score_floor("visual-prior-box", solo, "dsol-solo")["kind"] == "boxes"
+    top = tables.score_floor("ceiling", solo, "dsol-solo")
+    assert (top["kind"], top["rate"]) == ("maps", 1.0) and "ciou@0.3" not in top
+    # multi-source: DSOL's CIoU@0.3 with its interval beside IoU@0.5; the two-region floor only there
+    multi = tables.score_floor("two-halves", solo, "dsol-multi")
+    assert {"ciou@0.3", "ciou@0.3 low", "ciou@0.3 high"} <= set(multi) and multi["metric"] == "iou@0.5"
+    assert tables.floors_for("lvs", tuple(tables.FLOOR_LABELS)) == [f for f in tables.FLOOR_LABELS if f != "two-halves"]
+    assert tables.floors_for("dsol-multi", ("center", "two-halves")) == ["center", "two-halves"]
+    with pytest.raises(SSLPropError, match="two-region floor"):
+        tables.score_floor("two-halves", solo, "lvs")
+    d = tables.paired(tables.score_floor("ceiling", solo, "dsol-multi"), multi, "ciou@0.3")
+    assert d["difference"] == pytest.approx(100 * (1.0 - multi["ciou@0.3"]))
+    with pytest.raises(SSLPropError, match="ciou@0.3"):
+        tables.paired(multi, multi, "iou@0.3")
+
+
 def test_views():
     assert tables.views("ours", "solo") == [("boxes", "boxes", False)]
     assert tables.views("ours", "mosaic") == [("boxes", "boxes", True)]
