@@ -114,11 +114,13 @@ def test_table2_rows_pivot_and_order():
         rec("attention", "map box", "scenes", "ciou@0.5", 0.125, 0.25),
         rec("attention", "map", "scenes", "ciou@0.5", 0.75, 0.625),
         rec("ours", "boxes", "scenes", "ciou@0.5", 1.0, 0.875),
+        {**rec("ours", "boxes", "mosaic", "iou@0.5", 0.0, 0.25), "ciou@0.3": 0.5},  # multi-source: DSOL's CIoU@0.3 beside
     ]
     rows = tables.table2_rows(records)
     assert [r["method"] for r in rows] == ["Attention", "Attention, map box (T = 0.5)", "Ours", "floor: centre box"]
-    assert rows[0] == {"method": "Attention", "solo IoU@0.5": None, "solo AUC": None, "mosaic IoU@0.5": None,
-                       "mosaic AUC": None, "scenes cIoU@0.5": 75.0, "scenes AUC": 62.5}
+    assert rows[0] == {"method": "Attention", "solo IoU@0.5": None, "solo AUC": None, "mosaic CIoU@0.3": None,
+                       "mosaic IoU@0.5": None, "mosaic AUC": None, "scenes cIoU@0.5": 75.0, "scenes AUC": 62.5}
+    assert (rows[2]["mosaic CIoU@0.3"], rows[2]["mosaic IoU@0.5"], rows[2]["mosaic AUC"]) == (50.0, 0.0, 25.0)
     assert (rows[2]["solo IoU@0.5"], rows[2]["solo AUC"], rows[2]["scenes cIoU@0.5"]) == (50.0, 37.5, 100.0)
     assert rows[3]["solo IoU@0.5"] == 25.0 and rows[3]["scenes AUC"] is None
 
