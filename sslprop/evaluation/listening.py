@@ -44,6 +44,7 @@ from sslprop.evaluation.pointing import box_point, map_point
 from sslprop.ops.boxes import box_iou_np
 
 SOUNDS = ("silence", "noise", "offscreen")  # the sounds of no object in view
+PRIOR = "visual-prior"  # `listen --run visual-prior`: the audio-free visual prior, the blind reference
 CALLS = ("on_d", "on_m", "on_or")  # onscreen.json's decisions: d_on > 0.2, m_on, their OR
 
 
@@ -87,6 +88,23 @@ def answers_from_predictions(pred_dir: str | os.PathLike, samples: Sequence[Samp
             conf = float(rec["d_on"]) if "d_on" in rec else (float(rows[0, 4]) if len(rows) else float("nan"))
         out[s.id] = Answer(box, point, conf, {c: bool(rec[c]) for c in CALLS if c in rec}, "map" if s.id in maps else "box")
     return out
+
+
+def prior_answers(data: str | os.PathLike, samples: Sequence[Sample], weights: str | os.PathLike | None = None) -> dict[str, Answer]:
+    """{sample id: Answer} of the audio-free visual prior (`sslprop.evaluation.prior`): the frozen visual encoder's
+    saliency peak (its point), its most salient proposal (its box) and the peak value (its confidence). It hears
+    nothing, so every sound of a frame gets the same answer: the blind reference, measured."""
+    from sslprop.evaluation.prior import visual_prior
+
+    frames = {}
+    for s in samples:
+        frames.setdefault(s.meta.get("frame", s.id), s)
+    vp = visual_prior(data, "test", keys=[s.id for s in frames.values()], weights=weights, progress=False)
+    per_frame = {}
+    for frame_id, s in frames.items():
+        f, m, b = s.frames[0], vp.maps[s.id], vp.boxes[s.id]
+        per_frame[frame_id] = Answer(b[0, :4] if len(b) else None, map_point(m, f.width, f.height), float(m.max()), {}, "map")
+    return {s.id: per_frame[s.meta.get("frame", s.id)] for s in samples}
 
 
 def pointed_object(point: tuple[float, float] | None, objects: Sequence[Any]) -> int:
@@ -223,7 +241,8 @@ def listen(run: str | os.PathLike, data: str | os.PathLike, ci: Mapping[str, Any
     """Predict with `run` (a run folder or an exported checkpoint) on the listening set `data` and score the answers.
 
     A run folder keeps its predictions in ``RUN/predictions-<data>-test`` (reused when they are there, as the
-    notebooks' `ensure_predictions` does); an exported checkpoint predicts into a temporary folder.
+    notebooks' `ensure_predictions` does); an exported checkpoint predicts into a temporary folder. `run` =
+    "visual-prior" scores the audio-free visual prior instead (`prior_answers`), the blind reference.
     """
     from sslprop.engine.predict import predict
 
@@ -232,6 +251,8 @@ def listen(run: str | os.PathLike, data: str | os.PathLike, ci: Mapping[str, Any
     if not samples:
         raise SSLPropError(f"{data}: no test samples (a listening set is all test: `synth --preset listening`)")
     frames = listening_frames(samples)
+    if str(run) == PRIOR:
+        return {"run": PRIOR, "data": str(data), "method": PRIOR, **listen_scores(frames, prior_answers(data, samples), ci)}
     run = Path(run)
     with tempfile.TemporaryDirectory(prefix="sslprop-listen-") as tmp:
         out = run / f"predictions-{data.name}-test" if run.is_dir() else Path(tmp) / "pred"
@@ -269,7 +290,8 @@ def format_report(report: Mapping[str, Any]) -> str:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--run", required=True, help="a run folder (`sslprop train`) or an exported checkpoint, of any method")
+    parser.add_argument("--run", required=True, help="a run folder (`sslprop train`) or an exported checkpoint, of any method; "
+                        "'visual-prior': the frozen visual encoder's saliency with no audio (the blind reference)")
     parser.add_argument("--data", required=True, help="a listening set (`python -m sslprop synth --preset listening`) with its proposals")
     parser.add_argument("--ci", action="store_true", help="95 %% bootstrap intervals (frames resampled, 1,000 resamples)")
     parser.add_argument("--json", action="store_true", help="print JSON")

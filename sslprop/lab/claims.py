@@ -185,7 +185,7 @@ def table1_claims(paired: Mapping[str, Mapping[str, Any]], rows: Sequence[Mappin
         if d is None or calibrated_or not in acc:
             continue
         d = {k: (100.0 * v if k != "resolved" else v) for k, v in d.items()}
-        out.append(claim(f"m_on || d_on is more accurate than {single} alone (d_on at its calibrated threshold)", "Table 1",
+        out.append(claim(f"m_on || d_on is more accurate than {single} alone (d_on at its calibrated threshold)", "Table 1, extra",
                          data, f"{paper['m_on || d_on']:.1f} vs. {paper[single.split(' (')[0]]:.1f} ({paper_column}, d_on > 0.2)",
                          [(f"{acc[calibrated_or]:.1f} vs. {acc[single]:.1f}:", d)], unit=" pts"))
     return out
@@ -254,7 +254,7 @@ def table3_claims(rows: Sequence[Mapping[str, Any]], comparer: Any, map_methods:
     own_loss = "Ours - ProSelectNet (Ours' loss)"
     if any(r["variant"] == own_loss for r in rows):  # the same comparison with the loss kept: selection alone differs
         out.append(claim("without proposal selection alone (Ours' loss kept) localisation is worse (not in the paper)",
-                         "Table 3", "scenes (SSL)", "not reported (the paper's row also drops L_edu)",
+                         "Table 3, extra", "scenes (SSL)", "not reported (the paper's row also drops L_edu)",
                          [("K=20 vs. no selection, loss kept", comparer((k20, "cIoU@0.5"), (own_loss, "cIoU@0.5")))], unit=" pts"))
     if map_methods:
         col = "scenes cIoU@0.5"
@@ -366,7 +366,7 @@ def listening_claims(records: Sequence[Mapping[str, Any]], column: str = "follow
 
     out = []
     for r in records:
-        out.append(claim(f"{r['label']} follows the sound more often than blind (not in the paper)", "Listening",
+        out.append(claim(f"{r['label']} follows the sound more often than blind (not in the paper)", "Listening, extra",
                          "listening (scenes)", "not reported",
                          [(f"{100 * r[column]:.1f} vs. {100 * r['blind']:.1f}:", pts(blind_difference(r, column)))], unit=" pts"))
     ours = next((r for r in records if r["method"] == "ours"), None)
@@ -374,7 +374,7 @@ def listening_claims(records: Sequence[Mapping[str, Any]], column: str = "follow
         for r in records:
             if r["method"] == "ours" or r.get("paradigm") == "floor":
                 continue
-            out.append(claim(f"Ours follows the sound more often than {r['label']} (not in the paper)", "Listening",
+            out.append(claim(f"Ours follows the sound more often than {r['label']} (not in the paper)", "Listening, extra",
                              "listening (scenes)", "not reported",
                              [(f"{100 * ours[column]:.1f} vs. {100 * r[column]:.1f}:", pts(paired_follow(ours, r, column)))], unit=" pts"))
     return out

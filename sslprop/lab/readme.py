@@ -57,7 +57,7 @@ def results_block(figures: str | Path) -> str:
     t2 = merge_intervals([{k: v for k, v in r.items() if k == "method" or k.startswith("scenes cIoU")}
                           for r in read_csv(figures / "06_table2.csv") if "map box" not in r["method"]])
     ledger = read_csv(figures / "09_claims.csv")
-    extra = [r for r in ledger if "extra" in r["source"]]
+    extra = [r for r in ledger if "extra" in r["source"]]  # rows not in the paper ("Table 2, extra", "Listening, extra", ...)
     paper = [r for r in ledger if "extra" not in r["source"]]
     verdicts = summary(paper)  # before the verdicts below are set in bold
     for r in paper:
@@ -66,7 +66,6 @@ def results_block(figures: str | Path) -> str:
             "-" if not r["difference"] or r["difference"] == "-"
             else f"{float(r['difference']):+.1f} [{float(r['low']):+.1f}, {float(r['high']):+.1f}]")
         r["verdict"] = f"**{r['verdict']}**" if r["verdict"] != "unresolved" else r["verdict"]
-    held = sum(r["verdict"] == "holds" for r in extra)
     time_file = figures / TIME_FILE
     wall = time_file.read_text(encoding="utf-8").strip() if time_file.is_file() else "not recorded"
     scenes = read_csv(figures / "07_table3.csv")
@@ -77,11 +76,37 @@ def results_block(figures: str | Path) -> str:
         f"**The paper's claims** (`figures/09_claims.md`, notebook 09), each decided by the paired interval of the "
         f"difference it rests on (points; Fig. 3: correlation r): {verdicts}.",
         markdown(paper, ["where", "claim", "deciding difference [95 %]", "verdict"]),
-        f"Not in the paper: \"Ours beats EZ-VSL, EZ-VSL + OGL, SLAVC\" holds in {held} of {len(extra)} comparisons "
-        "(each method on each data set).",
+        extras_sentence(extra),
         "**Table 2**, `scenes` cIoU@0.5 (`figures/06_table2.md` has AUC, `solo` and `mosaic`; map methods on their maps):",
         markdown(t2, list(t2[0].keys()), bold="Ours"),
     ])
+
+
+def extras_sentence(extra: list[dict[str, str]]) -> str:
+    """One paragraph on the ledger's rows not in the paper: Ours against the methods users run today and against the
+    audio-free prior, the variants of Tables 1 and 3, and which methods listen (notebook 11)."""
+    def held(rows: list[dict[str, str]]) -> str:
+        return f"holds in {sum(r['verdict'] == 'holds' for r in rows)} of {len(rows)}"
+
+    group = lambda text: [r for r in extra if text in r["claim"]]
+    newer = [r for r in extra if r["source"].startswith("Table 2") and "prior" not in r["claim"]]
+    prior, listen = group("audio-free prior"), [r for r in extra if r["source"].startswith("Listening")]
+    parts = [f"\"Ours beats EZ-VSL, EZ-VSL + OGL, SLAVC\" {held(newer)} comparisons (each method on each data set)"]
+    if prior:
+        parts.append(f"\"Ours beats the audio-free visual prior\" {held(prior)} (each data set)")
+    for r in extra:
+        if r["source"].startswith(("Table 1", "Table 3")):
+            parts.append(f"\"{r['claim'].replace(' (not in the paper)', '')}\" ({r['data set'].split(' (')[0]}) {r['verdict']}")
+    text = "Not in the paper: " + "; ".join(parts) + "."
+    if listen:
+        follows = [r["claim"].split(" follows the sound")[0] for r in listen if "than blind" in r["claim"] and r["verdict"] == "holds"]
+        beats = [r for r in listen if r["claim"].startswith("Ours follows")]
+        text += (" **Does it listen?** (notebook 11: change the sound, keep the frame) "
+                 + (f"{', '.join(follows)} follow the sound more often than blind" if follows
+                    else "No method follows the sound more often than blind")
+                 + f"; Ours follows it more often than {sum(r['verdict'] == 'holds' for r in beats)} of the {len(beats)} "
+                 "map methods.")
+    return text
 
 
 def update_readme(readme: str | Path, figures: str | Path) -> bool:

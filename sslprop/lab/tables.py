@@ -539,18 +539,23 @@ def read_outputs(predictions: str | os.PathLike, keys: Sequence[str]) -> dict[st
 LISTEN_COLUMNS = ("follow, point (%)", "follow, box IoU >= 0.5 (%)", "blind (%)", "switch (%)")
 
 
-def listening_records(setup: Setup, methods: Sequence[str] = tuple(METHOD_LABELS),
+def listening_records(setup: Setup, methods: Sequence[str] = tuple(METHOD_LABELS), prior: bool = True,
                       log: Callable[[str], None] = lambda msg: None) -> list[dict[str, Any]]:
     """The listening test (`sslprop.evaluation.listening`) of every Table 2 row's `scenes` run on the budget's listening
-    set: records {method (row key), label, **report} with intervals; the runs are notebook 06's (cached)."""
-    from sslprop.evaluation.listening import listen
+    set, then (`prior`) of the audio-free visual prior, the blind reference measured: records {method (row key),
+    label, paradigm ("method" or "floor"), **report} with intervals; the runs are notebook 06's (cached)."""
+    from sslprop.evaluation.listening import PRIOR, listen
 
     scenes, data = setup.data("scenes"), setup.data("listening")
     out = []
     for method in methods:
         log(f"listening: {METHOD_LABELS.get(method, method)}")
         report = listen(setup.row_run(method, scenes, log), data, ci=CI, device=setup.device, progress=False)
-        out.append({"method": method, "label": METHOD_LABELS.get(method, method), **report})
+        out.append({"method": method, "label": METHOD_LABELS.get(method, method), "paradigm": "method", **report})
+    if prior:
+        log("listening: the audio-free visual prior")
+        out.append({"method": PRIOR, "label": FLOOR_LABELS[PRIOR].replace(" (map)", ""), "paradigm": "floor",
+                    **listen(PRIOR, data, ci=CI)})
     return out
 
 

@@ -149,3 +149,41 @@ def test_sound_swap_explorer_marks_the_object_making_the_sound():
     assert not any("this sound" in t for t in drawn())  # no object in view makes silence
     with pytest.raises(SSLPropError, match="source 'horse' is not one of the objects"):
         widgets.sound_swap_explorer(frame, results, objects=objects, sources={"frog": "horse"})
+
+
+def test_listening_explorer_shows_each_methods_answer_to_the_chosen_sound(tmp_path):
+    # two fake methods on a 3-frame listening set: a box method that answers with the played object's box, a map
+    # method whose map peaks on object 0 whatever it hears; the explorer draws both, follows the frame's sounds
+    import json
+
+    from sslprop.data import synth
+    from sslprop.data.format import read_manifest
+    from sslprop.evaluation.predfiles import INFO
+    from sslprop.evaluation.listening import listening_frames
+
+    data = synth.generate("listening", 3, 1, tmp_path / "l", size=64, progress=False)
+    samples = read_manifest(data)
+    frames = listening_frames(samples)
+    boxes, maps, box_dir, map_dir = {}, {}, tmp_path / "boxes", tmp_path / "maps"
+    for s in samples:
+        f = s.frames[0]
+        j = s.meta["object"] if s.meta["played"] == "object" else 0
+        boxes[s.id] = [list(f.objects[j].box) + [1.0]]
+        m = np.zeros((16, 16), np.float32)
+        x1, y1, x2, y2 = (int(v / 4) for v in f.objects[0].box)
+        m[y1:max(y2, y1 + 1), x1:max(x2, x1 + 1)] = 1.0
+        maps[s.id] = m
+    for folder, threshold in ((box_dir, None), (map_dir, 0.5)):
+        folder.mkdir()
+        (folder / "boxes.json").write_text(json.dumps(boxes))
+        np.savez(folder / "maps.npz", **maps)
+        (folder / INFO).write_text(json.dumps({"method": "x", "map_threshold": threshold}))
+    e = widgets.listening_explorer(data, {"a box method": box_dir, "a map method": map_dir}, columns=2)
+    first = e.png()
+    assert e.values()["frame"] == frames[0].frame and e.values()["sound"] == "o0"
+    e.update(sound="silence")
+    assert e.png() != first
+    e.update(frame=frames[1].frame)  # the sound menu follows the new frame's objects
+    assert e.values()["sound"] == "o0" and len(e.controls["sound"].options) == len(frames[1].played) + 3
+    with pytest.raises(SSLPropError, match="no frame"):
+        widgets.listening_explorer(data, {"a": box_dir}, frames=["nope"])
