@@ -282,6 +282,8 @@ def _train(cfg, data, out: Path, m, method, resume, visual_weights, audio_weight
         if not main_process:
             used_weights = resolve_weights(cfg.model, visual_weights, audio_weights, say)
         build_cfg, load_weights = cfg, used_weights
+        if not getattr(m, "audio_encoder", True):  # a method with its own audio network (pixelplayer) takes no audio file
+            used_weights = load_weights = (used_weights[0], None) if audio_weights is None else used_weights
     else:  # resumed: the weights come from the checkpoint, no file is read; config.json keeps what the run started from
         started = json.loads((out / "config.json").read_text(encoding="utf-8")) if (out / "config.json").is_file() else {}
         used_weights = (started.get("visual_weights"), started.get("audio_weights"))

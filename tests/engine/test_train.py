@@ -146,3 +146,18 @@ def test_resume_reads_no_weight_file_and_keeps_the_one_the_run_started_from(tiny
     resumed = train(train_cfg(), tiny, tmp_path / "cut", resume=True, progress=False, log=lambda m: None)
     assert [r["loss"] for r in resumed] == [r["loss"] for r in full]
     assert json.loads((tmp_path / "cut" / "config.json").read_text())["visual_weights"] == str(weights)
+
+
+def test_every_method_trains_with_the_shipped_pretrained_encoders(tiny, tmp_path):
+    # the cpu profile resolves the shipped weight files before building; a method with its own audio network
+    # (pixelplayer's U-Net) must not be handed the audio encoder's file (it refuses one given by the user)
+    cfg = train_cfg(**{"model.pretrained": True, "model.visual_width": 32, "model.audio_width": 16, "train.epochs": 1,
+                       "train.freeze_encoders": True})
+    for method in ("pixelplayer", "attention"):
+        history = train(cfg, tiny, tmp_path / method, method=method, progress=False, log=lambda m: None)
+        config = json.loads((tmp_path / method / "config.json").read_text())
+        assert len(history) == 1 and config["visual_weights"].endswith("small_visual.pt")
+        assert (config["audio_weights"] is None) == (method == "pixelplayer")
+    with pytest.raises(SSLPropError, match="--audio-weights does not apply"):
+        train(cfg, tiny, tmp_path / "pp2", method="pixelplayer", audio_weights=config["audio_weights"], progress=False,
+              log=lambda m: None)

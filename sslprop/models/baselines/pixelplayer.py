@@ -189,6 +189,7 @@ class PixelPlayer:
 
     name = "pixelplayer"
     needs_proposals = False
+    audio_encoder = False  # its audio network is its own U-Net: no audio encoder's weights apply
 
     def build(self, cfg, visual_weights=None, audio_weights=None, log=print) -> nn.Module:
         return PixelPlayerNet(cfg, visual_weights, audio_weights, log)
