@@ -8,8 +8,11 @@ does not cannot. For one trained run (any method), from its prediction files:
 - **follow rate**: over (frame, played object) pairs, the share where the answer lands on the object played:
   its best box reaches IoU >= 0.5 with the object's box (``follow_box``), or its point (a map's peak, a box's
   centre: the pointing game's rule) lies inside it (``follow_point``);
-- **blind rate**: what a method that ignores the audio gets on the same pairs: one fixed answer per frame can
-  land on one of its n objects, so at most sum_f 1 / sum_f n_f (``blind``);
+- **blind rate**: the most a method that ignores the audio can get on the same pairs: one fixed answer per frame
+  follows every sound whose object it lands on. A point can lie in several overlapping boxes, so the point rule's
+  blind rate is sum_f depth_f / sum_f n_f, depth_f the most object boxes of frame f that one point lies in
+  (``blind_point``, at least 1 / n_f per frame); the box rule's takes, as the fixed box, the frame's object box that
+  reaches IoU >= 0.5 with the most of them (``blind_box``, usually 1 / n_f);
 - **switch rate**: over pairs of two different object sounds on one frame, the share where the object the answer
   picks changes (a box's object of highest IoU, a map peak's topmost object; or none) (``switch``; a deaf method
   scores 0);
@@ -155,30 +158,44 @@ def listening_frames(samples: Sequence[Sample]) -> list[Frame]:
     return usable
 
 
+def blind_hits(objects: Sequence[Any]) -> tuple[int, int]:
+    """(point, box): how many of a frame's objects one fixed answer can land on. Point: the most object boxes (edges
+    included) one point lies in, found among the points (x1_i, y1_j), where the intersection of any closed boxes
+    starts. Box: the most objects one of the frame's own object boxes reaches IoU >= 0.5 with (itself included)."""
+    boxes = [o.box for o in objects]
+    depth = max((sum(b[0] <= x <= b[2] and b[1] <= y <= b[3] for b in boxes) for x in (b[0] for b in boxes)
+                 for y in (b[1] for b in boxes)), default=0)
+    cover = max((sum(box_iou_np(a, b) >= HIT_IOU for b in boxes) for a in boxes), default=0)
+    return depth, cover
+
+
 def _rate(values: np.ndarray) -> float:
     return float(np.mean(values)) if len(values) else float("nan")
 
 
 def listen_scores(frames: Sequence[Frame], answers: Mapping[str, Answer], ci: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """The listening report of one method's `answers` (see the module docstring); intervals with `ci` ({} for defaults)."""
-    pair_keys, follow_box, follow_point, blind = [], [], [], []
+    pair_keys, follow_box, follow_point, blind_point, blind_box = [], [], [], [], []
     switch_keys, switch = [], []
     for fr in frames:
         picked = {}
+        depth, cover = blind_hits([fr.objects[j] for j in fr.played])
         for j, sid in sorted(fr.played.items()):
             a, target = answers[sid], fr.objects[j].box
             pair_keys.append(f"{fr.frame}/{j}")
             follow_box.append(a.box is not None and box_iou_np(a.box, target) >= HIT_IOU)
             x_y = a.point
             follow_point.append(x_y is not None and target[0] <= x_y[0] <= target[2] and target[1] <= x_y[1] <= target[3])
-            blind.append(1.0 / len(fr.played))  # one fixed answer lands on one of the frame's objects
+            blind_point.append(depth / len(fr.played))  # one fixed answer follows the sounds of the objects it lands on
+            blind_box.append(cover / len(fr.played))
             picked[j] = answered_object(a, fr.objects)
         js = sorted(picked)
         for i, a in enumerate(js):
             for b in js[i + 1 :]:
                 switch_keys.append(f"{fr.frame}/{a}-{b}")
                 switch.append(picked[a] != picked[b])
-    cols = {"follow_box": np.array(follow_box, float), "follow_point": np.array(follow_point, float), "blind": np.array(blind)}
+    cols = {"follow_box": np.array(follow_box, float), "follow_point": np.array(follow_point, float),
+            "blind_box": np.array(blind_box), "blind_point": np.array(blind_point)}
     report: dict[str, Any] = {"frames": len(frames), "pairs": len(pair_keys), **{k: _rate(v) for k, v in cols.items()},
                               "switch": _rate(np.array(switch, float))}
     sounds: dict[str, Any] = {}
@@ -207,7 +224,8 @@ def listen_scores(frames: Sequence[Frame], answers: Mapping[str, Answer], ci: Ma
         st = bootstrap.settings(ci)
         bands = bootstrap.bootstrap_intervals(pair_keys, {k: (v, np.mean) for k, v in cols.items()}, **st)
         report["intervals"] = {**bands, **bootstrap.bootstrap_intervals(switch_keys, {"switch": (np.array(switch, float), np.mean)}, **st)}
-    report["per_pair"] = {"keys": pair_keys, "follow_box": follow_box, "follow_point": follow_point}
+    report["per_pair"] = {"keys": pair_keys, "follow_box": follow_box, "follow_point": follow_point,
+                          "blind_box": blind_box, "blind_point": blind_point}
     return report
 
 
@@ -221,14 +239,11 @@ def paired_follow(a: Mapping[str, Any], b: Mapping[str, Any], column: str = "fol
 
 
 def blind_difference(report: Mapping[str, Any], column: str = "follow_box", ci: Mapping[str, Any] | None = None) -> dict[str, Any]:
-    """A method's follow rate minus the blind rate on the same pairs, with its bootstrap interval (frames resampled)."""
-    keys = report["per_pair"]["keys"]
-    frame_of = {}
-    for k in keys:
-        frame_of.setdefault(k.rsplit("/", 1)[0], 0)
-        frame_of[k.rsplit("/", 1)[0]] += 1
-    blind = np.array([1.0 / frame_of[k.rsplit("/", 1)[0]] for k in keys])
-    return bootstrap.paired_difference(keys, np.array(report["per_pair"][column], float), blind, np.mean, **bootstrap.settings(ci))
+    """A method's follow rate (`column`: "follow_box" or "follow_point") minus the blind rate of the same rule on the
+    same pairs, with its bootstrap interval (frames resampled)."""
+    pairs = report["per_pair"]
+    blind = np.array(pairs[column.replace("follow", "blind")], float)
+    return bootstrap.paired_difference(pairs["keys"], np.array(pairs[column], float), blind, np.mean, **bootstrap.settings(ci))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -276,7 +291,8 @@ def format_report(report: Mapping[str, Any]) -> str:
              f"{report['pairs']} (frame, object sound) pairs",
              f"  follow rate, best box IoU >= {HIT_IOU}: {pct('follow_box', report['follow_box'])}",
              f"  follow rate, point inside the object:  {pct('follow_point', report['follow_point'])}",
-             f"  blind rate (one answer per frame):      {pct('blind', report['blind'])}",
+             f"  blind rate, box / point (one answer per frame): {pct('blind_box', report['blind_box'])} / "
+             f"{pct('blind_point', report['blind_point'])}",
              f"  switch rate (two object sounds):        {pct('switch', report['switch'])}"]
     own = report["own"]
     calls = [c for c in CALLS if c in own]

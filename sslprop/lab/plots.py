@@ -344,8 +344,9 @@ def listening_figure(rows: Sequence[Mapping[str, Any]], width: float = 7.5) -> A
         hi = np.array([r.get(f"{column} high", np.nan) for r in rows], dtype=float)
         left.errorbar(v, y + dy, xerr=np.nan_to_num(np.vstack([v - lo, hi - v])), fmt=marker, color=color, markersize=4,
                       elinewidth=1, capsize=2, label=column.replace(" (%)", ""))
-    blind = np.array([r["blind (%)"] for r in rows], dtype=float)
-    left.scatter(blind, y, marker="|", s=160, color="black", zorder=3, label="blind")
+    for column, color, dy in (("blind, point (%)", "#d62728", -0.12), ("blind, box (%)", "#1f77b4", 0.12)):
+        blind = np.array([r[column] for r in rows], dtype=float)
+        left.scatter(blind, y + dy, marker="|", s=110, color=color, zorder=3, label=column.replace(" (%)", ""))
     sw = np.array([r["switch (%)"] for r in rows], dtype=float)
     right.barh(y, sw, color="#999999")
     for ax in (left, right):

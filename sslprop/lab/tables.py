@@ -536,7 +536,7 @@ def read_outputs(predictions: str | os.PathLike, keys: Sequence[str]) -> dict[st
 
 # --------------------------------------------------------------------------------------- the listening test (notebook 11)
 
-LISTEN_COLUMNS = ("follow, point (%)", "follow, box IoU >= 0.5 (%)", "blind (%)", "switch (%)")
+LISTEN_COLUMNS = ("follow, point (%)", "blind, point (%)", "follow, box IoU >= 0.5 (%)", "blind, box (%)", "switch (%)")
 
 
 def listening_records(setup: Setup, methods: Sequence[str] = tuple(METHOD_LABELS), prior: bool = True,
@@ -566,7 +566,7 @@ def listening_rows(records: Sequence[Mapping[str, Any]], scale: float = 100.0) -
     for r in records:
         iv = r.get("intervals", {})
         row: dict[str, Any] = {"method": r["label"]}
-        for column, key in zip(LISTEN_COLUMNS, ("follow_point", "follow_box", "blind", "switch")):
+        for column, key in zip(LISTEN_COLUMNS, ("follow_point", "blind_point", "follow_box", "blind_box", "switch")):
             row[column] = scale * r[key]
             if key in iv:
                 row[f"{column} low"], row[f"{column} high"] = scale * iv[key][0], scale * iv[key][1]
