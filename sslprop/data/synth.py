@@ -38,7 +38,7 @@ import os
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Iterator, Sequence
 
 import cv2
 import numpy as np
@@ -415,17 +415,24 @@ def place(
     The whole patch lies inside the (frame, frame) canvas and overlaps the `taken` boxes
     little (`_overlap_ok`); None when no such place is found in `tries` draws.
     """
+    for patch, x, y, flip in candidates(rng, stamp, frame, height_frac, tries):
+        h, w = patch.shape[:2]
+        if _overlap_ok([x, y, x + w, y + h], taken):
+            return Placed(stamp, patch, x, y, flip, sounding)
+    return None
+
+
+def candidates(rng: np.random.Generator, stamp: Stamp, frame: int, height_frac: tuple[float, float],
+               tries: int) -> Iterator[tuple[np.ndarray, int, int, bool]]:
+    """Up to `tries` random placements of `stamp` inside a (frame, frame) canvas: (patch, x, y, flip), one mirror draw
+    for all, each at a scale log-uniform in `height_frac` of the frame (drawn lazily: stop when one fits)."""
     flip = bool(rng.random() < 0.5)
     lo, hi = math.log(height_frac[0]), math.log(height_frac[1])
     for _ in range(tries):
         height = fit_height(stamp, frame * math.exp(rng.uniform(lo, hi)), 0.95 * frame)
         patch = resize_stamp(stamp.image, height, flip)
         h, w = patch.shape[:2]
-        x = int(rng.integers(0, frame - w + 1))
-        y = int(rng.integers(0, frame - h + 1))
-        if _overlap_ok([x, y, x + w, y + h], taken):
-            return Placed(stamp, patch, x, y, flip, sounding)
-    return None
+        yield patch, int(rng.integers(0, frame - w + 1)), int(rng.integers(0, frame - h + 1)), flip
 
 
 def render(background: np.ndarray, placed: list[Placed], offset: tuple[int, int] = (0, 0)) -> tuple[np.ndarray, list[ObjectAnn], list[np.ndarray]]:
@@ -555,14 +562,7 @@ def place_cluttered(
     Scale log-uniform in `height_frac` of the frame; `visible` holds the bool (frame, frame) mask of what each
     earlier stamp still shows, and is updated in place on success. Returns (the placement, its mask) or None.
     """
-    flip = bool(rng.random() < 0.5)
-    lo, hi = math.log(height_frac[0]), math.log(height_frac[1])
-    for _ in range(tries):
-        height = fit_height(stamp, frame * math.exp(rng.uniform(lo, hi)), 0.95 * frame)
-        patch = resize_stamp(stamp.image, height, flip)
-        h, w = patch.shape[:2]
-        x = int(rng.integers(0, frame - w + 1))
-        y = int(rng.integers(0, frame - h + 1))
+    for patch, x, y, flip in candidates(rng, stamp, frame, height_frac, tries):
         ok, mask = _visible_ok(patch, x, y, placed, visible, frame, min_visible)
         if ok:
             for m in visible:

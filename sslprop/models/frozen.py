@@ -27,6 +27,7 @@ an entry found by the hash of the frame's input and of its proposal set). With b
 
 from __future__ import annotations
 
+import abc
 import hashlib
 import io
 import os
@@ -55,32 +56,65 @@ def weights_digest(module: nn.Module) -> str:
     return h.hexdigest()
 
 
-class EncoderCache:
+class _Shards(abc.ABC):
+    """What `EncoderCache` and `ProposalFeatureCache` share: entries by a 16-byte key, the new ones since the last
+    flush, hit counts, and shards ``shard-<sha256 of their keys>.pt`` in `folder` (None: in memory only), read at
+    construction by the subclass's `_entries` (a shard it cannot read whole is ignored: its entries are computed
+    again, never trusted) and written atomically by `_write`."""
+
+    version = 0
+
+    def __init__(self, folder: str | os.PathLike | None = None) -> None:
+        self.folder = None if folder is None else Path(folder)
+        self.entries: dict[bytes, Any] = {}
+        self.new: dict[bytes, Any] = {}
+        self.hits = self.misses = 0
+        if self.folder is not None and self.folder.is_dir():
+            for shard in sorted(self.folder.glob("shard-*.pt")):
+                try:
+                    data = torch.load(shard, map_location="cpu", weights_only=True)
+                    if data.get("version") != self.version:
+                        raise ValueError("not a shard of this version")
+                    read = self._entries(data)
+                except Exception:  # a damaged or foreign shard is ignored (its entries are recomputed), never trusted
+                    continue
+                self.entries.update(read)
+
+    @abc.abstractmethod
+    def _entries(self, data: dict[str, Any]) -> dict[bytes, Any]:
+        """One shard's entries by key; raises (the shard is then ignored) when they do not add up."""
+
+    def _write(self, payload: dict[str, Any]) -> Path | None:
+        """Write the new entries (their sorted keys and `payload`, built from `self.new` in that order) as one shard."""
+        from sslprop.utils import atomic_write_bytes
+
+        if not self.new or self.folder is None:
+            self.new = {}
+            return None
+        keys = sorted(self.new)
+        buf = io.BytesIO()
+        torch.save({"version": self.version,
+                    "keys": torch.frombuffer(bytearray(b"".join(keys)), dtype=torch.uint8).view(len(keys), 16), **payload}, buf)
+        path = self.folder / f"shard-{hashlib.sha256(b''.join(keys)).hexdigest()[:16]}.pt"
+        atomic_write_bytes(path, buf.getvalue())
+        self.new = {}
+        return path
+
+
+class EncoderCache(_Shards):
     """Outputs of one frozen encoder, keyed by the hash of each input row; shards in `folder`.
 
     __call__(x Tensor[F, ...], encoder) -> encoder(x) Tensor[F, ...], computing only the rows not
     cached yet (in one batch). `flush()` writes what was computed since the last flush.
     """
 
-    def __init__(self, folder: str | os.PathLike | None = None) -> None:
-        self.folder = None if folder is None else Path(folder)
-        self.entries: dict[bytes, Tensor] = {}
-        self.new: dict[bytes, Tensor] = {}
-        self.hits = self.misses = 0
-        if self.folder is not None and self.folder.is_dir():
-            for shard in sorted(self.folder.glob("shard-*.pt")):
-                self._read(shard)
+    version = CACHE_VERSION
 
-    def _read(self, shard: Path) -> None:
-        try:
-            data = torch.load(shard, map_location="cpu", weights_only=True)
-            keys, values = data["keys"], data["values"]
-            if data.get("version") != CACHE_VERSION or len(keys) != len(values):
-                raise ValueError("not a shard of this version")
-        except Exception:  # a damaged or foreign shard is ignored (its outputs are recomputed), never trusted
-            return
-        for k, v in zip(keys.numpy(), values):
-            self.entries[k.tobytes()] = v
+    def _entries(self, data: dict[str, Any]) -> dict[bytes, Tensor]:
+        keys, values = data["keys"], data["values"]
+        if len(keys) != len(values):
+            raise ValueError("keys and values differ in number")
+        return {k.tobytes(): v for k, v in zip(keys.numpy(), values)}
 
     @staticmethod
     def keys(x: Tensor) -> list[bytes]:
@@ -104,21 +138,7 @@ class EncoderCache:
 
     def flush(self) -> Path | None:
         """Write the outputs computed since the last flush as one shard (atomically); returns its path, or None."""
-        from sslprop.utils import atomic_write_bytes
-
-        if not self.new or self.folder is None:
-            self.new = {}
-            return None
-        keys = sorted(self.new)
-        buf = io.BytesIO()
-        torch.save({"version": CACHE_VERSION,
-                    "keys": torch.frombuffer(bytearray(b"".join(keys)), dtype=torch.uint8).view(len(keys), 16),
-                    "values": torch.stack([self.new[k] for k in keys])}, buf)
-        name = hashlib.sha256(b"".join(keys)).hexdigest()[:16]
-        path = self.folder / f"shard-{name}.pt"
-        atomic_write_bytes(path, buf.getvalue())
-        self.new = {}
-        return path
+        return self._write({"values": torch.stack([self.new[k] for k in sorted(self.new)])} if self.new else {})
 
 
 def spp_cells(boxes: Tensor, stride: int) -> Tensor:
@@ -133,7 +153,7 @@ def spp_cells(boxes: Tensor, stride: int) -> Tensor:
     return torch.where(v >= 0, torch.floor(v + 0.5), torch.ceil(v - 0.5)).long()
 
 
-class ProposalFeatureCache:
+class ProposalFeatureCache(_Shards):
     """The SPP features of every proposal of a frame on its frozen feature map, as distinct rows and an index.
 
     An entry, keyed by the hash of the frame's input (its bytes) and of its proposal set (the boxes' bytes), is
@@ -147,30 +167,17 @@ class ProposalFeatureCache:
     and proposal, its row there (-1 past a frame's last proposal), so a batch's selection is one gather.
     """
 
-    def __init__(self, folder: str | os.PathLike | None = None) -> None:
-        self.folder = None if folder is None else Path(folder)
-        self.entries: dict[bytes, tuple[Tensor, Tensor]] = {}
-        self.new: dict[bytes, tuple[Tensor, Tensor]] = {}
-        self.hits = self.misses = 0
-        if self.folder is not None and self.folder.is_dir():
-            for shard in sorted(self.folder.glob("shard-*.pt")):
-                self._read(shard)
+    version = FEATURE_CACHE_VERSION
 
-    def _read(self, shard: Path) -> None:
-        try:
-            data = torch.load(shard, map_location="cpu", weights_only=True)
-            keys, rows, index = data["keys"], data["rows"], data["index"]
-            n_rows, n_index = data["n_rows"].tolist(), data["n_index"].tolist()
-            if (data.get("version") != FEATURE_CACHE_VERSION or len(keys) != len(n_rows) or len(keys) != len(n_index)
-                    or sum(n_rows) != len(rows) or sum(n_index) != len(index)):
-                raise ValueError("not a shard of this version")
-            parts = list(zip(rows.split(n_rows), index.split(n_index)))
-            if any(len(ix) and (int(ix.min()) < 0 or int(ix.max()) >= len(r)) for r, ix in parts):
-                raise ValueError("index out of range")
-        except Exception:  # a damaged or foreign shard is ignored (its entries are recomputed), never trusted
-            return
-        for k, part in zip(keys.numpy(), parts):
-            self.entries[k.tobytes()] = part
+    def _entries(self, data: dict[str, Any]) -> dict[bytes, tuple[Tensor, Tensor]]:
+        keys, rows, index = data["keys"], data["rows"], data["index"]
+        n_rows, n_index = data["n_rows"].tolist(), data["n_index"].tolist()
+        if len(keys) != len(n_rows) or len(keys) != len(n_index) or sum(n_rows) != len(rows) or sum(n_index) != len(index):
+            raise ValueError("the rows and indices do not add up")
+        parts = list(zip(rows.split(n_rows), index.split(n_index)))
+        if any(len(ix) and (int(ix.min()) < 0 or int(ix.max()) >= len(r)) for r, ix in parts):
+            raise ValueError("index out of range")
+        return {k.tobytes(): part for k, part in zip(keys.numpy(), parts)}
 
     @staticmethod
     def keys(frames: Tensor, boxes: list[Tensor]) -> list[bytes]:
@@ -222,23 +229,10 @@ class ProposalFeatureCache:
 
     def flush(self) -> Path | None:
         """Write the entries computed since the last flush as one shard (atomically); returns its path, or None."""
-        from sslprop.utils import atomic_write_bytes
-
-        if not self.new or self.folder is None:
-            self.new = {}
-            return None
-        keys = sorted(self.new)
-        parts = [self.new[k] for k in keys]
-        buf = io.BytesIO()
-        torch.save({"version": FEATURE_CACHE_VERSION,
-                    "keys": torch.frombuffer(bytearray(b"".join(keys)), dtype=torch.uint8).view(len(keys), 16),
-                    "rows": torch.cat([r for r, _ in parts]), "index": torch.cat([ix for _, ix in parts]),
-                    "n_rows": torch.tensor([len(r) for r, _ in parts]), "n_index": torch.tensor([len(ix) for _, ix in parts])}, buf)
-        name = hashlib.sha256(b"".join(keys)).hexdigest()[:16]
-        path = self.folder / f"shard-{name}.pt"
-        atomic_write_bytes(path, buf.getvalue())
-        self.new = {}
-        return path
+        parts = [self.new[k] for k in sorted(self.new)]
+        return self._write({"rows": torch.cat([r for r, _ in parts]), "index": torch.cat([ix for _, ix in parts]),
+                            "n_rows": torch.tensor([len(r) for r, _ in parts]),
+                            "n_index": torch.tensor([len(ix) for _, ix in parts])} if parts else {})
 
 
 class FrozenEncoder(nn.Module):
