@@ -25,6 +25,17 @@ def seed_everything(seed: int) -> None:
         torch.cuda.manual_seed_all(seed)
 
 
+def sha256_file(path: str | os.PathLike) -> str:
+    """sha256 of a file's bytes (hex), read in 1 MiB blocks: weight files, exported runs, prediction files."""
+    import hashlib
+
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
 def check_out_folder(out: str | os.PathLike, flag: str = "--out") -> None:
     """A one-line SSLPropError before any work when an output folder path names an existing file."""
     from pathlib import Path

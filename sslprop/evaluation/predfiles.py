@@ -16,7 +16,6 @@ i.e. when the folder mixes the files of two predict runs. Folders written before
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 import os
@@ -28,19 +27,14 @@ import numpy as np
 
 from sslprop.data.format import frame_key  # noqa: F401  (the prediction files' key, defined with the sample format)
 from sslprop.errors import SSLPropError
+from sslprop.utils import sha256_file
 
 
 INFO = "predictions.json"
 SET_FILES = ("boxes.json", "two_sources.json", "maps.npz", "onscreen.json")  # stamped in predictions.json's "files"
 
 
-def file_digest(path: str | os.PathLike) -> str:
-    """sha256 of a file's bytes (hex), read in 1 MiB blocks."""
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
+file_digest = sha256_file  # the stamp of each file of a set (predictions.json's "files")
 
 
 def check_member(path: str | os.PathLike) -> None:

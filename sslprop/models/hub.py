@@ -14,7 +14,6 @@ files of your own); the log then says so. It never turns the check off.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import socket
 from dataclasses import dataclass
@@ -23,6 +22,7 @@ from typing import Callable
 from urllib.parse import urlparse
 
 from sslprop.errors import SSLPropError
+from sslprop.utils import sha256_file
 
 SHA256_ENV = "SSLPROP_HUB_SHA256"  # "vgg16=HEX,vggish=HEX": replaces the recorded sha256 of those encoders
 DOWNLOAD_TIMEOUT_S = 60  # per socket operation: a proxy that swallows the connection fails instead of hanging
@@ -94,13 +94,6 @@ def expected_sha256(entry: HubWeights) -> tuple[str, str]:
 _VERIFIED: dict[tuple[str, int, int, str], bool] = {}  # (path, size, mtime_ns, sha256) checked in this process
 
 
-def sha256_of(path: str | os.PathLike) -> str:
-    """sha256 of a file, read in 1 MiB blocks."""
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def check_file(path: Path, entry: HubWeights) -> None:
@@ -110,7 +103,7 @@ def check_file(path: Path, entry: HubWeights) -> None:
     key = (str(path), st.st_size, st.st_mtime_ns, expected)
     if key in _VERIFIED:
         return
-    digest = sha256_of(path)
+    digest = sha256_file(path)
     if digest != expected:
         raise SSLPropError(
             f"{path}: sha256 {digest[:16]}... is not {expected[:16]}... ({origin}) of {entry.url}: "

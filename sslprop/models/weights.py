@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 from pathlib import Path
 from typing import Any
 
 from sslprop.errors import SSLPropError
+from sslprop.utils import sha256_file  # noqa: F401  (the cards' sha256: one helper for every file, `weights.sha256_file` kept)
 
 SHIPPED_WIDTH = {"visual": 32, "audio": 16}  # model.visual_width / audio_width of the shipped encoders (the cpu profile's)
 
@@ -16,8 +16,6 @@ SHIPPED_WIDTH = {"visual": 32, "audio": 16}  # model.visual_width / audio_width 
 WEIGHTS_DIR = Path(__file__).resolve().parents[1] / "weights"  # the shipped weight files and their cards
 
 
-def sha256_file(path: str | os.PathLike) -> str:
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
 def card_path(weights: str | os.PathLike) -> Path:
