@@ -22,7 +22,7 @@ from sslprop.errors import SSLPropError
 
 LIMITS = (
     "Trained self-supervised on the embedded benchmark's `scenes` preset (Tux Paint photo cut-outs of 72 object "
-    "classes with their recordings, pasted on photo backgrounds, 96 px frames) with the cpu profile's small "
+    "classes with their recordings, pasted on photo backgrounds, 192 px frames seen at 96 px) with the cpu profile's small "
     "encoders, pretrained with labels on the same classes and frozen. It finds those objects when they sound; "
     "on real videos it has never seen real-world sound sources: its boxes show how the method behaves, not what a "
     "model trained on real data would find. For real data, train the paper profile (VGG16 + VGGish) on it."
