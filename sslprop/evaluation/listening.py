@@ -12,7 +12,13 @@ does not cannot. For one trained run (any method), from its prediction files:
   follows every sound whose object it lands on. A point can lie in several overlapping boxes, so the point rule's
   blind rate is sum_f depth_f / sum_f n_f, depth_f the most object boxes of frame f that one point lies in
   (``blind_point``, at least 1 / n_f per frame); the box rule's takes, as the fixed box, the frame's object box that
-  reaches IoU >= 0.5 with the most of them (``blind_box``, usually 1 / n_f);
+  reaches IoU >= 0.5 with the most of them (``blind_box``, usually 1 / n_f). It assumes a perfect localiser, so a
+  method that listens but localises loosely can stay below it;
+- **other-sound rate**: the same method's answers when it hears *another* object of the frame: over the same pairs
+  (frame, object j), the mean over the frame's other object sounds k of whether the answer to k lands on j
+  (``other_box``, ``other_point``). It is the blind reference at the method's own precision: a method that ignores
+  the audio gives one answer to every sound, so its follow rate equals its other-sound rate exactly; one that
+  listens follows the sound played more often than the sounds not played;
 - **switch rate**: over pairs of two different object sounds on one frame, the share where the object the answer
   picks changes (a box's object of highest IoU, a map peak's topmost object; or none) (``switch``; a deaf method
   scores 0);
@@ -175,7 +181,7 @@ def _rate(values: np.ndarray) -> float:
 
 def listen_scores(frames: Sequence[Frame], answers: Mapping[str, Answer], ci: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """The listening report of one method's `answers` (see the module docstring); intervals with `ci` ({} for defaults)."""
-    pair_keys, follow_box, follow_point, blind_point, blind_box = [], [], [], [], []
+    pair_keys, follow_box, follow_point, blind_point, blind_box, other_box, other_point = [], [], [], [], [], [], []
     switch_keys, switch = [], []
     for fr in frames:
         picked = {}
@@ -189,13 +195,18 @@ def listen_scores(frames: Sequence[Frame], answers: Mapping[str, Answer], ci: Ma
             blind_point.append(depth / len(fr.played))  # one fixed answer follows the sounds of the objects it lands on
             blind_box.append(cover / len(fr.played))
             picked[j] = answered_object(a, fr.objects)
+            others = [answers[k_sid] for k, k_sid in sorted(fr.played.items()) if k != j]
+            other_box.append(np.mean([b.box is not None and box_iou_np(b.box, target) >= HIT_IOU for b in others]))
+            other_point.append(np.mean([b.point is not None and target[0] <= b.point[0] <= target[2]
+                                        and target[1] <= b.point[1] <= target[3] for b in others]))
         js = sorted(picked)
         for i, a in enumerate(js):
             for b in js[i + 1 :]:
                 switch_keys.append(f"{fr.frame}/{a}-{b}")
                 switch.append(picked[a] != picked[b])
     cols = {"follow_box": np.array(follow_box, float), "follow_point": np.array(follow_point, float),
-            "blind_box": np.array(blind_box), "blind_point": np.array(blind_point)}
+            "blind_box": np.array(blind_box), "blind_point": np.array(blind_point),
+            "other_box": np.array(other_box, float), "other_point": np.array(other_point, float)}
     report: dict[str, Any] = {"frames": len(frames), "pairs": len(pair_keys), **{k: _rate(v) for k, v in cols.items()},
                               "switch": _rate(np.array(switch, float))}
     sounds: dict[str, Any] = {}
@@ -225,7 +236,7 @@ def listen_scores(frames: Sequence[Frame], answers: Mapping[str, Answer], ci: Ma
         bands = bootstrap.bootstrap_intervals(pair_keys, {k: (v, np.mean) for k, v in cols.items()}, **st)
         report["intervals"] = {**bands, **bootstrap.bootstrap_intervals(switch_keys, {"switch": (np.array(switch, float), np.mean)}, **st)}
     report["per_pair"] = {"keys": pair_keys, "follow_box": follow_box, "follow_point": follow_point,
-                          "blind_box": blind_box, "blind_point": blind_point}
+                          "blind_box": blind_box, "blind_point": blind_point, "other_box": other_box, "other_point": other_point}
     return report
 
 
@@ -238,11 +249,15 @@ def paired_follow(a: Mapping[str, Any], b: Mapping[str, Any], column: str = "fol
                                        np.mean, **bootstrap.settings(ci))
 
 
-def blind_difference(report: Mapping[str, Any], column: str = "follow_box", ci: Mapping[str, Any] | None = None) -> dict[str, Any]:
-    """A method's follow rate (`column`: "follow_box" or "follow_point") minus the blind rate of the same rule on the
-    same pairs, with its bootstrap interval (frames resampled)."""
+def blind_difference(report: Mapping[str, Any], column: str = "follow_box", ci: Mapping[str, Any] | None = None,
+                     reference: str = "blind") -> dict[str, Any]:
+    """A method's follow rate (`column`: "follow_box" or "follow_point") minus a reference rate of the same rule on the
+    same pairs, with its bootstrap interval (frames resampled): `reference` "blind" (the best fixed answer) or
+    "other" (its own answers to the frame's other object sounds: exactly 0 for a method that does not listen)."""
+    if reference not in ("blind", "other"):
+        raise SSLPropError(f"reference {reference!r}: expected 'blind' or 'other'")
     pairs = report["per_pair"]
-    blind = np.array(pairs[column.replace("follow", "blind")], float)
+    blind = np.array(pairs[column.replace("follow", reference)], float)
     return bootstrap.paired_difference(pairs["keys"], np.array(pairs[column], float), blind, np.mean, **bootstrap.settings(ci))
 
 
@@ -291,7 +306,9 @@ def format_report(report: Mapping[str, Any]) -> str:
              f"{report['pairs']} (frame, object sound) pairs",
              f"  follow rate, best box IoU >= {HIT_IOU}: {pct('follow_box', report['follow_box'])}",
              f"  follow rate, point inside the object:  {pct('follow_point', report['follow_point'])}",
-             f"  blind rate, box / point (one answer per frame): {pct('blind_box', report['blind_box'])} / "
+             f"  other-sound rate, box / point (its answers to the frame's other objects): {pct('other_box', report['other_box'])} / "
+             f"{pct('other_point', report['other_point'])}",
+             f"  blind rate, box / point (the best fixed answer per frame): {pct('blind_box', report['blind_box'])} / "
              f"{pct('blind_point', report['blind_point'])}",
              f"  switch rate (two object sounds):        {pct('switch', report['switch'])}"]
     own = report["own"]

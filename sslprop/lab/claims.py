@@ -357,7 +357,9 @@ def figure_claims(correlations: Sequence[tuple[str, float]], outcomes: Sequence[
 
 def listening_claims(records: Sequence[Mapping[str, Any]], column: str = "follow_point") -> list[dict[str, Any]]:
     """The listening test (notebook 11), not in the paper: each method follows the sound more often than blind (its
-    follow rate minus the blind rate on the same pairs), and Ours follows it more often than each map method (paired).
+    follow rate minus the blind rate on the same pairs, the best fixed answer), and more often than its own answers to
+    the frame's other object sounds land on the object (the deaf reference at its own precision), and Ours follows it
+    more often than each map method (paired).
     `column`: "follow_point" (a map's peak, a box's centre, inside the played object: one rule for both paradigms) or
     "follow_box"."""
     from sslprop.evaluation.listening import blind_difference, paired_follow
@@ -368,10 +370,16 @@ def listening_claims(records: Sequence[Mapping[str, Any]], column: str = "follow
     out = []
     name = lambda r: r["label"].replace(" (not in the paper)", "")
     blind = column.replace("follow", "blind")
+    other = column.replace("follow", "other")
     for r in records:
         out.append(claim(f"{name(r)} follows the sound more often than blind (not in the paper)", "Listening, extra",
                          "listening (scenes)", "not reported",
                          [(f"{100 * r[column]:.1f} vs. {100 * r[blind]:.1f}:", pts(blind_difference(r, column)))], unit=" pts"))
+        if other in r:  # the blind reference at the method's own precision: 0 exactly for a method that does not listen
+            out.append(claim(f"{name(r)} follows the sound played more often than another object's sound (not in the paper)",
+                             "Listening, extra", "listening (scenes)", "not reported",
+                             [(f"{100 * r[column]:.1f} vs. {100 * r[other]:.1f}:",
+                               pts(blind_difference(r, column, reference="other")))], unit=" pts"))
     ours = next((r for r in records if r["method"] == "ours"), None)
     if ours is not None:
         for r in records:

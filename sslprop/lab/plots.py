@@ -329,8 +329,8 @@ def topk_recall_figure(rows: Sequence[Mapping[str, Any]], ks: Sequence[int], siz
 
 
 def listening_figure(rows: Sequence[Mapping[str, Any]], width: float = 7.5) -> Any:
-    """Notebook 11: each method's follow rates (point, box) with their 95 % intervals beside the blind rate, one line per
-    method; its switch rate in a second panel. rows: `sslprop.lab.tables.listening_rows`. Returns the pyplot figure."""
+    """Notebook 11: each method's follow rates (point, box) with their 95 % intervals beside the blind rate (|) and its
+    rate when another object of the frame sounds (x), one line per method; its switch rate in a second panel. rows: `sslprop.lab.tables.listening_rows`. Returns the pyplot figure."""
     import matplotlib.pyplot as plt
 
     names = [r["method"] for r in rows]
@@ -347,6 +347,10 @@ def listening_figure(rows: Sequence[Mapping[str, Any]], width: float = 7.5) -> A
     for column, color, dy in (("blind, point (%)", "#d62728", -0.12), ("blind, box (%)", "#1f77b4", 0.12)):
         blind = np.array([r[column] for r in rows], dtype=float)
         left.scatter(blind, y + dy, marker="|", s=110, color=color, zorder=3, label=column.replace(" (%)", ""))
+    for column, color, dy in (("other sound, point (%)", "#d62728", -0.12), ("other sound, box (%)", "#1f77b4", 0.12)):
+        if all(column in r for r in rows):  # its own answers to the frame's other objects: the deaf reference at its precision
+            other = np.array([r[column] for r in rows], dtype=float)
+            left.scatter(other, y + dy, marker="x", s=22, color=color, linewidths=1, zorder=3, label=column.replace(" (%)", ""))
     sw = np.array([r["switch (%)"] for r in rows], dtype=float)
     right.barh(y, sw, color="#999999")
     for ax in (left, right):

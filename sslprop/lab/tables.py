@@ -536,7 +536,9 @@ def read_outputs(predictions: str | os.PathLike, keys: Sequence[str]) -> dict[st
 
 # --------------------------------------------------------------------------------------- the listening test (notebook 11)
 
-LISTEN_COLUMNS = ("follow, point (%)", "blind, point (%)", "follow, box IoU >= 0.5 (%)", "blind, box (%)", "switch (%)")
+LISTEN_COLUMNS = ("follow, point (%)", "other sound, point (%)", "blind, point (%)", "follow, box IoU >= 0.5 (%)",
+                  "other sound, box (%)", "blind, box (%)", "switch (%)")
+LISTEN_KEYS = ("follow_point", "other_point", "blind_point", "follow_box", "other_box", "blind_box", "switch")
 
 
 def listening_records(setup: Setup, methods: Sequence[str] = tuple(METHOD_LABELS), prior: bool = True,
@@ -560,13 +562,13 @@ def listening_records(setup: Setup, methods: Sequence[str] = tuple(METHOD_LABELS
 
 
 def listening_rows(records: Sequence[Mapping[str, Any]], scale: float = 100.0) -> list[dict[str, Any]]:
-    """Records of `listening_records` -> rows {method, follow, blind, switch (with intervals), the on-screen calls and the
+    """Records of `listening_records` -> rows {method, follow, other sound, blind, switch (with intervals), the on-screen calls and the
     confidence's AUC under silence, noise and an off-screen sound}, rates in percent."""
     rows = []
     for r in records:
         iv = r.get("intervals", {})
         row: dict[str, Any] = {"method": r["label"]}
-        for column, key in zip(LISTEN_COLUMNS, ("follow_point", "blind_point", "follow_box", "blind_box", "switch")):
+        for column, key in zip(LISTEN_COLUMNS, LISTEN_KEYS):
             row[column] = scale * r[key]
             if key in iv:
                 row[f"{column} low"], row[f"{column} high"] = scale * iv[key][0], scale * iv[key][1]

@@ -83,6 +83,39 @@ def test_a_listener_follows_a_deaf_method_does_not(listening_set):
     assert b["difference"] <= 0 and b["low"] <= 0  # a deaf method cannot beat the blind rate
 
 
+def test_the_other_sound_rate_is_the_deaf_reference_at_the_methods_own_precision(listening_set):
+    frames = listening_frames(read_manifest(listening_set, "test"))
+    # a listener that always answers with the played object's box: the other sounds' answers land on j only when
+    # another object's box reaches IoU >= 0.5 with j's (rare); its follow rate is 1
+    listener = listen_scores(frames, _answers(frames, lambda fr, j: j), ci={"resamples": 200})
+    assert listener["other_box"] < 0.5 and "other_box" in listener["intervals"]
+    d = blind_difference(listener, "follow_box", ci={"resamples": 200}, reference="other")
+    assert d["difference"] == pytest.approx(1.0 - listener["other_box"]) and d["low"] > 0
+    # a deaf method, whatever it answers, gives every sound the same answer: follow == other exactly, per pair
+    for pick in (lambda fr, j: 0, lambda fr, j: None, lambda fr, j: len(fr.objects) - 1):
+        deaf = listen_scores(frames, _answers(frames, pick))
+        assert deaf["per_pair"]["follow_box"] == [bool(x) for x in deaf["per_pair"]["other_box"]]
+        assert deaf["other_point"] == pytest.approx(deaf["follow_point"])
+        z = blind_difference(deaf, "follow_point", ci={"resamples": 100}, reference="other")
+        assert z["difference"] == 0.0 and z["low"] == 0.0 and z["high"] == 0.0
+    with pytest.raises(SSLPropError, match="expected 'blind' or 'other'"):
+        blind_difference(deaf, reference="nope")
+
+
+def test_listening_claims_say_who_listens(listening_set):
+    from sslprop.lab import claims
+
+    frames = listening_frames(read_manifest(listening_set, "test"))
+    records = [{"method": "ours", "label": "Ours", "paradigm": "method",
+                **listen_scores(frames, _answers(frames, lambda fr, j: j), ci={"resamples": 200})},
+               {"method": "attention", "label": "Attention", "paradigm": "method",
+                **listen_scores(frames, _answers(frames, lambda fr, j: 0), ci={"resamples": 200})}]
+    rows = {r["claim"]: r["verdict"] for r in claims.listening_claims(records, column="follow_box")}
+    assert rows["Ours follows the sound played more often than another object's sound (not in the paper)"] == "holds"
+    assert rows["Attention follows the sound played more often than another object's sound (not in the paper)"] == "no difference"
+    assert rows["Ours follows the sound more often than Attention (not in the paper)"] == "holds"
+
+
 def test_blind_hits_counts_what_one_fixed_answer_can_land_on():
     from sslprop.evaluation.listening import blind_hits
 
