@@ -45,7 +45,7 @@ browser-check: $(BROWSER_STAMP)
 notebooks: $(STAMP)
 	mkdir -p $(EXECUTED)
 	set -e; for nb in $(NOTEBOOKS); do \
-	  echo "== $$nb (budget $(BUDGET))"; \
+	  echo "== $$nb (budget $(BUDGET)) at $$(date +%T)"; \
 	  $(BIN)/papermill --no-progress-bar $$nb $(EXECUTED)/$$(basename $$nb) -p budget $(BUDGET) -p figures_dir $(FIGURES) --cwd notebooks; \
 	done
 
