@@ -453,12 +453,12 @@ def run_gpu(args: argparse.Namespace, train: bool = True) -> tuple[dict[str, Any
                 if args.workers is not None and args.workers < 0:
                     raise SSLPropError(f"--workers {args.workers}: must be 0 (the main process reads) or more")
                 workers = loader_workers(cfg.train.num_workers if args.workers is None else args.workers)
-                steps = max(args.steps, 2 * workers * 4, 10)  # beyond what the workers prefetch (4 batches each)
+                steps = max(args.steps or 0, 2 * workers * 4, 10)  # beyond what the workers prefetch (4 batches each)
                 f, r = measure_step(root, cfg, device, batch, steps, workers, args.amp, args.peak_tflops, args.seed)
             seed_everything(args.seed)
             model = build_model(get_method("ours"), timing_config(cfg), None, None, lambda msg: None).to(device)
             fi, ri = measure_inference(model, timing_config(cfg), random_batch(cfg, batch, args.proposals, args.seed),
-                                       device, max(args.steps, 5), args.amp, args.peak_tflops)
+                                       device, max(args.steps or 0, 5), args.amp, args.peak_tflops)
             if not train:
                 fi = {"batch": batch, "amp": _amp(device, args.amp)[1], **fi, "peak_memory_mb": _memory_mb(device)}
             facts.update({prefix + k: v for k, v in {"profile": profile, **f, **fi}.items()})
