@@ -132,9 +132,11 @@ def read_frames(path: str | os.PathLike, times: list[float]) -> list[np.ndarray]
     order = sorted(range(len(times)), key=lambda i: times[i])
     picked: dict[int, object] = {}  # index into times -> av.VideoFrame
     container = _open(path)
+    frames = None
     try:
         stream = container.streams.video[0]
-        stream.thread_type = "AUTO"
+        # slice threading only (PyAV's default): with frame threading ("AUTO"), freeing a decoder that stopped
+        # mid-stream could wait forever in avcodec_free_context (seen once in JupyterLab on notebook 10's annotated mp4)
         start = _stream_start(stream)
         pending = list(order)  # indices still to resolve, in time order
         frames = container.decode(stream)
@@ -163,6 +165,8 @@ def read_frames(path: str | os.PathLike, times: list[float]) -> list[np.ndarray]
     except Exception as e:
         raise _decode_error(path, e) from None
     finally:
+        if frames is not None:
+            frames.close()  # end the decode generator (and its decoder) before the container it reads from
         container.close()
     rgb: dict[int, np.ndarray] = {}  # convert each distinct frame once
     out = []
