@@ -50,6 +50,7 @@ from tqdm.auto import tqdm
 
 from sslprop.cli import positive_int
 from sslprop.errors import SSLPropError
+from sslprop.models.inference import D_ON_THRESHOLD, calibrate_m_on, onscreen_decisions
 
 SHIPPED_RUN = "ours_scenes.pt"  # in sslprop/weights/, with ours_scenes.json (its card)
 TOP_K_KEPT = 5  # boxes per frame written to boxes.json's "top" and to coco.json
@@ -236,22 +237,21 @@ def calibrate(tracks: Sequence[Track], seed: int = 0) -> float | None:
     """
     if len(tracks) < 2 or any(not t.f_v for t in tracks):
         return None
-    from sslprop.engine.predict import calibrate_m_on
-
     ids = [t.video + f"#{i}" for i, t in enumerate(tracks) for _ in t.f_v]
     _, threshold = calibrate_m_on(torch.stack([v for t in tracks for v in t.f_v]),
                                   torch.stack([s for t in tracks for s in t.f_s]), ids, seed)
     return threshold
 
 
-def decisions(track: Track, d_threshold: float, m_threshold: float | None) -> list[dict[str, Any]]:
-    """Per frame: on_d = d_on > d_threshold, on_m = distance < m_threshold (None without a threshold), on_or."""
-    out = []
-    for i, d in enumerate(track.d_on):
-        on_d = bool(d > d_threshold)
-        on_m = None if m_threshold is None or not track.distance else bool(track.distance[i] < m_threshold)
-        out.append({"on_d": on_d, "on_m": on_m, "on_or": on_d or bool(on_m)})
-    return out
+def frame_decisions(track: Track, d_threshold: float, m_threshold: float | None) -> list[dict[str, Any]]:
+    """Per frame, by the paper's rule (`models.inference.onscreen_decisions`): on_d = d_on > d_threshold,
+    on_m = distance < m_threshold (None without a threshold: the OR is then on_d alone), on_or."""
+    n = len(track.d_on)
+    has_m = m_threshold is not None and bool(track.distance)
+    on_m = torch.tensor(track.distance, dtype=torch.float64) < m_threshold if has_m else torch.zeros(n, dtype=torch.bool)
+    dec = onscreen_decisions(torch.tensor(track.d_on, dtype=torch.float64), on_m, d_threshold)
+    return [{"on_d": bool(dec["on_d"][i]), "on_m": bool(on_m[i]) if has_m else None, "on_or": bool(dec["on_or"][i])}
+            for i in range(n)]
 
 
 def _box(row: np.ndarray) -> list[float]:
@@ -263,7 +263,7 @@ def boxes_record(track: Track, run: str, d_threshold: float, m_threshold: float 
     from sslprop.ops.boxes import two_sources
 
     frames = []
-    for i, (t, rows, dec) in enumerate(zip(track.times, track.boxes, decisions(track, d_threshold, m_threshold))):
+    for i, (t, rows, dec) in enumerate(zip(track.times, track.boxes, frame_decisions(track, d_threshold, m_threshold))):
         pick = two_sources(torch.from_numpy(rows[:, :4])) if len(rows) else []
         frames.append({
             "index": i, "time": round(t, 4),
@@ -442,7 +442,6 @@ def localize(videos: Sequence[str | os.PathLike], out: str | os.PathLike, run: s
     A video that cannot be read does not stop the others: their outputs are written, then `VideoFailures`
     names every bad one.
     """
-    from sslprop.evaluation.predfiles import D_ON_THRESHOLD
     from sslprop.utils import resolve_device
 
     if not videos:

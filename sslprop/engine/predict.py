@@ -44,56 +44,17 @@ from sslprop.cli import positive_int
 from sslprop.data.dataset import SSLDataset, collate
 from sslprop.engine.train import load_run
 from sslprop.errors import SSLPropError
-from sslprop.evaluation.predfiles import D_ON_THRESHOLD, INFO, SET_FILES, file_digest
+from sslprop.evaluation.predfiles import INFO, SET_FILES, file_digest
 from sslprop.models.frozen import attach_caches, detach_caches
+from sslprop.models.inference import D_ON_THRESHOLD, d_on_threshold, m_on_threshold, onscreen_decisions
 from sslprop.models.losses import common_space
 from sslprop.models.methods import negative_pairs
-from sslprop.models.negatives import negative_indices, split_negatives
+from sslprop.models.negatives import split_negatives
 from sslprop.ops.boxes import map_box, rescale_boxes, two_sources
 from sslprop.utils import atomic_write_bytes, atomic_write_json, check_out_folder, folder_lock, resolve_device
 
 RESUME = "the prediction files already in --out are unchanged; run the same command again (predict starts from the first frame)"
 STAGING = ".incoming-"  # + process id: the hidden folder inside --out where a set is written before it is moved into place
-
-
-def calibrate_m_on(f_v: torch.Tensor, f_s: torch.Tensor, video_ids: list[str], seed: int = 0,
-                   neg_distance: torch.Tensor | None = None) -> tuple[torch.Tensor, float]:
-    """Distances |f_v - f_s| of the true pairs and the m_on threshold of the paper (Sec. 4.2).
-
-    The threshold is the mean of the medians of the Euclidean distances of the positive pairs
-    (each frame with its own audio) and of negative pairs (`m_on_threshold`). A negative pair is, by
-    default, the frame's f_v with the f_s of a frame of another video (drawn with `seed`);
-    `neg_distance` Tensor[F] gives the negative distances instead (NaN where a frame has none; those
-    are left out). It needs no labels. f_v, f_s: Tensor[F, d]. Returns (positive distances Tensor[F],
-    threshold). `localize` calibrates its videos here; `predict` draws each clip's negative from the
-    whole split and calls `m_on_threshold` itself.
-    """
-    pos = torch.linalg.vector_norm(f_v - f_s, dim=1)  # (F,)
-    if neg_distance is None:
-        if len(set(video_ids)) < 2:
-            raise SSLPropError("m_on calibration needs frames of at least two videos")
-        neg_idx = negative_indices(video_ids, torch.Generator().manual_seed(seed))
-        neg_distance = torch.linalg.vector_norm(f_v - f_s[neg_idx], dim=1)  # (F,)
-    return pos, m_on_threshold(pos, neg_distance)
-
-
-def d_on_threshold(pos: torch.Tensor, neg: torch.Tensor) -> float:
-    """d_on's label-free threshold: the mean of the medians of d_on with each frame's own audio and with its negative
-    clip's audio, Tensor[F] each (NaN left out); the rule of m_on's calibration (Sec. 4.2), applied to d_on.
-
-    The paper's 0.2 is a constant of its model; d_on's scale depends on the features it was trained with, so the
-    same threshold can sit anywhere in another model's distributions. This one needs no labels, only the negative
-    pairs the calibration of m_on already forms.
-    """
-    return m_on_threshold(pos, neg)
-
-
-def m_on_threshold(pos: torch.Tensor, neg: torch.Tensor) -> float:
-    """The mean of the medians of positive and negative pair distances, Tensor[F] each (NaN left out)."""
-    neg = neg[~torch.isnan(neg)]
-    if len(neg) == 0:
-        raise SSLPropError("m_on calibration: no frame has a negative pair (the frames are of one video)")
-    return float((pos.median() + neg.median()) / 2)
 
 
 def predict(
@@ -198,15 +159,14 @@ def _predict(run, data, out: Path, split, device, batch_size, map_threshold, max
         don = torch.cat(d_on) if d_on else None
         if don is not None and neg_d_on:  # d_on's label-free threshold, by m_on's rule on the same pairs
             d_calibrated = d_on_threshold(don, torch.cat(neg_d_on))
+        on_m = dist < m_threshold  # (F,) bool
+        dec = {"on_m": on_m} if don is None else onscreen_decisions(
+            don, on_m, D_ON_THRESHOLD, None if d_calibrated is None else don > d_calibrated)  # the paper's OR rule
         for i, key in enumerate(keys):
-            on_m = bool(dist[i] < m_threshold)
-            rec: dict[str, Any] = {"distance": round(float(dist[i]), 6), "on_m": on_m}
+            rec: dict[str, Any] = {"distance": round(float(dist[i]), 6), "on_m": bool(on_m[i])}
             if don is not None:
-                on_d = bool(don[i] > D_ON_THRESHOLD)
-                rec.update(d_on=round(float(don[i]), 6), on_d=on_d, on_or=on_d or on_m)
-                if d_calibrated is not None:
-                    on_dc = bool(don[i] > d_calibrated)
-                    rec.update(on_dc=on_dc, on_orc=on_dc or on_m)
+                rec["d_on"] = round(float(don[i]), 6)
+            rec.update({c: bool(dec[c][i]) for c in ("on_d", "on_or", "on_dc", "on_orc") if c in dec})
             onscreen[key] = rec
     buf = io.BytesIO()
     np.savez_compressed(buf, **maps)

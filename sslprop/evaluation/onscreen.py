@@ -29,7 +29,8 @@ import numpy as np
 
 from sslprop.errors import SSLPropError
 from sslprop.evaluation.bootstrap import settings as _ci_settings
-from sslprop.evaluation.predfiles import D_ON_THRESHOLD, read_onscreen
+from sslprop.evaluation.predfiles import read_onscreen
+from sslprop.models.inference import D_ON_THRESHOLD, onscreen_decisions
 
 # m_on alone, d_on alone (> 0.2, the paper's), either (the paper's "m_on || d_on"); then d_on at its label-free calibrated
 # threshold (`predict.d_on_threshold`), alone and with m_on, where onscreen.json has them
@@ -83,18 +84,13 @@ def aligned(records: Mapping[str, Mapping[str, Any]], labels: Mapping[str, bool]
 
 
 def decisions(d_on: np.ndarray, on_m: np.ndarray, d_threshold: float, on_dc: np.ndarray | None = None) -> dict[str, np.ndarray]:
-    """The criteria of Table 1 per frame: on_m as given, on_d = d_on > d_threshold, on_or = either; with `on_dc` (d_on at
-    its calibrated threshold, as `predict` decided it) also on_dc and on_orc = on_dc or on_m.
+    """The criteria of Table 1 per frame (`models.inference.onscreen_decisions`: on_d = d_on > d_threshold, on_or = on_m
+    or on_d; with `on_dc`, d_on at its calibrated threshold as `predict` decided it, also on_dc and on_orc).
 
-    d_on: (F,) float, on_m, on_dc: (F,) bool -> {"on_m", "on_d", "on_or"[, "on_dc", "on_orc"]}: (F,) bool.
+    d_on: (F,) float, on_m, on_dc: (F,) bool -> {"on_m", "on_d", "on_or"[, "on_dc", "on_orc"]}: (F,) bool arrays.
     """
-    on_m = np.asarray(on_m, dtype=bool)
-    on_d = np.asarray(d_on) > d_threshold
-    out = {"on_m": on_m, "on_d": on_d, "on_or": on_m | on_d}
-    if on_dc is not None:
-        on_dc = np.asarray(on_dc, dtype=bool)
-        out.update(on_dc=on_dc, on_orc=on_m | on_dc)
-    return out
+    return onscreen_decisions(np.asarray(d_on), np.asarray(on_m, dtype=bool), d_threshold,
+                              None if on_dc is None else np.asarray(on_dc, dtype=bool))
 
 
 def calibrated(records: Mapping[str, Mapping[str, Any]], keys: Sequence[str]) -> np.ndarray | None:

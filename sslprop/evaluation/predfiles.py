@@ -6,7 +6,7 @@ A predictions folder holds (keys: `frame_key`, the sample id or ``<sample id>/<f
     maps.npz          {key: float32 (S, S)}  the location map on the model's input grid
     onscreen.json     {key: {d_on, distance, on_d, on_m, on_or, on_dc, on_orc}}  Table 1's criteria (on_dc, on_orc: d_on at its
                       label-free calibrated threshold, alone and with m_on)
-    predictions.json  what was run, with the thresholds (`D_ON_THRESHOLD`, the calibrated m_on), and
+    predictions.json  what was run, with the thresholds (`models.inference`: d_on's 0.2, the calibrated m_on), and
                       "files": {name: sha256} of the four files above, the stamp of one set
 The four files and predictions.json are one set: a reader of one of them (`load_predictions`,
 `read_onscreen`) refuses it when predictions.json beside it lists another sha256 (`check_member`),
@@ -76,9 +76,6 @@ def read_onscreen(pred_dir: str | os.PathLike) -> dict[str, dict[str, Any]]:
     if not isinstance(records, dict) or not records:
         raise SSLPropError(f"{path}: no on/off-screen record (method without f_v/f_s, or one video only)")
     return records
-
-
-D_ON_THRESHOLD = 0.2  # paper Sec. 4.2: the sound is on-screen when max_k d_k > 0.2
 
 
 @dataclass

@@ -267,7 +267,7 @@ def threshold_sweep_figure(sweeps: Mapping[str, Mapping[str, Any]], threshold: f
     (`threshold`, default 0.2) as a vertical line and one legend below the panels. Returns the pyplot figure."""
     import matplotlib.pyplot as plt
 
-    from sslprop.evaluation.predfiles import D_ON_THRESHOLD
+    from sslprop.models.inference import D_ON_THRESHOLD
 
     fig, axes = plt.subplots(1, len(sweeps), figsize=(size * len(sweeps), size), squeeze=False, layout="constrained")
     for ax, (name, sw) in zip(axes[0], sweeps.items()):

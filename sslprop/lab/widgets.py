@@ -31,7 +31,7 @@ import numpy as np
 
 from sslprop.errors import SSLPropError
 from sslprop.evaluation.onscreen import aligned, decisions, threshold_sweep
-from sslprop.evaluation.predfiles import D_ON_THRESHOLD
+from sslprop.models.inference import D_ON_THRESHOLD
 
 DISPLAY_DPI = 100  # the explorers' figures in the output area, and their PNG in a headless notebook
 

@@ -45,6 +45,7 @@ from sslprop.config import Config
 from sslprop.errors import SSLPropError
 from sslprop.models.encoders import SPP, build_encoders
 from sslprop.models.frozen import ProposalFeatureCache
+from sslprop.models.inference import on_screen_activation
 from sslprop.ops.boxes import cap_proposals, pad_proposals
 from sslprop.ops.grm import SCORERS, grm, score_boxes, select_topk
 
@@ -251,7 +252,7 @@ class ProposalModel(nn.Module):
             pair_f_v = torch.stack([p["f_v"] for p in pairs]).view(len(flat), B, N, -1)  # (M, B, N, d)
             pair_f_s = f_s[flat].view(len(flat), B, N, -1)  # (M, B, N, d)
             pair_f_att = torch.stack([p["f_att"] for p in pairs]).view(len(flat), B, N, -1)  # (M, B, N, d)
-            pair_d_on = torch.stack([p["d"].amax(dim=1) for p in pairs]).view(len(flat), B, N)  # (M, B, N)
+            pair_d_on = torch.stack([on_screen_activation(p["d"]) for p in pairs]).view(len(flat), B, N)  # (M, B, N)
 
         def per_clip(x: Tensor) -> Tensor:
             return x.reshape(B, N, *x.shape[1:])  # (B*N, ...) -> (B, N, ...)
@@ -270,7 +271,7 @@ class ProposalModel(nn.Module):
             grm=per_clip(st["g"]),
             box_scores=per_clip(st["box_scores"]),
             proposal_index=per_clip(st["index"]),
-            d_on=per_clip(st["d"].amax(dim=1)),
+            d_on=per_clip(on_screen_activation(st["d"])),
             pair_f_v=pair_f_v,
             pair_f_s=pair_f_s,
             pair_f_att=pair_f_att,

@@ -7,7 +7,8 @@ import pytest
 import torch
 
 from sslprop.data.dataset import SSLDataset, collate
-from sslprop.engine.predict import calibrate_m_on, predict
+from sslprop.engine.predict import predict
+from sslprop.models.inference import calibrate_m_on
 from sslprop.engine.train import train
 from sslprop.errors import SSLPropError
 from sslprop.models.methods import get_method
