@@ -284,7 +284,7 @@ def measure_training(profile: str, batch_size: int | None, steps: int, proposals
     from sslprop.config import get_profile
     from sslprop.models.frozen import EncoderCache, ProposalFeatureCache, freeze_encoders, frozen_encoders
     from sslprop.models.losses import proposal_loss
-    from sslprop.models.model import ProposalModel
+    from sslprop.models.model import build_model
     from sslprop.models.negatives import negative_indices, paired_indices
     from sslprop.ops.boxes import cap_proposals
     from sslprop.ops.grm import grm, score_boxes, select_topk
@@ -319,7 +319,7 @@ def measure_training(profile: str, batch_size: int | None, steps: int, proposals
     def trainer(encoders: str, bag: str = "large", rows: bool = False) -> tuple[Any, Callable[[], None]]:
         """A model and its optimiser step with the encoders "training", "frozen" or "cached" (frozen, outputs cached),
         on the "large" or "small" bags, with the proposals' SPP rows pooled or (`rows`) read from a feature cache."""
-        model = ProposalModel(cfg, log=lambda msg: None)
+        model = build_model(cfg, log=lambda msg: None)
         props = bags[bag]
         if encoders != "training":
             freeze_encoders(model)

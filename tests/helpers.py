@@ -14,9 +14,7 @@ from sslprop.data.audio import write_wav
 from sslprop.data.format import Frame, ObjectAnn, Sample, write_manifest
 from sslprop.data.proposals import extract_dataset
 from sslprop.models.methods import get_method
-from sslprop.models.model import (
-    ProposalModel,
-)
+from sslprop.models.model import build_model
 from sslprop.models.negatives import StepContext
 
 SMALL_NAMES = ("attention", "avol", "dmc")
@@ -113,7 +111,7 @@ def tiny_cfg(**overrides):
 
 def tiny_model(seed=0, **overrides):
     torch.manual_seed(seed)
-    return ProposalModel(tiny_cfg(**overrides), log=lambda msg: None)
+    return build_model(tiny_cfg(**overrides), log=lambda msg: None)
 
 
 def random_boxes(n, size, gen):

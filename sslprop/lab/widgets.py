@@ -131,10 +131,9 @@ def k_scorer_explorer(
     from torchvision.ops import box_iou
 
     from sslprop.lab import viz
-    from sslprop.ops.grm import SCORERS, score_boxes, select_topk
+    from sslprop.ops.grm import SCORERS, check_scorer, score_boxes, select_topk
 
-    if scorer not in SCORERS:
-        raise SSLPropError(f"unknown proposal scorer {scorer!r} (choose from {', '.join(SCORERS)})")
+    check_scorer(scorer)
     g_t = torch.as_tensor(g).float()
     props = torch.as_tensor(proposals).float().reshape(-1, 4)
     gt = None if gt_boxes is None else torch.as_tensor(gt_boxes).float().reshape(-1, 4)

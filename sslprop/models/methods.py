@@ -31,7 +31,7 @@ from sslprop.config import Config
 from sslprop.errors import SSLPropError
 from sslprop.models.batch import batch_inputs, model_device
 from sslprop.models.losses import common_space, proposal_loss
-from sslprop.models.model import ModelOutput, ProposalModel
+from sslprop.models.model import ModelOutput, build_model
 from sslprop.models.negatives import StepContext, negative_indices, paired_indices
 
 
@@ -90,7 +90,7 @@ class Ours:
     needs_proposals = True
 
     def build(self, cfg, visual_weights=None, audio_weights=None, log=print) -> nn.Module:
-        return ProposalModel(cfg, visual_weights=visual_weights, audio_weights=audio_weights, log=log)
+        return build_model(cfg, visual_weights, audio_weights, log)
 
     def loss(self, model, batch, ctx, cfg):
         frames, audio, proposals = batch_inputs(batch, model_device(model))

@@ -32,6 +32,7 @@ Our reading where the paper leaves a choice open (docs/design.md, "Choices the p
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from dataclasses import dataclass
 from typing import Callable
@@ -41,13 +42,13 @@ import torch.nn as nn
 import torch.nn.functional as F
 from torch import Tensor
 
-from sslprop.config import Config
+from sslprop.config import Config, ModelConfig
 from sslprop.errors import SSLPropError
 from sslprop.models.encoders import SPP, build_encoders
 from sslprop.models.frozen import ProposalFeatureCache
 from sslprop.models.inference import on_screen_activation
 from sslprop.ops.boxes import cap_proposals, pad_proposals
-from sslprop.ops.grm import SCORERS, grm, score_boxes, select_topk
+from sslprop.ops.grm import grm, score_boxes, select_topk
 
 
 @dataclass
@@ -131,40 +132,54 @@ class AudioGuidedAttention(nn.Module):
         return sim / sim.sum(dim=(1, 2), keepdim=True)
 
 
-class ProposalModel(nn.Module):
-    """The proposal-based model. Built from a `Config` (its `model` part) and two encoders.
+@dataclass
+class Localised:
+    """What `ProposalModel._localise` computes for F frames, each with the audio paired with it (K proposal slots).
 
-    Pass `visual` and `audio` encoders (see sslprop.models.encoders for their interface), or leave
-    them None to build them with `build_encoders(cfg.model, visual_weights, audio_weights, log)`.
+    attention:    Tensor[F, h, w]  w, sums to 1 over locations
+    f_att:        Tensor[F, d]     the attended frame feature (frame stream)
+    location_map: Tensor[F, H, W]  m, w upsampled (bilinear) to the frame
+    grm:          Tensor[F, H, W]  g = (m - min m) / max m
+    boxes:        Tensor[F, K, 4]  the kept proposals (xyxy pixels of the frame), 0 where missing
+    mask:         Tensor[F, K]     bool, the paper's e
+    index:        Tensor[F, K]     long, each kept proposal's position in its frame's (capped) list, -1 where missing
+    box_scores:   Tensor[F, K]     GRM confidence of the kept proposals (no gradient), 0 where missing
+    f_box:        Tensor[F, K, d]  proposal features, 0 where missing
+    d, alpha:     Tensor[F, K]     audio-proposal similarity and MIL weights (`pool_bag`)
+    f_v:          Tensor[F, d]     the proposal-level frame feature
     """
 
-    def __init__(
-        self,
-        cfg: Config,
-        visual: nn.Module | None = None,
-        audio: nn.Module | None = None,
-        visual_weights: str | os.PathLike | None = None,
-        audio_weights: str | os.PathLike | None = None,
-        log: Callable[[str], None] = print,
-    ) -> None:
+    attention: Tensor
+    f_att: Tensor
+    location_map: Tensor
+    grm: Tensor
+    boxes: Tensor
+    mask: Tensor
+    index: Tensor
+    box_scores: Tensor
+    f_box: Tensor
+    d: Tensor
+    alpha: Tensor
+    f_v: Tensor
+
+
+class ProposalModel(nn.Module):
+    """The proposal-based model: its `ModelConfig` and two encoders (see sslprop.models.encoders for their interface).
+
+    `build_model(cfg)` builds the encoders a configuration names (with their pretrained weights) and the model on them.
+    The configuration's values are checked where it is made (`Config.check`), not here.
+    """
+
+    def __init__(self, cfg: ModelConfig, visual: nn.Module, audio: nn.Module) -> None:
         super().__init__()
-        mc = cfg.model
-        if mc.scorer not in SCORERS:
-            raise SSLPropError(f"model.scorer '{mc.scorer}': unknown proposal scorer (choose from {', '.join(SCORERS)})")
-        if mc.k < 1 or mc.max_proposals < 1:
-            raise SSLPropError(f"model.k = {mc.k}, model.max_proposals = {mc.max_proposals}: both must be at least 1")
-        if visual is None or audio is None:
-            built_visual, built_audio = build_encoders(mc, visual_weights, audio_weights, log)
-            visual = built_visual if visual is None else visual
-            audio = built_audio if audio is None else audio
         self.cfg = cfg
-        C, D, dim = visual.out_channels, audio.out_dim, mc.dim
+        C, D, dim = visual.out_channels, audio.out_dim, cfg.dim
         self.visual = visual  # frames (B, 3, S, S) -> (B, C, S / stride, S / stride)
         self.audio = audio  # log-mel patches (B, 1, 96, n_mels) -> (B, D)
-        self.visual_lstm = ResidualLSTM(C) if mc.use_lstm else None
-        self.audio_lstm = ResidualLSTM(D) if mc.use_lstm else None
-        self.attention = AudioGuidedAttention(C, D, mc.attn_dim)
-        self.spp = SPP(mc.spp_levels, visual.stride)
+        self.visual_lstm = ResidualLSTM(C) if cfg.use_lstm else None
+        self.audio_lstm = ResidualLSTM(D) if cfg.use_lstm else None
+        self.attention = AudioGuidedAttention(C, D, cfg.attn_dim)
+        self.spp = SPP(cfg.spp_levels, visual.stride)
         self.fc_s = mlp(D, dim)  # s_n -> f_s
         self.fc_att = mlp(C, dim)  # v_att -> f_att
         self.fc_box = mlp(self.spp.out_dim(C), dim)  # SPP(r_k) -> f_box_k
@@ -204,7 +219,7 @@ class ProposalModel(nn.Module):
                    through the localisation (attention, GRM, top-K, pooling) with the audio of clip
                    pair_audio[m, b], sharing the visual features: `pair_f_v`, `pair_f_s` (paired negatives).
         """
-        mc = self.cfg.model
+        mc = self.cfg
         _check_audio(audio)
         if frames.dim() != 5 or frames.shape[2] != 3 or frames.shape[:2] != audio.shape[:2]:
             raise SSLPropError(
@@ -215,8 +230,6 @@ class ProposalModel(nn.Module):
         if len(proposals) != B * N:
             raise SSLPropError(f"{len(proposals)} proposal sets for {B} clips x {N} frames (expected {B * N})")
         k = mc.k if k is None else int(k)
-        if k < 1:
-            raise SSLPropError(f"k = {k}: must be at least 1")
 
         # audio stream
         s, f_s = self._audio_stream(audio)  # (B*N, D), (B*N, d)
@@ -249,29 +262,29 @@ class ProposalModel(nn.Module):
             # without proposal selection every audio meets the same bag: its pooled features are computed once
             bag = None if mc.select_proposals else st
             pairs = [self._localise(fmap, v, s[rows], f_s[rows], props, (H, W), k, bag, bags) for rows in flat]
-            pair_f_v = torch.stack([p["f_v"] for p in pairs]).view(len(flat), B, N, -1)  # (M, B, N, d)
+            pair_f_v = torch.stack([p.f_v for p in pairs]).view(len(flat), B, N, -1)  # (M, B, N, d)
             pair_f_s = f_s[flat].view(len(flat), B, N, -1)  # (M, B, N, d)
-            pair_f_att = torch.stack([p["f_att"] for p in pairs]).view(len(flat), B, N, -1)  # (M, B, N, d)
-            pair_d_on = torch.stack([on_screen_activation(p["d"]) for p in pairs]).view(len(flat), B, N)  # (M, B, N)
+            pair_f_att = torch.stack([p.f_att for p in pairs]).view(len(flat), B, N, -1)  # (M, B, N, d)
+            pair_d_on = torch.stack([on_screen_activation(p.d) for p in pairs]).view(len(flat), B, N)  # (M, B, N)
 
         def per_clip(x: Tensor) -> Tensor:
             return x.reshape(B, N, *x.shape[1:])  # (B*N, ...) -> (B, N, ...)
 
         return ModelOutput(
             f_s=per_clip(f_s),
-            f_att=per_clip(st["f_att"]),
-            f_box=per_clip(st["f_box"]),
-            f_v=per_clip(st["f_v"]),
-            boxes=per_clip(st["boxes"]),
-            mask=per_clip(st["mask"]),
-            d=per_clip(st["d"]),
-            alpha=per_clip(st["alpha"]),
-            attention=per_clip(st["att"]),
-            location_map=per_clip(st["m"]),
-            grm=per_clip(st["g"]),
-            box_scores=per_clip(st["box_scores"]),
-            proposal_index=per_clip(st["index"]),
-            d_on=per_clip(on_screen_activation(st["d"])),
+            f_att=per_clip(st.f_att),
+            f_box=per_clip(st.f_box),
+            f_v=per_clip(st.f_v),
+            boxes=per_clip(st.boxes),
+            mask=per_clip(st.mask),
+            d=per_clip(st.d),
+            alpha=per_clip(st.alpha),
+            attention=per_clip(st.attention),
+            location_map=per_clip(st.location_map),
+            grm=per_clip(st.grm),
+            box_scores=per_clip(st.box_scores),
+            proposal_index=per_clip(st.index),
+            d_on=per_clip(on_screen_activation(st.d)),
             pair_f_v=pair_f_v,
             pair_f_s=pair_f_s,
             pair_f_att=pair_f_att,
@@ -279,8 +292,7 @@ class ProposalModel(nn.Module):
         )
 
     def _localise(self, fmap: Tensor, v: Tensor, s: Tensor, f_s: Tensor, props: list[Tensor], size: tuple[int, int],
-                  k: int, bag: dict[str, Tensor] | None = None,
-                  bags: tuple[Tensor, Tensor] | None = None) -> dict[str, Tensor]:
+                  k: int, bag: Localised | None = None, bags: tuple[Tensor, Tensor] | None = None) -> Localised:
         """Attention, GRM, proposal selection and the localisation network for F frames and the audio paired with them.
 
         fmap: Tensor[F, C, h, w] the encoder's map, v: the same after the visual LSTM; s: Tensor[F, D], f_s: Tensor[F, d]
@@ -290,7 +302,7 @@ class ProposalModel(nn.Module):
         bags: (rows Tensor[R, D], row_of Tensor[F, max P_i]) from `ProposalFeatureCache.table`: the SPP of proposal p
         of frame f is rows[row_of[f, p]], taken instead of pooled (the same values, to the last bit).
         """
-        mc = self.cfg.model
+        mc = self.cfg
         F_ = fmap.shape[0]
         H, W = size
         att = self.attention(v, s)  # (F, h, w), sums to 1 over locations
@@ -302,8 +314,8 @@ class ProposalModel(nn.Module):
         g = grm(m)  # (F, H, W)
 
         if bag is not None and not mc.select_proposals:  # the same bag: only d, alpha and f_v follow the audio
-            d, alpha, f_v = pool_bag(bag["f_box"], bag["mask"], f_s, mc.mil_temperature)
-            return {**bag, "att": att, "f_att": f_att, "m": m, "g": g, "d": d, "alpha": alpha, "f_v": f_v}
+            d, alpha, f_v = pool_bag(bag.f_box, bag.mask, f_s, mc.mil_temperature)
+            return dataclasses.replace(bag, attention=att, f_att=f_att, location_map=m, grm=g, d=d, alpha=alpha, f_v=f_v)
 
         # proposal selection: score every proposal on the GRM, keep the top K (discrete: no gradient)
         with torch.no_grad():
@@ -331,8 +343,8 @@ class ProposalModel(nn.Module):
         # localisation network: audio-proposal similarity, MIL weights, proposal-level feature
         d, alpha, f_v = pool_bag(f_box, mask, f_s, mc.mil_temperature)  # (F, K), (F, K), (F, d)
 
-        return {"att": att, "f_att": f_att, "m": m, "g": g, "boxes": boxes, "mask": mask, "index": index,
-                "box_scores": box_scores, "f_box": f_box, "d": d, "alpha": alpha, "f_v": f_v}
+        return Localised(attention=att, f_att=f_att, location_map=m, grm=g, boxes=boxes, mask=mask, index=index,
+                         box_scores=box_scores, f_box=f_box, d=d, alpha=alpha, f_v=f_v)
 
 
 def pool_bag(f_box: Tensor, mask: Tensor, f_s: Tensor, temperature: float | None = None) -> tuple[Tensor, Tensor, Tensor]:
@@ -367,3 +379,12 @@ def _mil_weights(d: Tensor, e: Tensor, temperature: float | None = None) -> Tens
 def _check_audio(audio: Tensor) -> None:
     if audio.dim() != 5 or audio.shape[2] != 1:
         raise SSLPropError(f"audio of shape {tuple(audio.shape)}: expected log-mel patches Tensor[B, N, 1, T, n_mels]")
+
+
+def build_model(cfg: Config, visual_weights: str | os.PathLike | None = None, audio_weights: str | os.PathLike | None = None,
+                log: Callable[[str], None] = print) -> ProposalModel:
+    """The proposal-based model of `cfg.model`: its encoders built and loaded (`build_encoders`: the shipped small ones or
+    the paper's VGG16 / VGGish, or the given weight files), then the streams on top of them (in that order, so that a
+    seed gives the same initial weights)."""
+    visual, audio = build_encoders(cfg.model, visual_weights, audio_weights, log)
+    return ProposalModel(cfg.model, visual, audio)

@@ -10,7 +10,14 @@ from torch import Tensor
 from sslprop.errors import SSLPropError
 from sslprop.ops.boxes import box_cells
 
-SCORERS = ("sum", "mean", "soft_iou")
+SCORERS = ("sum", "mean", "soft_iou")  # the proposal scorers: config's choices, `train --scorer`, the widgets all read this
+
+
+def check_scorer(scorer: str) -> str:
+    """`scorer` when it names one of `SCORERS`; a one-line SSLPropError listing them otherwise."""
+    if scorer not in SCORERS:
+        raise SSLPropError(f"unknown proposal scorer {scorer!r} (choose from {', '.join(SCORERS)})")
+    return scorer
 
 
 def grm(location_map: Tensor) -> Tensor:
@@ -62,10 +69,7 @@ def score_boxes(g: Tensor, boxes: list[Tensor], scorer: str) -> list[Tensor]:
         B tensors Tensor[P_i] in g's dtype, differentiable in g. Box sums come from one
         integral image per frame (cost O(HW + P)), accumulated in float64 (float32 on MPS).
     """
-    import torch
-
-    if scorer not in SCORERS:
-        raise SSLPropError(f"unknown proposal scorer {scorer!r} (choose from {', '.join(SCORERS)})")
+    check_scorer(scorer)
     if g.dim() != 3:
         raise SSLPropError(f"score_boxes: g must be Tensor[B, H, W], got shape {tuple(g.shape)}")
     if len(boxes) != g.shape[0]:

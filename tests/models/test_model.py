@@ -1,5 +1,6 @@
 """Tests for sslprop/models/model.py."""
 
+import dataclasses
 import math
 
 import pytest
@@ -12,7 +13,7 @@ from sslprop.models.losses import proposal_loss
 from sslprop.models.model import (
     AudioGuidedAttention,
     ModelOutput,
-    ProposalModel,
+    build_model,
     _mil_weights,
     pool_bag,
 )
@@ -108,7 +109,7 @@ def test_d_is_relu_cosine_masked_and_alpha_normalised():
     assert torch.allclose(out.alpha[pos], out.d[pos] / out.d[pos].sum(-1, keepdim=True), atol=1e-6)
     assert torch.allclose(out.f_v, (out.alpha[..., None] * out.f_box).sum(dim=2), atol=1e-6)
     assert torch.equal(out.d_on, out.d.amax(dim=-1))
-    model.cfg = model.cfg.replace(**{"model.mil_temperature": 0.1})  # the cpu profile's softmax(d / T)
+    model.cfg = dataclasses.replace(model.cfg, mil_temperature=0.1)  # the cpu profile's softmax(d / T)
     out = model(frames, audio, props)
     logits = (out.d / 0.1).masked_fill(~out.mask, float("-inf"))
     assert torch.allclose(out.alpha, torch.softmax(logits, dim=-1), atol=1e-6)
@@ -227,7 +228,7 @@ def test_no_selection_ablation_keeps_every_proposal():
     assert torch.equal(out.boxes[0, 1], cap_proposals(props[1], 10))  # the 10 largest, in input order
     assert out.proposal_index[0, 0].tolist() == [0, 1, 2, 3, -1, -1, -1, -1, -1, -1]
     g = out.grm.flatten(0, 1)
-    assert torch.allclose(out.box_scores[0, 0, :4], score_boxes(g[:1], [props[0]], model.cfg.model.scorer)[0])
+    assert torch.allclose(out.box_scores[0, 0, :4], score_boxes(g[:1], [props[0]], model.cfg.scorer)[0])
     assert out.alpha[0, :2].sum(dim=-1).tolist() == pytest.approx([1.0, 1.0], abs=1e-6)
     loss, parts = proposal_loss(out, out.f_s.roll(1, dims=1).detach(), lam=0.5, use_euclidean=False)
     loss.backward()
@@ -252,7 +253,7 @@ def test_paper_profile_forward_backward_on_cpu():
     """Dilated VGG16 + VGGish at 224, K = 20, one clip: the paper's sizes run end to end (~8 s on 2 cores)."""
     cfg = get_profile("paper").replace(**{"model.pretrained": False})  # random encoders: no weight files here
     torch.manual_seed(0)
-    model = ProposalModel(cfg, log=lambda msg: None)
+    model = build_model(cfg, log=lambda msg: None)
     assert model.visual.out_channels == 512 and model.audio.out_dim == 128
     frames, audio, props = model_batch(1, 1, [300], size=224, n_mels=64)
     out = model(frames, audio, props)
