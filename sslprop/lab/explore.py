@@ -66,7 +66,7 @@ def sample_masks(root: str | os.PathLike, sample_id: str) -> list[list[np.ndarra
     """
     from sslprop.data.format import read_info, read_manifest
     from sslprop.data.synth.assets import load_bank, subset_bank
-    from sslprop.data.synth.presets import build_sample
+    from sslprop.data.synth.presets import build_preset_sample
 
     root = Path(root)
     info = read_info(root)
@@ -78,7 +78,7 @@ def sample_masks(root: str | os.PathLike, sample_id: str) -> list[list[np.ndarra
     except (IndexError, ValueError):
         raise SSLPropError(f"{root}: {sample_id!r} is not a generated sample id") from None
     bank = subset_bank(load_bank(), info.get("class_subset", "all"))
-    built = build_sample(preset, bank, seed, index, int(info["size"]), float(info["test_fraction"]), info.get("bias"))
+    built = build_preset_sample(preset, bank, seed, index, int(info["size"]), float(info["test_fraction"]), info.get("bias"))
     stored = {s.id: s for s in read_manifest(root)}.get(sample_id)
     if stored is None:
         raise SSLPropError(f"{root}: no sample {sample_id!r}")

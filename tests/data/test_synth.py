@@ -99,7 +99,7 @@ def test_same_seed_same_bytes_other_seed_differs(tmp_path: Path, bank: assets.Ba
 def test_boxes_are_tight_alpha_boxes_inside_frame(preset: str, bank: assets.Bank) -> None:
     size = 64
     for index in range(6):
-        built = presets.build_sample(preset, bank, 3, index, size)
+        built = presets.build_preset_sample(preset, bank, 3, index, size)
         for frame, masks in zip(built.sample.frames, built.masks):
             assert built.images[frame.path].shape == (size, size, 3)
             assert len(masks) == len(frame.objects)
@@ -119,7 +119,7 @@ def test_files_readable(tmp_path: Path, bank: assets.Bank) -> None:
     info = read_info(out)
     assert info["num_samples"] == 4 and info["splits"] == {"train": 3, "test": 1}
     assert info["num_classes"] == 72 and info["preset"] == "solo" and info["size"] == 48
-    built = presets.build_sample("solo", bank, 0, 2, 48)
+    built = presets.build_preset_sample("solo", bank, 0, 2, 48)
     img = cv2.imread(str(out / samples[2].frames[0].path))[..., ::-1]  # BGR -> RGB
     assert np.array_equal(img, built.images[samples[2].frames[0].path])  # PNG is lossless
     for s in samples:
@@ -287,10 +287,10 @@ def test_size_does_not_give_the_source_away(tmp_path: Path, bank: assets.Bank) -
     # sounding and silent objects of one size range: the source is the largest in view about as often as a blind
     # pick among the objects would hit it (1 / objects in view), far from the former 98 % of solo
     for preset, n in (("scenes", 80), ("solo", 60)):
-        samples = [presets.build_sample(preset, bank, 5, i, 96).sample for i in range(n)]
+        samples = [presets.build_preset_sample(preset, bank, 5, i, 96).sample for i in range(n)]
         shares = generator.salience_shares(samples)
         assert 0.15 < shares["blind"] < 0.5 and abs(shares["largest"] - shares["blind"]) < 0.12, (preset, shares)
-    scenes = [presets.build_sample("scenes", bank, 5, i, 96).sample for i in range(80)]
+    scenes = [presets.build_preset_sample("scenes", bank, 5, i, 96).sample for i in range(80)]
     in_view = [len(s.frames[0].objects) for s in scenes]
     assert min(in_view) >= 1 and max(in_view) <= 8 and np.mean(in_view) > 4  # 2-8 objects, overlaps allowed
     assert any(o["visible"] < 1.0 for s in scenes for o in s.meta["objects"])  # some objects partly hidden
@@ -298,7 +298,7 @@ def test_size_does_not_give_the_source_away(tmp_path: Path, bank: assets.Bank) -
 
 
 def test_sequences_have_a_third_of_their_frames_offscreen(tmp_path: Path, bank: assets.Bank) -> None:
-    samples = [presets.build_sample("sequences", bank, 0, i, 48, test_fraction=1.0).sample for i in range(60)]
+    samples = [presets.build_preset_sample("sequences", bank, 0, i, 48, test_fraction=1.0).sample for i in range(60)]
     share = generator.salience_shares(samples)["offscreen_test"]
     assert 0.3 <= share <= 0.6  # offscreen clips are 40 % of the clips, plus the hidden frames of distance clips
 

@@ -411,7 +411,7 @@ def build_group(preset: str, bank: Bank, seed: int, index: int, size: int, test_
                 bias: dict[str, Any] | None = None) -> list[Built]:
     """The samples of item `index` of `preset`: one sample, or for `listening` one per sound the frame is played with."""
     if preset != LISTENING:
-        return [build_sample(preset, bank, seed, index, size, test_fraction, bias)]
+        return [build_preset_sample(preset, bank, seed, index, size, test_fraction, bias)]
     rng = np.random.default_rng([seed, PRESET_CODE[preset], index])
     group = build_listening(rng, bank, f"{preset}-{index:06d}", size)
     for built in group:
@@ -419,8 +419,8 @@ def build_group(preset: str, bank: Bank, seed: int, index: int, size: int, test_
     return group
 
 
-def build_sample(preset: str, bank: Bank, seed: int, index: int, size: int, test_fraction: float = 0.25,
-                 bias: dict[str, Any] | None = None) -> Built:
+def build_preset_sample(preset: str, bank: Bank, seed: int, index: int, size: int, test_fraction: float = 0.25,
+                        bias: dict[str, Any] | None = None) -> Built:
     """Sample `index` of `preset` for `seed`: drawn from its own generator, independent of every other sample."""
     rng = np.random.default_rng([seed, PRESET_CODE[preset], index])
     sample_id = f"{preset}-{index:06d}"
