@@ -180,14 +180,15 @@ def proposals_large_frame(root: Path, side: int = 1024, working: int = 224) -> d
 
 
 def run_data(args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, Row]]:
-    """Generate a set with `sslprop.data.synth.generate`, read it back, run Selective Search on it (with --profile:
+    """Generate a set with `sslprop.data.synth.generator.generate`, read it back, run Selective Search on it (with --profile:
     the profile's training input through the DataLoader, `sslprop.bench_gpu.run_loader`)."""
     if args.profile is not None:
         from sslprop.bench_gpu import run_loader
 
         return run_loader(args)
     from sslprop.data.proposals import available_cores, extract_dataset
-    from sslprop.data.synth import generate, load_bank
+    from sslprop.data.synth.assets import load_bank
+    from sslprop.data.synth.generator import generate
 
     if args.n < 1:
         raise SSLPropError(f"--n {args.n}: must be at least 1")

@@ -150,7 +150,7 @@ def prepare_set(args: argparse.Namespace, size: int, stack: ExitStack, log: Call
     """`--data` as given, or a `scenes` set of `--n` samples at `size` px with its proposals (every core), kept in
     `--out` or a temporary folder that `stack` removes."""
     from sslprop.data.proposals import extract_dataset
-    from sslprop.data.synth import generate
+    from sslprop.data.synth.generator import generate
 
     if getattr(args, "data", None) is not None:
         return Path(args.data)

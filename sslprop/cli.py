@@ -21,7 +21,7 @@ from sslprop.errors import SSLPropError
 
 # name -> (module, one-line help). A subcommand is listed once its module exists.
 COMMANDS: dict[str, tuple[str, str]] = {
-    "synth": ("sslprop.data.synth", "generate the embedded benchmark (solo, mosaic, scenes, sequences, and the listening set)"),
+    "synth": ("sslprop.data.synth.generator", "generate the embedded benchmark (solo, mosaic, scenes, sequences, and the listening set)"),
     "import": ("sslprop.data.importers", "read a real data set (flickr, vggss, music, ave, folder) into the sslprop format"),
     "proposals": ("sslprop.engine.proposals", "run Selective Search on every frame of a data set into a resumable cache, or print its bag statistics"),
     "eval": ("sslprop.evaluation.evaluate", "score predictions or a floor under a named evaluation protocol"),

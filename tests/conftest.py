@@ -7,13 +7,13 @@ from pathlib import Path
 
 import pytest
 
-from sslprop.data import synth
+from sslprop.data.synth import assets
 from tests.helpers import MAP_S, tiny_set
 
 
 @pytest.fixture(scope="module")
 def solo(tmp_path_factory):
-    from sslprop.data.synth import generate
+    from sslprop.data.synth.generator import generate
 
     return generate("solo", 12, 0, tmp_path_factory.mktemp("solo") / "solo", size=MAP_S, progress=False)
 
@@ -32,7 +32,7 @@ def music_json(tmp_path):
 
 @pytest.fixture(scope="module")
 def bank():
-    return synth.load_bank()
+    return assets.load_bank()
 
 
 @pytest.fixture(scope="module")

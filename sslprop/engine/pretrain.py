@@ -44,7 +44,8 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from sslprop.cli import nonnegative_int, positive_int
-from sslprop.data.synth import SUBSETS, class_subset
+from sslprop.data.synth.assets import SUBSETS, class_subset, load_bank, pick_background, pick_stamp
+from sslprop.data.synth.compose import excerpt, finish_audio, place, render
 from sslprop.errors import SSLPropError
 from sslprop.models.weights import card_path
 
@@ -85,25 +86,22 @@ def _rng(kind: str, seed: int, split: str, index: int) -> np.random.Generator:
 
 def visual_example(rng: np.random.Generator, bank: Any, label: str, side: int = CROP) -> np.ndarray:
     """One stamp of class `label` on a background crop: uint8 (side, side, 3) RGB."""
-    from sslprop.data import synth
-
-    stamp = synth._pick_stamp(rng, bank, label)
-    background, _ = synth._pick_background(rng, bank, side)
-    placed = synth.place(rng, stamp, side, STAMP_HEIGHT, [], True)
+    stamp = pick_stamp(rng, bank, label)
+    background, _ = pick_background(rng, bank, side)
+    placed = place(rng, stamp, side, STAMP_HEIGHT, [], True)
     if placed is None:  # cannot happen for an empty frame; kept as a guard
         raise SSLPropError(f"stamp {stamp.name}: could not be placed on a {side} px crop")
-    image, _, _ = synth.render(background, [placed])
+    image, _, _ = render(background, [placed])
     return image
 
 
 def audio_example(rng: np.random.Generator, bank: Any, label: str, n_mels: int = 64) -> torch.Tensor:
     """A 0.96 s excerpt of class `label`'s recording, random gain 0.3-1.0 and light noise: Tensor[1, 96, n_mels]."""
-    from sslprop.data import synth
     from sslprop.data.audio import audio_patch
 
-    stamp = synth._pick_stamp(rng, bank, label)
-    clip, _ = synth.excerpt(stamp.sound, 15_360, rng)  # 0.96 s at 16 kHz
-    clip, _, _ = synth.finish_audio(float(rng.uniform(0.3, 1.0)) * clip, rng)
+    stamp = pick_stamp(rng, bank, label)
+    clip, _ = excerpt(stamp.sound, 15_360, rng)  # 0.96 s at 16 kHz
+    clip, _, _ = finish_audio(float(rng.uniform(0.3, 1.0)) * clip, rng)
     return audio_patch(torch.from_numpy(clip), 16_000, "logmel", n_mels)
 
 
@@ -203,7 +201,6 @@ def pretrain(
     """
     from tqdm.auto import tqdm
 
-    from sslprop.data import synth
     from sslprop.utils import atomic_write_bytes, atomic_write_json, seed_everything
 
     if kind not in KINDS:
@@ -213,7 +210,7 @@ def pretrain(
         raise SSLPropError(f"{out}: is a folder (--out names the weight file to write)")
     recipe = recipe or RECIPES[kind]
     t0 = time.perf_counter()
-    bank = synth.load_bank()
+    bank = load_bank()
     classes = class_subset(bank.classes, subset)
     log(f"pretrain {kind}: {len(classes)} classes ({subset}), seed {seed}, drawing {recipe.train_size} + "
         f"{recipe.heldout_size} examples")

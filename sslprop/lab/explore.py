@@ -20,14 +20,14 @@ def dataset_summary(root: str | os.PathLike) -> dict[str, Any]:
     Returns keys: name, train, test, frames, onscreen (share of frames with onscreen True),
     offscreen (share with onscreen False), offscreen_test (the same in the test split), classes (distinct
     sounding classes), sounding_per_frame and silent_per_frame (mean objects), largest (share of frames with a
-    sounding object in which it is the largest in view; `sslprop.data.synth.salience_shares`), annotators (max
+    sounding object in which it is the largest in view; `sslprop.data.synth.generator.salience_shares`), annotators (max
     per frame), and the Selective Search bags (`sslprop.evaluation.bags`, NaN when not cached): proposals (the
     median per frame), p5 and p95 (its percentiles), hit_share (proposals that hit a sounding object),
     frames_with_hit.
     """
     from sslprop.data.format import read_info, read_manifest
     from sslprop.data.proposal_cache import ProposalCache
-    from sslprop.data.synth import salience_shares
+    from sslprop.data.synth.generator import salience_shares
     from sslprop.evaluation.bags import dataset_bag_stats
 
     root = Path(root)
@@ -64,8 +64,9 @@ def sample_masks(root: str | os.PathLike, sample_id: str) -> list[list[np.ndarra
     Masks are not stored on disk; the sample is rebuilt from its data set's seed (generation is
     deterministic per sample), and its boxes are checked against the manifest's.
     """
-    from sslprop.data import synth
     from sslprop.data.format import read_info, read_manifest
+    from sslprop.data.synth.assets import load_bank, subset_bank
+    from sslprop.data.synth.presets import build_preset_sample
 
     root = Path(root)
     info = read_info(root)
@@ -76,8 +77,8 @@ def sample_masks(root: str | os.PathLike, sample_id: str) -> list[list[np.ndarra
         index = int(sample_id.rsplit("-", 1)[1])
     except (IndexError, ValueError):
         raise SSLPropError(f"{root}: {sample_id!r} is not a generated sample id") from None
-    bank = synth.subset_bank(synth.load_bank(), info.get("class_subset", "all"))
-    built = synth.build_sample(preset, bank, seed, index, int(info["size"]), float(info["test_fraction"]), info.get("bias"))
+    bank = subset_bank(load_bank(), info.get("class_subset", "all"))
+    built = build_preset_sample(preset, bank, seed, index, int(info["size"]), float(info["test_fraction"]), info.get("bias"))
     stored = {s.id: s for s in read_manifest(root)}.get(sample_id)
     if stored is None:
         raise SSLPropError(f"{root}: no sample {sample_id!r}")

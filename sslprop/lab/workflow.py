@@ -53,7 +53,7 @@ class Budget:
     test_fractions: dict[str, float] = field(default_factory=dict, hash=False)
 
     def test_fraction(self, preset: str) -> float:
-        from sslprop.data.synth import DEFAULT_TEST_FRACTION
+        from sslprop.data.synth.generator import DEFAULT_TEST_FRACTION
 
         return float(self.test_fractions.get(preset, DEFAULT_TEST_FRACTION.get(preset, 0.25)))
 
@@ -107,7 +107,7 @@ def ensure_dataset(
     """The embedded-benchmark data set `preset` with its Selective Search proposals cached; made once.
 
     Args:
-        preset: "solo", "mosaic", "scenes" or "sequences" (`sslprop.data.synth.PRESETS`).
+        preset: "solo", "mosaic", "scenes" or "sequences" (`sslprop.data.synth.presets.PRESETS`).
         root: folder holding the data sets (a notebook's ``data_root``).
         budget: "smoke" or "full"; sets the number of samples (`Budget.sizes`).
         seed: the generator's seed.
@@ -119,14 +119,15 @@ def ensure_dataset(
         the same settings reads one small stamp file and returns (no generation, no search).
         Proposals use `ProposalCache`'s defaults (fast mode, full frame, min size 4).
     """
-    from sslprop.data import synth
     from sslprop.data.format import read_info
     from sslprop.data.proposal_cache import ProposalCache
     from sslprop.data.proposals import extract_dataset
+    from sslprop.data.synth import generator
+    from sslprop.data.synth.presets import LISTENING, PRESETS
     from sslprop.utils import atomic_write_json
 
     b = get_budget(budget)
-    presets = synth.PRESETS + (synth.LISTENING,)
+    presets = PRESETS + (LISTENING,)
     if preset not in presets:
         raise SSLPropError(f"preset {preset!r}: unknown (choose from {', '.join(presets)})")
     n = int(size if size is not None else b.sizes[preset])
@@ -141,17 +142,17 @@ def ensure_dataset(
         "seed": seed,
         "frame_size": frame_size,
         "test_fraction": fraction,
-        "generator_version": synth.GENERATOR_VERSION,
+        "generator_version": generator.GENERATOR_VERSION,
         "proposals": cache.key,
     }
     stamp = _read_json(out / STAMP)
     if stamp == settings and (out / "manifest.jsonl").is_file() and (cache.dir / "index.json").is_file():
         return out
     info = read_info(out) if out.is_dir() else {}
-    wanted = {"preset": preset, "seed": seed, "num_samples": n, "generator_version": synth.GENERATOR_VERSION,
-              "size": frame_size if frame_size is not None else synth.DEFAULT_SIZE[preset], "test_fraction": fraction}
+    wanted = {"preset": preset, "seed": seed, "num_samples": n, "generator_version": generator.GENERATOR_VERSION,
+              "size": frame_size if frame_size is not None else generator.DEFAULT_SIZE[preset], "test_fraction": fraction}
     if any(info.get(k) != v for k, v in wanted.items()):
-        synth.generate(preset, n, seed, out, size=frame_size, test_fraction=fraction, progress=False)
+        generator.generate(preset, n, seed, out, size=frame_size, test_fraction=fraction, progress=False)
     workers = workers if workers is not None else (1 if n <= 64 else None)
     stats = extract_dataset(out, workers=workers, progress=False)
     if stats.failed:

@@ -7,7 +7,7 @@ import sys
 import torch
 
 from sslprop.config import get_profile
-from sslprop.data import synth
+from sslprop.data.synth import assets
 from sslprop.engine import pretrain
 from sslprop.models import weights
 from sslprop.models.encoders import (
@@ -17,7 +17,7 @@ from sslprop.models.encoders import (
 
 
 def test_corpus_is_a_function_of_seed_and_split(bank):
-    classes = synth.class_subset(bank.classes, "even")
+    classes = assets.class_subset(bank.classes, "even")
     x, y = pretrain.corpus("visual", bank, classes, 0, "train", 6)
     x2, _ = pretrain.corpus("visual", bank, classes, 0, "train", 6)
     assert x.shape == (6, 3, pretrain.CROP, pretrain.CROP) and x.dtype == torch.uint8 and torch.equal(x, x2)

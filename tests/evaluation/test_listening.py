@@ -1,4 +1,5 @@
-"""Tests for the listening set (sslprop/data/synth.py, preset `listening`) and the listening test (sslprop/evaluation/listening.py)."""
+"""Tests for the listening set (sslprop/data/synth/presets.py, preset `listening`) and the listening test
+(sslprop/evaluation/listening.py)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import numpy as np
 import pytest
 
 from sslprop import cli
-from sslprop.data import synth
+from sslprop.data.synth import generator
 from sslprop.data.format import read_info, read_manifest
 from sslprop.errors import SSLPropError
 from sslprop.evaluation.listening import Answer, blind_difference, listen_scores, listening_frames, paired_follow, pointed_object
@@ -16,7 +17,7 @@ from sslprop.evaluation.listening import Answer, blind_difference, listen_scores
 
 @pytest.fixture(scope="module")
 def listening_set(tmp_path_factory):
-    return synth.generate("listening", 6, 9, tmp_path_factory.mktemp("listen") / "l", size=96, progress=False)
+    return generator.generate("listening", 6, 9, tmp_path_factory.mktemp("listen") / "l", size=96, progress=False)
 
 
 def test_the_listening_set_plays_each_frame_with_every_sound(listening_set):

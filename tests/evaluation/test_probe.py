@@ -7,7 +7,7 @@ import torch
 
 from sslprop.cli import main as cli_main
 from sslprop.config import get_profile
-from sslprop.data import synth
+from sslprop.data.synth import generator
 from sslprop.data.proposals import extract_dataset
 from sslprop.engine.train import train
 from sslprop.errors import SSLPropError
@@ -35,7 +35,7 @@ def test_own_sound_preference_hand_computed():
 
 
 def test_probe_runs_on_a_trained_model_and_refuses_baselines(tmp_path, capsys):
-    data = synth.generate("scenes", 24, 2, tmp_path / "scenes", size=48, progress=False)
+    data = generator.generate("scenes", 24, 2, tmp_path / "scenes", size=48, progress=False)
     extract_dataset(data, workers=1, progress=False)
     base = {"data.frame_size": 48, "model.pretrained": False, "model.visual_width": 8, "model.audio_width": 4, "model.dim": 16,
             "model.attn_dim": 8, "model.k": 5, "train.epochs": 1, "train.batch_size": 4, "train.device": "cpu"}

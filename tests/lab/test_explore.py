@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from sslprop.data import synth
+from sslprop.data.synth import generator
 from sslprop.data.format import read_manifest
 from sslprop.evaluation.bags import dataset_bag_stats
 from sslprop.lab import explore
@@ -15,7 +15,7 @@ from sslprop.lab import explore
 @pytest.fixture(scope="module")
 def scenes(tmp_path_factory):
     out = tmp_path_factory.mktemp("scenes_explore")
-    synth.generate("scenes", 12, 5, out, size=64, progress=False)
+    generator.generate("scenes", 12, 5, out, size=64, progress=False)
     return out
 
 
@@ -26,7 +26,7 @@ def test_dataset_summary_counts_what_the_manifest_holds(scenes):
     assert row["test"] == sum(s.split == "test" for s in samples) > 0
     assert row["frames"] == 12 and row["annotators"] == 3 and math.isnan(row["proposals"])  # no proposals cached yet
     assert 0.0 <= row["offscreen"] <= 1.0 and abs(row["onscreen"] + row["offscreen"] - 1.0) < 1e-9
-    assert row["largest"] == synth.salience_shares(samples)["largest"]
+    assert row["largest"] == generator.salience_shares(samples)["largest"]
     from sslprop.data.proposals import extract_dataset
 
     extract_dataset(scenes, workers=1, progress=False)
@@ -53,7 +53,7 @@ def test_write_sample_video_plays_a_clip_at_its_frame_rate(tmp_path):
     from sslprop.data.video import probe_video
 
     seq = tmp_path / "seq"
-    synth.generate("sequences", 2, 1, seq, size=64, progress=False)
+    generator.generate("sequences", 2, 1, seq, size=64, progress=False)
     sample = read_manifest(seq)[0]
     path = explore.write_sample_video(seq, sample.id, tmp_path / "clip.mp4", size=(128, 96))
     info = probe_video(path)

@@ -51,18 +51,19 @@ def test_budgets():
 
 
 def test_ensure_dataset_is_idempotent(solo, monkeypatch):
-    from sslprop.data import proposals, synth
+    from sslprop.data import proposals
+    from sslprop.data.synth import generator
 
     assert solo.name == "solo-n4-s0"
     stamp = json.loads((solo / wf.STAMP).read_text())
     assert stamp == {"preset": "solo", "n": 4, "seed": 0, "frame_size": None, "test_fraction": 0.25,
-                     "generator_version": synth.GENERATOR_VERSION,
+                     "generator_version": generator.GENERATOR_VERSION,
                      "proposals": "ss-fast-full-min4-v2"}
 
     def fail(*args, **kwargs):
         raise AssertionError("called again")
 
-    monkeypatch.setattr(synth, "generate", fail)
+    monkeypatch.setattr(generator, "generate", fail)
     monkeypatch.setattr(proposals, "extract_dataset", fail)
     assert wf.ensure_dataset("solo", solo.parent, "smoke", 0, size=4) == solo
     summary = explore.dataset_summary(solo)
@@ -79,10 +80,10 @@ def test_ensure_dataset_is_idempotent(solo, monkeypatch):
 
 
 def test_ensure_dataset_regenerates_nothing_without_stamp(solo, monkeypatch):
-    from sslprop.data import synth
+    from sslprop.data.synth import generator
 
     (solo / wf.STAMP).unlink()
-    monkeypatch.setattr(synth, "generate", lambda *a, **k: (_ for _ in ()).throw(AssertionError("regenerated")))
+    monkeypatch.setattr(generator, "generate", lambda *a, **k: (_ for _ in ()).throw(AssertionError("regenerated")))
     assert wf.ensure_dataset("solo", solo.parent, "smoke", 0, size=4) == solo  # search finds every frame cached
     assert (solo / wf.STAMP).is_file()
 
