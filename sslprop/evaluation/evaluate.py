@@ -104,7 +104,7 @@ from sslprop.evaluation.onscreen import format_onscreen_report, onscreen_report
 from sslprop.evaluation.predfiles import Predictions, load_predictions
 from sslprop.evaluation.prior import CEILINGS, PRIOR_METHODS, ceiling_maps, visual_prior
 from sslprop.evaluation.report import RATES, format_report
-from sslprop.evaluation.scoring import paired, per_frame, read_confidence, score_frames, summarise
+from sslprop.evaluation.scoring import compare_scored, per_frame, read_confidence, score_frames, summarise_scored
 from sslprop.utils import atomic_write_json
 
 METHODS = FLOORS + TWO_REGION_FLOORS + PRIOR_METHODS + CEILINGS  # what --method scores without a predictions file
@@ -161,7 +161,7 @@ def evaluate(annotations: str | os.PathLike, protocol: str, predictions: str | o
 
     extended: {"ciou_threshold": T, "confidence": "auto" | "top-quarter" | "d_on" | path of an onscreen.json}.
     compare: a second predictions file scored on the same frames; adds "compare" (its rates) and
-    "paired" (`scoring.paired`: A - B with paired bootstrap intervals, `ci`'s settings or the defaults).
+    "paired" (`scoring.compare_scored`: A - B with paired bootstrap intervals, `ci`'s settings or the defaults).
     coco: a folder for `sslprop.evaluation.coco.write_coco` (box predictions only); adds "coco" (the paths).
     frames: adds "frames", the per-frame values behind the rates (`scoring.per_frame`).
     visual_weights: the SmallVisual weight file of ``visual-prior`` / ``visual-prior-box`` (default: the shipped one).
@@ -188,16 +188,16 @@ def evaluate(annotations: str | os.PathLike, protocol: str, predictions: str | o
             raise SSLPropError(f"--extended-ciou {t:g}: must lie in (0, 1]")
         spec = str(extended.get("confidence", "auto"))
     sa = score_frames(annotated, preds, proto, size, missing, pointing, None if spec is None else read_confidence(spec, predictions))
-    report = summarise(annotated, preds, proto, sa, missing, ci, t, spec or "")
+    report = summarise_scored(annotated, preds, proto, sa, missing, ci, t, spec or "")
     if frames:
         report["frames"] = per_frame(sa)
     if compare is not None:
         other = load_predictions(compare)
         sb = score_frames(annotated, other, proto, size, missing, pointing, None if spec is None else read_confidence(spec, compare))
-        rb = summarise(annotated, other, proto, sb, missing, None, t, spec or "")
+        rb = summarise_scored(annotated, other, proto, sb, missing, None, t, spec or "")
         report["compare"] = {k: rb[k] for k in ("predictions", "kind", "n", *RATES, f"ap@{t:g}", f"max_f1@{t:g}") if k in rb}
         both_boxes = preds.kind == "boxes" and other.kind == "boxes"
-        report["paired"] = paired(sa, sb, proto, both_boxes, ci, None if spec is None else t)
+        report["paired"] = compare_scored(sa, sb, proto, both_boxes, ci, None if spec is None else t)
         report["paired_settings"] = {**_ci_settings(ci), "difference": "first - second (--predictions/--method minus --compare)"}
     if coco is not None:
         paths = write_coco(coco, {it.key: (it.width, it.height, it.gt_boxes) for it in annotated.items}, preds.data)

@@ -1,6 +1,6 @@
 """Scoring one prediction set on annotated frames: the per-frame values (`score_frames` -> `Scored`), the JSON-able report
-of their rates and accounting (`summarise`; both at once: `score`), the extended evaluation's per-frame confidence
-(`read_confidence`), and two prediction sets on the same frames compared by the paired bootstrap (`paired`).
+of their rates and accounting (`summarise_scored`; both at once: `score`), the extended evaluation's per-frame confidence
+(`read_confidence`), and two prediction sets on the same frames compared by the paired bootstrap (`compare_scored`).
 """
 
 from __future__ import annotations
@@ -213,10 +213,10 @@ def _extended_stats(visible: np.ndarray, cious: np.ndarray, conf: np.ndarray, t:
             f"max_f1@{t:g}": lambda idx: max_f1(*pick(idx), t)[0]}
 
 
-def summarise(annotated: Annotated, predictions: Predictions, protocol: metrics.Protocol, s: Scored, missing: str = "fail",
+def summarise_scored(annotated: Annotated, predictions: Predictions, protocol: metrics.Protocol, s: Scored, missing: str = "fail",
                      ci: Mapping[str, Any] | None = None, extended_ciou: float = 0.5,
                      confidence_name: str = "") -> dict[str, Any]:
-    """The report (a JSON-able dict) of the per-frame values `s` (see `score` for its keys); `paired` compares two."""
+    """The report (a JSON-able dict) of the per-frame values `s` (see `score` for its keys); `compare_scored` compares two."""
     cious = s.cious
     curve = metrics.success_curve(cious)
     excluded_keys = {k for ks in annotated.excluded.values() for k in ks}
@@ -325,13 +325,13 @@ def score(annotated: Annotated, predictions: Predictions, protocol: metrics.Prot
     s = score_frames(annotated, predictions, protocol, size, missing, pointing, conf)
     t = 0.5 if extended is None else float(extended.get("ciou_threshold", 0.5))
     name = "" if extended is None else str(extended.get("name", conf if isinstance(conf, str) else "d_on"))
-    report = summarise(annotated, predictions, protocol, s, missing, ci, t, name)
+    report = summarise_scored(annotated, predictions, protocol, s, missing, ci, t, name)
     if frames:
         report["frames"] = per_frame(s)
     return report
 
 
-def paired(a: Scored, b: Scored, protocol: metrics.Protocol, both_boxes: bool, ci: Mapping[str, Any] | None = None,
+def compare_scored(a: Scored, b: Scored, protocol: metrics.Protocol, both_boxes: bool, ci: Mapping[str, Any] | None = None,
                    extended_ciou: float | None = None) -> dict[str, dict[str, float | bool]]:
     """{metric: {"difference", "low", "high", "resolved"}}: A - B with its paired bootstrap interval (`bootstrap.paired_difference`).
 
