@@ -204,7 +204,8 @@ def test_an_output_path_that_is_a_file_is_one_line(tiny, tmp_path, capsys):
 
 def test_boxes_outside_the_frame_are_clipped_and_counted(tmp_path):
     from sslprop.data.format import Frame, Sample, write_manifest
-    from sslprop.evaluation.evaluate import clip_to_frame, evaluate
+    from sslprop.evaluation.annotated import clip_to_frame
+    from sslprop.evaluation.evaluate import evaluate
 
     assert clip_to_frame([-10, 5, 30, 60], 40, 50) == [0.0, 5.0, 30.0, 50.0]
     assert clip_to_frame([45, 0, 60, 10], 40, 50) is None

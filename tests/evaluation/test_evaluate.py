@@ -1,4 +1,4 @@
-"""Tests for sslprop/evaluation/evaluate.py."""
+"""Tests for sslprop/evaluation/evaluate.py (`sslprop eval`) and the modules it runs: annotated.py, scoring.py, report.py."""
 
 from __future__ import annotations
 
@@ -9,8 +9,10 @@ import numpy as np
 import pytest
 
 from sslprop import cli
+from sslprop.data.annotations import read_id_list
 from sslprop.data.format import Frame, ObjectAnn, Sample, write_manifest
-from sslprop.evaluation import evaluate
+from sslprop.evaluation.annotated import load_annotated
+from sslprop.evaluation.scoring import score
 from tests.helpers import LABELS, RECORDS, run_eval
 
 matplotlib.use("Agg")
@@ -255,7 +257,7 @@ def test_ids_list_restricts_and_reports(capsys, tmp_path, flickr_dir):
     assert r["outside_ids"] == 1
     senocak = tmp_path / "test_list.txt"
     senocak.write_text("100.png\n200.png\n")
-    assert evaluate.read_id_list(senocak) == ["100", "200"]
+    assert read_id_list(senocak) == ["100", "200"]
     r = run_eval(capsys, "--method", "full-frame", "--annotations", flickr_dir, "--protocol", "lvs", "--ids", senocak)
     assert r["n"] == 2 and r["outside_ids"] == 0 and r["excluded"]["no_annotation"] == 0
 
@@ -426,7 +428,7 @@ def test_score_from_python_with_d_on(tmp_path, extended_set):
     records = {k: {"d_on": d} for k, d in {"v1": 0.9, "v2": 0.8, "v3": 0.1, "off": 0.05}.items()}
     (tmp_path / "a" / "onscreen.json").write_text(json.dumps(records))
     proto = metrics.get_protocol("lvs")
-    annotated = evaluate.load_annotated(extended_set, None, proto)
-    r = evaluate.score(annotated, load_predictions(boxes), proto, extended={"confidence": "d_on"}, pointing=True)
+    annotated = load_annotated(extended_set, None, proto)
+    r = score(annotated, load_predictions(boxes), proto, extended={"confidence": "d_on"}, pointing=True)
     assert r["max_f1@0.5"] == pytest.approx(0.8) and r["pointing"] == pytest.approx(2 / 3)
-    assert evaluate.score(annotated, load_predictions(boxes), proto, extended={})["ap@0.5"] == pytest.approx(1 / 3)
+    assert score(annotated, load_predictions(boxes), proto, extended={})["ap@0.5"] == pytest.approx(1 / 3)
