@@ -12,7 +12,8 @@ import pytest
 import torch
 
 from sslprop.data.dataset import EXAMPLE_CACHE
-from sslprop.engine.train import EpochBatches, load_checkpoint, loader_workers, make_loader, train
+from sslprop.engine.checkpoint import load_checkpoint
+from sslprop.engine.train import EpochBatches, loader_workers, make_loader, train
 from sslprop.errors import SSLPropError
 from tests.helpers import train_cfg
 
