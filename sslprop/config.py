@@ -47,7 +47,6 @@ class TrainConfig:
     batch_size: int = 64  # clips per optimiser step (per process under torchrun)
     lr: float = 1e-3  # Adam learning rate (Adam otherwise at its defaults, as in the paper)
     lam: float = 0.5  # lambda, weight of the Euclidean term |f_v - f_att|^2
-    negatives: str = "one"  # "one": one random clip of another video (paper); "all": every other video of the batch
     paired_negatives: int = 0  # M > 0: M negatives per clip, each localised with its own audio (losses.paired_distance_ratio_loss)
     freeze_encoders: bool = False  # encoders do not train (eval-mode BatchNorm), their outputs are cached (sslprop.models.frozen)
     normalize: bool = True  # L2-normalise features before the losses (ours: unnormalised features collapse to 0)
@@ -75,7 +74,7 @@ RANGES: dict[str, tuple[float, float, bool]] = {
 }
 CHOICES = {"data.audio_features": ("logmel", "vggish"), "data.proposal_mode": ("fast", "quality"),
            "model.visual": ("small", "vgg16"), "model.audio": ("small", "vggish"),
-           "model.scorer": ("sum", "mean", "soft_iou"), "train.negatives": ("one", "all")}
+           "model.scorer": ("sum", "mean", "soft_iou")}
 
 
 def _check_value(key: str, annotation: str, value: Any) -> None:
@@ -102,7 +101,9 @@ def _check_value(key: str, annotation: str, value: Any) -> None:
 
 # Options that were removed, with the value that meant "off": a run folder written before the removal
 # still loads when it has that value; any other value is refused (docs/findings.md says what they did).
-REMOVED = {"train": {"hard_negatives": 0}}
+# train.negatives: "one" (one random clip of another video, the paper's, now the loss whenever paired_negatives is 0)
+# or "all" (every other video of the batch a negative); only "one" is left, so its field went too.
+REMOVED = {"train": {"hard_negatives": 0, "negatives": "one"}}
 
 
 @dataclass(frozen=True)
