@@ -1,4 +1,4 @@
-"""Frozen configuration dataclasses (data, model, train) and the named profiles `cpu` and `paper`."""
+"""Frozen configuration dataclasses (data, model, train), the named profiles `cpu` and `paper`, and the overlays laid over them."""
 
 from __future__ import annotations
 
@@ -159,7 +159,7 @@ PROFILES: dict[str, Config] = {
     # Small frames and small encoders: the whole paper regenerates on a 2-core CPU. The encoders start
     # from the shipped supervised pretraining (sslprop.engine.pretrain, the analog of ImageNet / AudioSet) and
     # stay frozen: measured on scenes (docs/pretrained-encoders.md), fine-tuning them at lr 1e-3 erased
-    # the pretraining, frozen they kept it; `train --from-scratch` gives the former setting.
+    # the pretraining, frozen they kept it; `train --from-scratch` (OVERLAYS["scratch"]) gives the former setting.
     # lambda = 0.1 instead of the paper's 0.5: with frozen encoders the Euclidean term pulled f_v and f_att
     # together into a plateau at chance for the first epochs (measured on scenes, docs/pretrained-encoders.md).
     # One frame per clip (N = 1), where an LSTM step is only a gated layer: left out, for speed.
@@ -172,7 +172,7 @@ PROFILES: dict[str, Config] = {
     ),
     # The paper's setting: dilated VGG16 + VGGish at 224, K = 20, batch 128, for a GPU and real data. The encoders
     # start from ImageNet and AudioSet (torchvision's VGG16 and the torchvggish port's VGGish, fetched into torch.hub's
-    # cache, sha256 checked) and are fine-tuned; `train --from-scratch` starts them from random weights.
+    # cache, sha256 checked) and are fine-tuned; `train --from-scratch` (OVERLAYS["scratch"]) starts them from random weights.
     # 8 DataLoader workers per process (persistent, spawned; pinned memory on CUDA): docs/benchmarks.md measures one.
     "paper": Config(
         data=DataConfig(frame_size=224, audio_features="vggish", num_frames=1),
@@ -188,6 +188,17 @@ PROFILES: dict[str, Config] = {
         ),
         train=TrainConfig(epochs=20, batch_size=128, lr=1e-4, num_workers=8),
     ),
+}
+
+
+# Named sets of dotted field overrides laid over either profile (`cfg.replace(**OVERLAYS[name])`): settings that are
+# not a profile of their own, since each applies to cpu and paper alike (`get_profile` lists the profiles only).
+OVERLAYS: dict[str, dict[str, Any]] = {
+    # `train --from-scratch`: the encoders start from random weights (no pretrained file is read) and train with the
+    # rest of the model, and lambda is the paper's 0.5 (the cpu profile's 0.1 is for frozen pretrained encoders,
+    # docs/pretrained-encoders.md); on the cpu profile the setting of docs/findings.md. Laid over the command line's
+    # other flags, --no-selection's lambda 0 included; only --set comes after it.
+    "scratch": {"model.pretrained": False, "train.freeze_encoders": False, "train.lam": 0.5},
 }
 
 

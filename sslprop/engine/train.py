@@ -29,7 +29,7 @@ from torch.utils.data import DataLoader, Dataset, DistributedSampler, Sampler
 from tqdm.auto import tqdm
 
 from sslprop.cli import nonnegative_int, positive_int
-from sslprop.config import Config, get_profile
+from sslprop.config import OVERLAYS, Config, get_profile
 from sslprop.data.dataset import SSLDataset, collate
 from sslprop.engine.checkpoint import (
     CHECKPOINT,
@@ -411,10 +411,8 @@ def config_from_args(args: argparse.Namespace) -> Config:
         overrides["train.lam"] = 0.0
     if getattr(args, "no_amp", False):
         overrides["train.amp"] = False
-    if getattr(args, "from_scratch", False):  # the cpu profile before pretraining: random encoders trained with the rest
-        overrides["model.pretrained"] = False
-        overrides["train.freeze_encoders"] = False
-        overrides["train.lam"] = 0.5
+    if getattr(args, "from_scratch", False):  # random encoders trained with the rest, lambda 0.5 (over --no-selection's 0)
+        overrides.update(OVERLAYS["scratch"])
     for item in getattr(args, "set", None) or []:
         key, sep, raw = item.partition("=")
         if not sep:
@@ -449,7 +447,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--num-frames", type=positive_int, help="frames per clip N")
     p.add_argument("--no-amp", action="store_true", help="no mixed precision on CUDA")
     p.add_argument("--from-scratch", action="store_true",
-                   help="encoders from random weights, trained with the rest, lambda 0.5 (default: pretrained encoders; "
+                   help="encoders from random weights, trained with the rest, lambda 0.5, also over --no-selection's 0 "
+                        "(sslprop.config.OVERLAYS['scratch']: " + ", ".join(f"{k}={v}" for k, v in OVERLAYS["scratch"].items())
+                        + "; --set comes after it) (default: pretrained encoders; "
                         "cpu: the shipped ones, frozen, lambda 0.1; paper: VGG16 from ImageNet and VGGish from AudioSet, "
                         "fetched into torch.hub's cache)")
     p.add_argument("--set", action="append", metavar="SECTION.KEY=VALUE", help="any other config field, e.g. model.dim=128")
