@@ -305,7 +305,7 @@ def measure_training(profile: str, batch_size: int | None, steps: int, proposals
             "small": [p.to(device) for p in _random_proposals(B * N, small_bags, S, gen)]}
     props = bags["large"]
     videos = [str(i) for i in range(B)]
-    ours = get_method("ours")  # its own loss, as the trainer calls it: the profile's (paired negatives for cpu, as printed for paper)
+    ours = get_method("ours")  # its loss as the trainer calls it: paired negatives (cpu profile) or as printed (paper)
     ctx = StepContext(gen)  # negatives drawn from the benchmark's generator
     use_amp = cfg.train.amp and device.type == "cuda"
 

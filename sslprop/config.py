@@ -1,4 +1,4 @@
-"""Frozen configuration dataclasses (data, model, train), the named profiles `cpu` and `paper`, and the overlays laid over them."""
+"""Frozen configuration dataclasses (data, model, train), the named profiles `cpu` and `paper`, and overlays laid on them."""
 
 from __future__ import annotations
 
