@@ -284,9 +284,9 @@ def measure_training(profile: str, batch_size: int | None, steps: int, proposals
 
     from sslprop.config import get_profile
     from sslprop.models.frozen import EncoderCache, ProposalFeatureCache, freeze_encoders, frozen_encoders
-    from sslprop.models.losses import proposal_loss
+    from sslprop.models.methods import get_method  # late, as every torch import here: `bench --help` stays fast
     from sslprop.models.model import build_model
-    from sslprop.models.negatives import negative_indices, paired_indices
+    from sslprop.models.negatives import StepContext  # late, as above
     from sslprop.ops.boxes import cap_proposals
     from sslprop.ops.grm import grm, score_boxes, select_topk
     from sslprop.utils import resolve_device, seed_everything
@@ -306,6 +306,8 @@ def measure_training(profile: str, batch_size: int | None, steps: int, proposals
             "small": [p.to(device) for p in _random_proposals(B * N, small_bags, S, gen)]}
     props = bags["large"]
     videos = [str(i) for i in range(B)]
+    ours = get_method("ours")  # its loss as the trainer calls it: paired negatives (cpu profile) or as printed (paper)
+    ctx = StepContext(gen)  # negatives drawn from the benchmark's generator
     use_amp = cfg.train.amp and device.type == "cuda"
 
     def sync() -> None:
@@ -332,13 +334,11 @@ def measure_training(profile: str, batch_size: int | None, steps: int, proposals
         model.to(device).train()
         optimizer = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=cfg.train.lr)
 
+        batch = {"frames": frames, "audio": audio, "proposals": props, "video_id": videos}
+
         def step() -> None:
             with torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_amp):
-                pairs = cfg.train.paired_negatives  # the profile's loss: paired negatives (cpu) or as printed (paper)
-                pair_audio = paired_indices(videos, gen, pairs).to(device) if pairs else None
-                out = model(frames, audio, props, pair_audio=pair_audio)
-                neg = None if pairs or cfg.train.negatives == "all" else out.f_s[negative_indices(videos, gen).to(device)]
-                loss, _ = proposal_loss(out, neg, cfg.train.lam, normalize=cfg.train.normalize, video_ids=videos, paired=pairs > 0)
+                loss, _ = ours.loss(model, batch, ctx, cfg)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()

@@ -133,12 +133,12 @@ def step_needs(cfg: Any, peak_tflops: float, mfu: float, proposals: int) -> tupl
     import torch
 
     from sslprop.bench import timing_config
-    from sslprop.engine.train import build_model
+    from sslprop.engine.checkpoint import build_method_model
     from sslprop.models.methods import get_method
 
     cfg = timing_config(cfg).replace(**{"train.device": "cpu"})
     torch.manual_seed(0)
-    model = build_model(get_method("ours"), cfg, None, None, lambda msg: None).train()
+    model = build_method_model(get_method("ours"), cfg, None, None, lambda msg: None).train()
     per_clip = step_flops(model, cfg, random_batch(cfg, 2, proposals)) / 2
     return peak_tflops * 1e12 * mfu / per_clip, per_clip
 
@@ -325,14 +325,15 @@ def measure_step(root: Path, cfg: Any, device: Any, batch: int, steps: int, work
     import torch
 
     from sslprop.bench import Row, timing_config
-    from sslprop.engine.train import EpochBatches, build_model, make_loader
+    from sslprop.engine.checkpoint import build_method_model
+    from sslprop.engine.train import EpochBatches, make_loader
     from sslprop.models.methods import get_method
     from sslprop.models.negatives import StepContext
 
     cfg = timing_config(cfg)
     method = get_method("ours")
     torch.manual_seed(seed)
-    model = build_model(method, cfg, None, None, lambda msg: None).to(device).train()  # as `train` builds it
+    model = build_method_model(method, cfg, None, None, lambda msg: None).to(device).train()  # as `train` builds it
     optimizer = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=cfg.train.lr)
     autocast, dtype = _amp(device, amp)
     scaler = torch.amp.GradScaler("cuda", enabled=dtype == "float16")
@@ -431,7 +432,8 @@ def run_gpu(args: argparse.Namespace, train: bool = True) -> tuple[dict[str, Any
 
     from sslprop.bench import timing_config
     from sslprop.config import get_profile
-    from sslprop.engine.train import build_model, loader_workers
+    from sslprop.engine.checkpoint import build_method_model
+    from sslprop.engine.train import loader_workers
     from sslprop.models.methods import get_method
     from sslprop.utils import resolve_device, seed_everything
 
@@ -456,7 +458,7 @@ def run_gpu(args: argparse.Namespace, train: bool = True) -> tuple[dict[str, Any
                 steps = max(args.steps or 0, 2 * workers * 4, 10)  # beyond what the workers prefetch (4 batches each)
                 f, r = measure_step(root, cfg, device, batch, steps, workers, args.amp, args.peak_tflops, args.seed)
             seed_everything(args.seed)
-            model = build_model(get_method("ours"), timing_config(cfg), None, None, lambda msg: None).to(device)
+            model = build_method_model(get_method("ours"), timing_config(cfg), None, None, lambda msg: None).to(device)
             fi, ri = measure_inference(model, timing_config(cfg), random_batch(cfg, batch, args.proposals, args.seed),
                                        device, max(args.steps or 0, 5), args.amp, args.peak_tflops)
             if not train:

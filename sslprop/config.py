@@ -1,4 +1,4 @@
-"""Frozen configuration dataclasses (data, model, train) and the named profiles `cpu` and `paper`."""
+"""Frozen configuration dataclasses (data, model, train), the named profiles `cpu` and `paper`, and overlays laid on them."""
 
 from __future__ import annotations
 
@@ -47,7 +47,6 @@ class TrainConfig:
     batch_size: int = 64  # clips per optimiser step (per process under torchrun)
     lr: float = 1e-3  # Adam learning rate (Adam otherwise at its defaults, as in the paper)
     lam: float = 0.5  # lambda, weight of the Euclidean term |f_v - f_att|^2
-    negatives: str = "one"  # "one": one random clip of another video (paper); "all": every other video of the batch
     paired_negatives: int = 0  # M > 0: M negatives per clip, each localised with its own audio (losses.paired_distance_ratio_loss)
     freeze_encoders: bool = False  # encoders do not train (eval-mode BatchNorm), their outputs are cached (sslprop.models.frozen)
     normalize: bool = True  # L2-normalise features before the losses (ours: unnormalised features collapse to 0)
@@ -75,7 +74,7 @@ RANGES: dict[str, tuple[float, float, bool]] = {
 }
 CHOICES = {"data.audio_features": ("logmel", "vggish"), "data.proposal_mode": ("fast", "quality"),
            "model.visual": ("small", "vgg16"), "model.audio": ("small", "vggish"),
-           "model.scorer": ("sum", "mean", "soft_iou"), "train.negatives": ("one", "all")}
+           "model.scorer": ("sum", "mean", "soft_iou")}
 
 
 def _check_value(key: str, annotation: str, value: Any) -> None:
@@ -102,7 +101,9 @@ def _check_value(key: str, annotation: str, value: Any) -> None:
 
 # Options that were removed, with the value that meant "off": a run folder written before the removal
 # still loads when it has that value; any other value is refused (docs/findings.md says what they did).
-REMOVED = {"train": {"hard_negatives": 0}}
+# train.negatives: "one" (one random clip of another video, the paper's, now the loss whenever paired_negatives is 0)
+# or "all" (every other video of the batch a negative); only "one" is left, so its field went too.
+REMOVED = {"train": {"hard_negatives": 0, "negatives": "one"}}
 
 
 @dataclass(frozen=True)
@@ -158,7 +159,7 @@ PROFILES: dict[str, Config] = {
     # Small frames and small encoders: the whole paper regenerates on a 2-core CPU. The encoders start
     # from the shipped supervised pretraining (sslprop.engine.pretrain, the analog of ImageNet / AudioSet) and
     # stay frozen: measured on scenes (docs/pretrained-encoders.md), fine-tuning them at lr 1e-3 erased
-    # the pretraining, frozen they kept it; `train --from-scratch` gives the former setting.
+    # the pretraining, frozen they kept it; `train --from-scratch` (OVERLAYS["scratch"]) gives the former setting.
     # lambda = 0.1 instead of the paper's 0.5: with frozen encoders the Euclidean term pulled f_v and f_att
     # together into a plateau at chance for the first epochs (measured on scenes, docs/pretrained-encoders.md).
     # One frame per clip (N = 1), where an LSTM step is only a gated layer: left out, for speed.
@@ -171,7 +172,7 @@ PROFILES: dict[str, Config] = {
     ),
     # The paper's setting: dilated VGG16 + VGGish at 224, K = 20, batch 128, for a GPU and real data. The encoders
     # start from ImageNet and AudioSet (torchvision's VGG16 and the torchvggish port's VGGish, fetched into torch.hub's
-    # cache, sha256 checked) and are fine-tuned; `train --from-scratch` starts them from random weights.
+    # cache, sha256 checked) and are fine-tuned; `train --from-scratch` (OVERLAYS["scratch"]) starts them from random weights.
     # 8 DataLoader workers per process (persistent, spawned; pinned memory on CUDA): docs/benchmarks.md measures one.
     "paper": Config(
         data=DataConfig(frame_size=224, audio_features="vggish", num_frames=1),
@@ -187,6 +188,17 @@ PROFILES: dict[str, Config] = {
         ),
         train=TrainConfig(epochs=20, batch_size=128, lr=1e-4, num_workers=8),
     ),
+}
+
+
+# Named sets of dotted field overrides laid over either profile (`cfg.replace(**OVERLAYS[name])`): settings that are
+# not a profile of their own, since each applies to cpu and paper alike (`get_profile` lists the profiles only).
+OVERLAYS: dict[str, dict[str, Any]] = {
+    # `train --from-scratch`: the encoders start from random weights (no pretrained file is read) and train with the
+    # rest of the model, and lambda is the paper's 0.5 (the cpu profile's 0.1 is for frozen pretrained encoders,
+    # docs/pretrained-encoders.md); on the cpu profile the setting of docs/findings.md. Laid over the command line's
+    # other flags, --no-selection's lambda 0 included; only --set comes after it.
+    "scratch": {"model.pretrained": False, "train.freeze_encoders": False, "train.lam": 0.5},
 }
 
 

@@ -13,7 +13,6 @@ from sslprop.errors import SSLPropError
 def test_profiles_hold_what_their_comments_say():
     cpu, paper = get_profile("cpu"), get_profile("paper")
     assert (cpu.model.pretrained, cpu.train.freeze_encoders, cpu.train.lam, cpu.train.paired_negatives) == (True, True, 0.1, 4)
-    assert cpu.train.negatives == "one"  # paired negatives replace it in the loss; nothing else is set
     assert (paper.data.frame_size, paper.model.visual, paper.data.audio_features, paper.model.k) == (224, "vgg16", "vggish", 20)
     assert (paper.model.pretrained, paper.train.freeze_encoders, paper.train.lam) == (True, False, 0.5)  # ImageNet / AudioSet, fine-tuned
     with pytest.raises(SSLPropError, match="unknown profile 'gpu' \\(choose from cpu, paper\\)"):
@@ -40,3 +39,10 @@ def test_dict_round_trip_through_json_and_unknown_keys():
     assert Config.from_dict({"train": {"hard_negatives": 0, "epochs": 3}}).train.epochs == 3
     with pytest.raises(SSLPropError, match="train.hard_negatives was removed"):
         Config.from_dict({"train": {"hard_negatives": 2}})
+
+
+def test_removed_negatives_option_loads_when_it_was_one():
+    # train.negatives: the run folders and the shipped checkpoint were written with "one", the paper's and the only one left
+    assert Config.from_dict({"train": {"negatives": "one", "epochs": 3}}).train.epochs == 3
+    with pytest.raises(SSLPropError, match="train.negatives was removed"):
+        Config.from_dict({"train": {"negatives": "all"}})

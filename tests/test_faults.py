@@ -10,7 +10,8 @@ import pytest
 import torch
 
 from sslprop.data.format import read_manifest
-from sslprop.engine.train import load_checkpoint, train
+from sslprop.engine.checkpoint import load_checkpoint
+from sslprop.engine.train import train
 from sslprop.errors import SSLPropError
 from sslprop.models.methods import Ours
 from tests.helpers import tiny_set, train_cfg

@@ -72,7 +72,7 @@ def shipped_run() -> Path:
 
 def load_model(run: str | os.PathLike | None, device: torch.device, log: Callable[[str], None] = lambda m: None):
     """(method, model in eval mode, config, card or {}) of a run folder, an exported file, or the shipped checkpoint."""
-    from sslprop.engine.train import load_run
+    from sslprop.engine.checkpoint import load_run
     from sslprop.models.weights import card_path
 
     path = shipped_run() if run is None else Path(run)

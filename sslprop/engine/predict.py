@@ -42,7 +42,7 @@ from tqdm.auto import tqdm
 
 from sslprop.cli import positive_int
 from sslprop.data.dataset import SSLDataset, collate
-from sslprop.engine.train import load_run
+from sslprop.engine.checkpoint import load_run
 from sslprop.errors import SSLPropError
 from sslprop.evaluation.predfiles import INFO, SET_FILES, file_digest
 from sslprop.models.frozen import attach_caches, detach_caches

@@ -36,7 +36,7 @@ def selected_bags(run: str | os.PathLike, data: str | os.PathLike, split: str = 
     from tqdm.auto import tqdm
 
     from sslprop.data.dataset import SSLDataset, collate
-    from sslprop.engine.train import load_run
+    from sslprop.engine.checkpoint import load_run
     from sslprop.models.frozen import attach_caches, detach_caches
     from sslprop.ops.boxes import rescale_boxes
     from sslprop.utils import resolve_device

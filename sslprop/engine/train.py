@@ -3,6 +3,7 @@
 A run folder holds
     config.json     the full Config, the method, the data set and the weight files used
     latest.pth      the checkpoint (model, optimiser, progress, history, config), written atomically
+                    (`sslprop.engine.checkpoint`, which also reads runs back: `load_run`, `export_run`)
     metrics.jsonl   one line per finished epoch (loss parts, clips/s, wall time): the checkpoint's
                     history, written after it (and again on --resume), so it never runs ahead of it
     .lock           held while a train runs in the folder (`utils.folder_lock`): a second is refused
@@ -13,7 +14,6 @@ uninterrupted one: data order comes from (seed, epoch), negatives from (seed, ep
 from __future__ import annotations
 
 import argparse
-import io
 import json
 import math
 import multiprocessing
@@ -29,13 +29,20 @@ from torch.utils.data import DataLoader, Dataset, DistributedSampler, Sampler
 from tqdm.auto import tqdm
 
 from sslprop.cli import nonnegative_int, positive_int
-from sslprop.config import Config, get_profile
+from sslprop.config import OVERLAYS, Config, get_profile
 from sslprop.data.dataset import SSLDataset, collate
+from sslprop.engine.checkpoint import (
+    CHECKPOINT,
+    CHECKPOINT_VERSION,
+    build_method_model,
+    data_fingerprint,
+    load_checkpoint,
+    save_checkpoint,
+)
 from sslprop.errors import SSLPropError
 from sslprop.models.methods import METHODS, get_method
 from sslprop.models.negatives import StepContext
 from sslprop.utils import (
-    atomic_write_bytes,
     atomic_write_json,
     atomic_write_text,
     folder_lock,
@@ -43,8 +50,6 @@ from sslprop.utils import (
     seed_everything,
 )
 
-CHECKPOINT = "latest.pth"
-CHECKPOINT_VERSION = 1
 METRICS = "metrics.jsonl"
 RESUME = "the last checkpoint is kept; run the same command with --resume to continue from it"
 
@@ -69,90 +74,6 @@ def _init_distributed(device: torch.device) -> tuple[int, int, torch.device]:
         if not dist.is_initialized():
             dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
     return rank, world, device
-
-
-# --------------------------------------------------------------------------------------- checkpoints
-
-
-def save_checkpoint(path: str | os.PathLike, state: dict[str, Any]) -> None:
-    """torch.save `state` to `path` atomically (an interrupted write leaves the previous file)."""
-    buf = io.BytesIO()
-    torch.save(state, buf)
-    atomic_write_bytes(path, buf.getvalue())
-
-
-def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = "cpu") -> dict[str, Any]:
-    """Read a checkpoint written by `save_checkpoint`; a clear error when it is missing or not one."""
-    path = Path(path)
-    if not path.is_file():
-        raise SSLPropError(f"{path}: no checkpoint here")
-    try:
-        state = torch.load(path, map_location=map_location, weights_only=False)
-    except Exception as e:  # a truncated or foreign file: one clear line
-        raise SSLPropError(f"{path}: not a readable sslprop checkpoint ({type(e).__name__})") from None
-    if not isinstance(state, dict) or state.get("version") != CHECKPOINT_VERSION or "model" not in state:
-        raise SSLPropError(f"{path}: not an sslprop checkpoint (version {CHECKPOINT_VERSION})")
-    return state
-
-
-EXPORT_VERSION = 1  # of the small files `export_run` writes (what `sslprop localize` ships)
-
-
-def export_run(run: str | os.PathLike, out: str | os.PathLike, card: dict[str, Any]) -> dict[str, Any]:
-    """Write a finished run as one small file (method, config, model weights; no optimiser) and its card ``out.json``.
-
-    `card` is merged into what is recorded (method, config, sha256, bytes); returns the card.
-    `load_run` reads the file as it reads a run folder.
-    """
-    from sslprop.models.weights import card_path, sha256_file
-
-    state = load_checkpoint(Path(run) / CHECKPOINT)
-    small = {"version": EXPORT_VERSION, "kind": "sslprop-export", "method": state["method"], "config": state["config"],
-             "model": {k: v.detach().cpu().clone() for k, v in state["model"].items()}}
-    buf = io.BytesIO()
-    torch.save(small, buf)
-    atomic_write_bytes(out, buf.getvalue())
-    full = {**card, "method": state["method"], "config": state["config"], "sha256": sha256_file(out),
-            "bytes": Path(out).stat().st_size}
-    atomic_write_json(card_path(out), full)
-    return full
-
-
-def _load_export(path: Path) -> dict[str, Any]:
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as e:  # a truncated or foreign file
-        raise SSLPropError(f"{path}: not a readable sslprop checkpoint ({type(e).__name__})") from None
-    if not isinstance(state, dict) or state.get("kind") != "sslprop-export" or state.get("version") != EXPORT_VERSION:
-        raise SSLPropError(f"{path}: not an exported sslprop checkpoint (version {EXPORT_VERSION})")
-    return state
-
-
-def load_run(run: str | os.PathLike, device: str | torch.device = "cpu", log: Callable[[str], None] = print):
-    """(method, model in eval mode, config, checkpoint) of a run folder's `latest.pth`, or of a file `export_run` wrote."""
-    path = Path(run)
-    if path.is_file():
-        state = _load_export(path)
-    elif path.is_dir() or not path.exists():
-        state = load_checkpoint(path / CHECKPOINT)
-    else:
-        raise SSLPropError(f"{path}: no run folder or exported checkpoint here")
-    cfg = Config.from_dict(state["config"])
-    method = get_method(state["method"])
-    # the weights come from the checkpoint: no pretrained file is read (nor downloaded) to be overwritten
-    model = build_model(method, cfg.replace(**{"model.pretrained": False}), None, None, lambda msg: None)
-    model.load_state_dict(state["model"])
-    model.to(device).eval()
-    return method, model, cfg, state
-
-
-def build_model(method: Any, cfg: Config, visual_weights: str | None, audio_weights: str | None,
-                log: Callable[[str], None]) -> torch.nn.Module:
-    """`method.build(...)`, with its encoders wrapped as `FrozenEncoder`s when `train.freeze_encoders` is set."""
-    from sslprop.models.frozen import freeze_encoders
-
-    model = method.build(cfg, visual_weights, audio_weights, log)
-    return freeze_encoders(model) if cfg.train.freeze_encoders else model
 
 
 # --------------------------------------------------------------------------------------- training
@@ -295,7 +216,7 @@ def _train(cfg, data, out: Path, m, method, resume, visual_weights, audio_weight
                          max_samples=max_samples, cache=tc.num_workers == 0, example_cache=tc.num_workers > 0)
     if dataset.skipped:
         say(f"{data}: {len(dataset.skipped)} training samples left out for silent audio, e.g. {next(iter(dataset.skipped))}")
-    model = build_model(m, build_cfg, load_weights[0], load_weights[1], say).to(device)
+    model = build_method_model(m, build_cfg, load_weights[0], load_weights[1], say).to(device)
     trainable = [p for p in model.parameters() if p.requires_grad]
     if tc.freeze_encoders:
         frozen = sum(p.numel() for p in model.parameters() if not p.requires_grad)
@@ -471,16 +392,6 @@ class _StopRequest:
         self._previous = {}
 
 
-def data_fingerprint(data: str | os.PathLike) -> str:
-    """sha256 of a data set's manifest: what `--resume` compares to refuse continuing a run on other data."""
-    import hashlib
-
-    from sslprop.data.format import MANIFEST
-
-    path = Path(data) / MANIFEST
-    return hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() else ""
-
-
 # --------------------------------------------------------------------------------------- CLI
 
 
@@ -500,10 +411,8 @@ def config_from_args(args: argparse.Namespace) -> Config:
         overrides["train.lam"] = 0.0
     if getattr(args, "no_amp", False):
         overrides["train.amp"] = False
-    if getattr(args, "from_scratch", False):  # the cpu profile before pretraining: random encoders trained with the rest
-        overrides["model.pretrained"] = False
-        overrides["train.freeze_encoders"] = False
-        overrides["train.lam"] = 0.5
+    if getattr(args, "from_scratch", False):  # random encoders trained with the rest, lambda 0.5 (over --no-selection's 0)
+        overrides.update(OVERLAYS["scratch"])
     for item in getattr(args, "set", None) or []:
         key, sep, raw = item.partition("=")
         if not sep:
@@ -538,7 +447,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--num-frames", type=positive_int, help="frames per clip N")
     p.add_argument("--no-amp", action="store_true", help="no mixed precision on CUDA")
     p.add_argument("--from-scratch", action="store_true",
-                   help="encoders from random weights, trained with the rest, lambda 0.5 (default: pretrained encoders; "
+                   help="encoders from random weights, trained with the rest, lambda 0.5, also over --no-selection's 0 "
+                        "(sslprop.config.OVERLAYS['scratch']: " + ", ".join(f"{k}={v}" for k, v in OVERLAYS["scratch"].items())
+                        + "; --set comes after it) (default: pretrained encoders; "
                         "cpu: the shipped ones, frozen, lambda 0.1; paper: VGG16 from ImageNet and VGGish from AudioSet, "
                         "fetched into torch.hub's cache)")
     p.add_argument("--set", action="append", metavar="SECTION.KEY=VALUE", help="any other config field, e.g. model.dim=128")

@@ -70,7 +70,7 @@ def probe(run: str | os.PathLike, data: str | os.PathLike, split: str = "test", 
           progress: bool = True) -> dict[str, Any]:
     """The probe of the module docstring for a trained `ours` run on `split` of `data`; returns the report."""
     from sslprop.data.dataset import SSLDataset, collate
-    from sslprop.engine.train import load_run
+    from sslprop.engine.checkpoint import load_run
     from sslprop.utils import resolve_device
 
     dev = resolve_device(device)

@@ -134,7 +134,7 @@ def forward_samples(run: str | os.PathLike, data: str | os.PathLike, ids: Sequen
     import torch
 
     from sslprop.data.dataset import SSLDataset, collate
-    from sslprop.engine.train import load_run
+    from sslprop.engine.checkpoint import load_run
     from sslprop.ops.boxes import rescale_boxes
 
     method, model, cfg, _ = load_run(run, device)

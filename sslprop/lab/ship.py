@@ -72,7 +72,7 @@ def ship(data_root: str = "data", runs_root: str = "runs", figures: str = "figur
          device: str = "cpu", budget: str = "full") -> dict[str, Any]:
     """Export the main run into sslprop/weights/ (or `out`) with its card; returns the card."""
     from sslprop.engine.localize import SHIPPED_RUN
-    from sslprop.engine.train import export_run
+    from sslprop.engine.checkpoint import export_run
     from sslprop.lab import workflow as wf
     from sslprop.models.weights import WEIGHTS_DIR
 

@@ -207,7 +207,8 @@ def ensure_run(
         reading its checkpoint; an interrupted one continues from latest.pth to the same result
         as an uninterrupted run; a folder holding another configuration is an `SSLPropError`.
     """
-    from sslprop.engine.train import CHECKPOINT, data_fingerprint, train
+    from sslprop.engine.checkpoint import CHECKPOINT, data_fingerprint
+    from sslprop.engine.train import train
 
     cfg = run_config(profile, budget, seed, device, overrides)
     data = Path(data)

@@ -1,15 +1,15 @@
-"""Loss functions of the proposal-based model, as pure functions: distance ratio (one, all or paired negatives) and Euclidean."""
+"""Loss functions of the proposal-based model, as pure functions: the distance ratio (one or paired negatives) and Euclidean
+terms, and the two training losses built from them, `paper_proposal_loss` (as printed) and `paired_proposal_loss`."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Sequence
+from typing import TYPE_CHECKING
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 
 from sslprop.errors import SSLPropError
-from sslprop.models.negatives import video_codes
 
 if TYPE_CHECKING:
     from sslprop.models.model import ModelOutput
@@ -32,7 +32,7 @@ def distance_ratio_loss(f_v: Tensor, f_pos: Tensor, f_neg: Tensor, reduction: st
     """Distance ratio loss of Senocak et al. (CVPR 2018), after Hoffer & Ailon's triplet network.
 
     d+ = |f_v - f_pos|_2 and d- = |f_v - f_neg|_2 (Euclidean, on the features as given: Senocak's
-    public PyTorch code does not L2-normalise them; `proposal_loss` does first when
+    public PyTorch code does not L2-normalise them; the training losses do first when
     `train.normalize` is set, as both profiles do);
     (p+, p-) = softmax([d+, d-]); the loss of one item is |(p+, p- - 1)|_2^2 = (p+)^2 + (1 - p-)^2
     = 2 (p+)^2, the paper's formula. (Senocak's code takes `.mean()` over both entries, half this.)
@@ -63,24 +63,6 @@ def _reduce(x: Tensor, reduction: str) -> Tensor:
     raise SSLPropError(f"reduction '{reduction}': choose 'mean' or 'none'")
 
 
-def all_pairs_distance_ratio_loss(f_v: Tensor, f_s: Tensor, video_ids: Sequence[str] | Tensor) -> Tensor:
-    """The distance ratio loss averaged over every negative of the batch, not one drawn at random.
-
-    For clip b, frame n: the mean over clips j of other videos of
-    distance_ratio_loss(f_v[b, n], f_s[b, n], f_s[j, n]). Each pair's loss is the paper's; using
-    all B - 1 negatives instead of one gives the same expected loss with less variance per step.
-    f_v, f_s: Tensor[B, N, d]. Returns Tensor[B, N].
-    """
-    codes = video_codes(video_ids).to(f_v.device)
-    other = (codes[:, None] != codes[None, :]).to(f_v.dtype)  # (B, B): 1 where j is another video
-    if not bool((other.sum(dim=1) > 0).all()):
-        raise SSLPropError(f"batch of {codes.numel()} clips holds one video only: negatives need another video")
-    d_pos = torch.linalg.vector_norm(f_v - f_s, dim=-1)  # (B, N)
-    d_all = torch.linalg.vector_norm(f_v[:, None] - f_s[None, :], dim=-1)  # (B, B, N): f_v of b vs f_s of j
-    per_pair = ratio_loss(d_pos[:, None], d_all)  # (B, B, N)
-    return (per_pair * other[..., None]).sum(dim=1) / other.sum(dim=1)[:, None]  # (B, N)
-
-
 def paired_distance_ratio_loss(out: "ModelOutput", normalize: bool = True) -> Tensor:
     """The distance ratio loss where each negative pair is localised with the negative's own audio.
 
@@ -102,20 +84,16 @@ def paired_distance_ratio_loss(out: "ModelOutput", normalize: bool = True) -> Te
     return ratio_loss(d_pos[None], d_neg).mean(dim=0)  # (B, N)
 
 
-def proposal_loss(
-    out: "ModelOutput", neg_f_s: Tensor | None, lam: float = 0.5, use_euclidean: bool = True, normalize: bool = False,
-    video_ids: Sequence[str] | Tensor | None = None, paired: bool = False,
+def paper_proposal_loss(
+    out: "ModelOutput", neg_f_s: Tensor, lam: float = 0.5, use_euclidean: bool = True, normalize: bool = False,
 ) -> tuple[Tensor, dict[str, Tensor]]:
-    """The model's training loss L = sum_n (L_tri_n + lam * L_edu_n), averaged over the B videos.
+    """The model's training loss as the paper prints it: L = sum_n (L_tri_n + lam * L_edu_n), averaged over the B videos.
 
     L_tri_n = distance_ratio_loss(f_v_n, f_s_n, f_s-_n): the positive is the clip's own audio,
     the negative the audio of frame n of another video (`neg_f_s`, e.g. `out.f_s[negative_indices(...)]`).
     L_edu_n = |f_v_n - f_att_n|^2 ties the proposal stream to the frame stream; `use_euclidean=False`
     drops it (Table 3 row 4: every proposal in the bag, distance ratio loss only).
     A frame without any proposal (mask e all False, so f_v = 0) has no bag: its terms are left out.
-    neg_f_s=None with `video_ids`: every clip of another video of the batch is a negative
-    (`all_pairs_distance_ratio_loss`) instead of the one given.
-    paired: L_tri is `paired_distance_ratio_loss` (the model run with `pair_audio`); neg_f_s is then unused.
     normalize: L2-normalise f_v, f_s, f_s- and f_att first (distances between unit vectors, in [0, 2]).
     Without it, shrinking every feature to 0 makes d+ = d- and L_edu = 0, a point the loss
     (0.5 from the distance ratio) cannot leave: trained from scratch the features collapse there.
@@ -125,21 +103,33 @@ def proposal_loss(
     Returns (loss Tensor[], parts) with parts "tri", "edu" (both summed over N, mean over B) and
     "loss", detached.
     """
-    if neg_f_s is None and video_ids is None and not paired:
-        raise SSLPropError("proposal_loss needs neg_f_s or the batch's video_ids")
-    if neg_f_s is not None and neg_f_s.shape != out.f_s.shape:
+    if neg_f_s.shape != out.f_s.shape:
         raise SSLPropError(f"neg_f_s has shape {tuple(neg_f_s.shape)}, expected {tuple(out.f_s.shape)} like f_s")
-    f_v, f_s, f_att = out.f_v, out.f_s, out.f_att
-    if normalize:
-        f_v, f_s, f_att = (common_space(x, True) for x in (f_v, f_s, f_att))
-        neg_f_s = None if neg_f_s is None else common_space(neg_f_s, True)
-    has_bag = out.mask.any(dim=-1).to(f_v.dtype)  # (B, N)
-    if paired:
-        per_frame = paired_distance_ratio_loss(out, normalize)  # (B, N)
-    elif neg_f_s is None:
-        per_frame = all_pairs_distance_ratio_loss(f_v, f_s, video_ids)  # (B, N)
-    else:
-        per_frame = distance_ratio_loss(f_v, f_s, neg_f_s, reduction="none")  # (B, N)
+    f_v, f_s, f_att = (common_space(x, normalize) for x in (out.f_v, out.f_s, out.f_att))
+    per_frame = distance_ratio_loss(f_v, f_s, common_space(neg_f_s, normalize), reduction="none")  # (B, N)
+    return _bag_loss(out.mask, per_frame, f_v, f_att, lam, use_euclidean)
+
+
+def paired_proposal_loss(
+    out: "ModelOutput", lam: float = 0.5, use_euclidean: bool = True, normalize: bool = False,
+) -> tuple[Tensor, dict[str, Tensor]]:
+    """The training loss with paired negatives (`train.paired_negatives` > 0): L = sum_n (L_tri_n + lam * L_edu_n),
+    averaged over the B videos, where L_tri_n is `paired_distance_ratio_loss` (the model run with `pair_audio`:
+    each negative pair localised with the negative's own audio) and the rest is as in `paper_proposal_loss`.
+
+    out: the model's output, f_v, f_s, f_att: Tensor[B, N, d], mask: Tensor[B, N, K], pair_f_v, pair_f_s: Tensor[M, B, N, d]
+    Returns (loss Tensor[], parts) with parts "tri", "edu" (both summed over N, mean over B) and "loss", detached.
+    """
+    f_v, f_att = (common_space(x, normalize) for x in (out.f_v, out.f_att))
+    per_frame = paired_distance_ratio_loss(out, normalize)  # (B, N)
+    return _bag_loss(out.mask, per_frame, f_v, f_att, lam, use_euclidean)
+
+
+def _bag_loss(mask: Tensor, per_frame: Tensor, f_v: Tensor, f_att: Tensor, lam: float,
+              use_euclidean: bool) -> tuple[Tensor, dict[str, Tensor]]:
+    """tri + lam * edu from the per-frame distance ratio loss Tensor[B, N] and the (normalised) f_v, f_att: Tensor[B, N, d],
+    each summed over the frames that have a bag (`mask`: Tensor[B, N, K]) and averaged over the B videos."""
+    has_bag = mask.any(dim=-1).to(f_v.dtype)  # (B, N)
     tri = (per_frame * has_bag).sum(dim=1).mean()
     if use_euclidean:
         edu = (euclidean_loss(f_v, f_att, reduction="none") * has_bag).sum(dim=1).mean()

@@ -30,7 +30,7 @@ from torch import Tensor
 from sslprop.config import Config
 from sslprop.errors import SSLPropError
 from sslprop.models.batch import batch_inputs, model_device
-from sslprop.models.losses import common_space, proposal_loss
+from sslprop.models.losses import common_space, paired_proposal_loss, paper_proposal_loss
 from sslprop.models.model import ModelOutput, build_model
 from sslprop.models.negatives import StepContext, negative_indices, paired_indices
 
@@ -97,23 +97,17 @@ class Ours:
         pairs = cfg.train.paired_negatives
         if pairs < 0:
             raise SSLPropError(f"train.paired_negatives = {pairs}: must be 0 (the loss as printed) or a number of negatives")
+        # lambda as configured, with or without selection: Table 3's "without ProSelectNet" as the paper defines it
+        # (L_tri alone) sets train.lam = 0 (`train --no-selection`); with lambda kept, the row differs in selection alone
+        terms = {"lam": cfg.train.lam, "use_euclidean": cfg.train.lam > 0, "normalize": cfg.train.normalize}
         if pairs > 0:  # M negatives per clip, each run through the whole localisation with its own audio
             pair_audio = paired_indices(batch["video_id"], ctx.generator, pairs)  # (M, B)
             out = model(frames, audio, proposals, pair_audio=pair_audio.to(frames.device))
-            neg_f_s = None
-        elif cfg.train.negatives == "all":  # every clip of another video, in proposal_loss
-            out = model(frames, audio, proposals)
-            neg_f_s = None
-        elif cfg.train.negatives == "one":
+            loss, parts = paired_proposal_loss(out, **terms)
+        else:  # the paper's: one clip of another video per clip
             out = model(frames, audio, proposals)
             neg_f_s = out.f_s[negative_indices(batch["video_id"], ctx.generator).to(out.f_s.device)]  # (B, N, d)
-        else:
-            raise SSLPropError(f"train.negatives '{cfg.train.negatives}': choose 'one' or 'all'")
-        # lambda as configured, with or without selection: Table 3's "without ProSelectNet" as the paper defines it
-        # (L_tri alone) sets train.lam = 0 (`train --no-selection`); with lambda kept, the row differs in selection alone
-        loss, parts = proposal_loss(out, neg_f_s, lam=cfg.train.lam, use_euclidean=cfg.train.lam > 0,
-                                    normalize=cfg.train.normalize, video_ids=batch["video_id"],
-                                    paired=pairs > 0)
+            loss, parts = paper_proposal_loss(out, neg_f_s, **terms)
         return loss, {k: float(v) for k, v in parts.items()}
 
     def negative_pairs(self, cfg: Config) -> bool:

@@ -12,7 +12,8 @@ from sslprop import cli
 from sslprop.data.audio import write_wav
 from sslprop.data.video import frame_times, probe_video, write_video
 from sslprop.engine import localize as L
-from sslprop.engine.train import export_run, train
+from sslprop.engine.checkpoint import export_run
+from sslprop.engine.train import train
 from sslprop.errors import SSLPropError
 from tests.helpers import tiny_set, train_cfg
 

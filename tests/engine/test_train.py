@@ -11,8 +11,11 @@ import numpy as np
 import pytest
 import torch
 
+from sslprop import cli
+from sslprop.config import OVERLAYS, get_profile
 from sslprop.data.dataset import EXAMPLE_CACHE
-from sslprop.engine.train import EpochBatches, load_checkpoint, loader_workers, make_loader, train
+from sslprop.engine.checkpoint import load_checkpoint
+from sslprop.engine.train import EpochBatches, config_from_args, loader_workers, make_loader, train
 from sslprop.errors import SSLPropError
 from tests.helpers import train_cfg
 
@@ -161,3 +164,16 @@ def test_every_method_trains_with_the_shipped_pretrained_encoders(tiny, tmp_path
     with pytest.raises(SSLPropError, match="--audio-weights does not apply"):
         train(cfg, tiny, tmp_path / "pp2", method="pixelplayer", audio_weights=config["audio_weights"], progress=False,
               log=lambda m: None)
+
+
+def test_from_scratch_is_the_scratch_overlay_over_either_profile():
+    def cfg(*argv: str):
+        return config_from_args(cli.build_parser("train").parse_args(["train", "--data", "d", "--out", "o", *argv]))
+
+    explicit = {"model.pretrained": False, "train.freeze_encoders": False, "train.lam": 0.5}
+    assert OVERLAYS["scratch"] == explicit
+    for profile in ("cpu", "paper"):
+        assert cfg("--profile", profile, "--from-scratch") == get_profile(profile).replace(**explicit)
+    # laid over --no-selection's lambda 0 as well; --set comes after it
+    assert cfg("--from-scratch", "--no-selection") == get_profile("cpu").replace(**explicit, **{"model.select_proposals": False})
+    assert cfg("--from-scratch", "--set", "train.lam=0.3").train.lam == 0.3

@@ -6,7 +6,8 @@ import pytest
 import torch
 
 from sslprop.config import get_profile
-from sslprop.engine.train import load_checkpoint, train
+from sslprop.engine.checkpoint import load_checkpoint
+from sslprop.engine.train import train
 from sslprop.models.encoders import SmallAudio, SmallVisual
 from sslprop.models.frozen import (
     EncoderCache,

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from sslprop.errors import SSLPropError
-from sslprop.models.losses import distance_ratio_loss, euclidean_loss, proposal_loss
+from sslprop.models.losses import distance_ratio_loss, euclidean_loss, paired_proposal_loss, paper_proposal_loss
 
 # p+ = softmax([d+, d-])[0]; the loss of one item is (p+)^2 + (1 - p-)^2 = 2 (p+)^2.
 LOSS_D5_D0 = 2 * (1 / (1 + math.exp(-5))) ** 2  # d+ = 5, d- = 0: 1.9733181848098504
@@ -80,45 +80,30 @@ def test_proposal_loss_sums_frames_averages_videos_and_skips_empty_bags():
     out = SimpleNamespace(f_v=f_v, f_s=f_s, f_att=f_att, mask=mask)
     tri = ((LOSS_D5_D0 + LOSS_D0_D5) + LOSS_D0_D1) / 2
     edu = ((0.0 + 1.0) + 4.0) / 2
-    loss, parts = proposal_loss(out, neg, lam=0.5, use_euclidean=True)
+    loss, parts = paper_proposal_loss(out, neg, lam=0.5, use_euclidean=True)
     assert loss.item() == pytest.approx(tri + 0.5 * edu, abs=1e-12)
     assert parts["tri"].item() == pytest.approx(tri, abs=1e-12)
     assert parts["edu"].item() == pytest.approx(edu, abs=1e-12)
     assert parts["loss"].item() == pytest.approx(loss.item(), abs=1e-15)
-    loss_tri_only, parts = proposal_loss(out, neg, lam=0.5, use_euclidean=False)
+    loss_tri_only, parts = paper_proposal_loss(out, neg, lam=0.5, use_euclidean=False)
     assert loss_tri_only.item() == pytest.approx(tri, abs=1e-12)
     assert parts["edu"].item() == 0.0
     with pytest.raises(SSLPropError, match="neg_f_s"):
-        proposal_loss(out, neg[:, :1], lam=0.5)
+        paper_proposal_loss(out, neg[:, :1], lam=0.5)
 
 
 def test_proposal_loss_normalize_uses_unit_vectors_and_cannot_collapse():
     # Scaled copies give the same normalised loss; all-zero features (the collapse point) give 0.5 raw.
     f_v, f_s, neg = t([[3.0, 4.0]]), t([[6.0, 8.0]]), t([[0.0, -2.0]])
     out = SimpleNamespace(f_v=f_v[None], f_s=f_s[None], f_att=f_v[None], mask=torch.tensor([[[True]]]))
-    loss, parts = proposal_loss(out, neg[None], lam=0.5, normalize=True)
+    loss, parts = paper_proposal_loss(out, neg[None], lam=0.5, normalize=True)
     d_neg = math.dist([0.6, 0.8], [0.0, -1.0])  # |(0.6, 0.8) - (0, -1)| = sqrt(0.36 + 3.24)
     assert parts["tri"].item() == pytest.approx(2 * (1 / (1 + math.exp(d_neg))) ** 2, abs=1e-12)  # d+ = 0
     assert parts["edu"].item() == pytest.approx(0.0, abs=1e-12)
     scaled = SimpleNamespace(f_v=10 * f_v[None], f_s=f_s[None], f_att=f_v[None], mask=out.mask)
-    assert proposal_loss(scaled, 0.1 * neg[None], normalize=True)[0].item() == pytest.approx(loss.item(), abs=1e-12)
+    assert paper_proposal_loss(scaled, 0.1 * neg[None], normalize=True)[0].item() == pytest.approx(loss.item(), abs=1e-12)
     zero = SimpleNamespace(f_v=0 * f_v[None], f_s=0 * f_s[None], f_att=0 * f_v[None], mask=out.mask)
-    assert proposal_loss(zero, 0 * neg[None], lam=0.5)[0].item() == pytest.approx(0.5, abs=1e-12)
-
-
-def test_all_pairs_distance_ratio_averages_the_pair_loss_over_other_videos():
-    from sslprop.models.losses import all_pairs_distance_ratio_loss
-
-    # three clips, N = 1; clips 0 and 1 come from the same video, so clip 0's only negative is clip 2
-    f_v = t([[0.0, 0.0]], [[0.0, 0.0]], [[0.0, 0.0]])
-    f_s = t([[3.0, 4.0]], [[0.0, 1.0]], [[0.0, 0.0]])
-    per = all_pairs_distance_ratio_loss(f_v, f_s, ["a", "a", "b"])  # (3, 1)
-    assert per[0, 0].item() == pytest.approx(LOSS_D5_D0, abs=1e-12)  # d+ = 5, d- = 0
-    assert per[1, 0].item() == pytest.approx(2 * (1 / (1 + math.exp(-1))) ** 2, abs=1e-12)  # d+ = 1, d- = 0
-    # clip 2 (d+ = 0) against clips 0 (d- = 5) and 1 (d- = 1): the mean of the two pair losses
-    assert per[2, 0].item() == pytest.approx((LOSS_D0_D5 + LOSS_D0_D1) / 2, abs=1e-12)
-    with pytest.raises(SSLPropError, match="one video only"):
-        all_pairs_distance_ratio_loss(f_v, f_s, ["a", "a", "a"])
+    assert paper_proposal_loss(zero, 0 * neg[None], lam=0.5)[0].item() == pytest.approx(0.5, abs=1e-12)
 
 
 def test_paired_negatives_close_the_diverse_bag_shortcut():
@@ -133,13 +118,12 @@ def test_paired_negatives_close_the_diverse_bag_shortcut():
     f_s = torch.stack([e1, e2])[:, None]  # (2, 1, 2)
     out = _bag_out(f_box, mask, f_s, torch.tensor([[1, 0]]))  # d = (1, 0) for clip 0: alpha = (1, 0), f_v = e1
     as_printed = 2 * (1 / (1 + math.exp(math.sqrt(2)))) ** 2
-    for neg in (f_s.flip(0), None):  # one negative given, or every other clip of the batch
-        loss, _ = proposal_loss(out, neg, lam=0.0, use_euclidean=False, normalize=True, video_ids=["a", "b"])
-        assert loss.item() == pytest.approx(as_printed, abs=1e-6)
-    loss, _ = proposal_loss(out, None, lam=0.0, use_euclidean=False, normalize=True, paired=True)
+    loss, _ = paper_proposal_loss(out, f_s.flip(0), lam=0.0, use_euclidean=False, normalize=True)  # one negative given
+    assert loss.item() == pytest.approx(as_printed, abs=1e-6)
+    loss, _ = paired_proposal_loss(out, lam=0.0, use_euclidean=False, normalize=True)
     assert loss.item() == pytest.approx(0.5, abs=1e-6)
     with pytest.raises(SSLPropError, match="pair_audio"):
-        proposal_loss(SimpleNamespace(**{**vars(out), "pair_f_v": None}), None, lam=0.0, normalize=True, paired=True)
+        paired_proposal_loss(SimpleNamespace(**{**vars(out), "pair_f_v": None}), lam=0.0, normalize=True)
 
 
 def test_paired_negatives_reward_a_bag_that_holds_the_sound():
@@ -150,7 +134,7 @@ def test_paired_negatives_reward_a_bag_that_holds_the_sound():
     mask = torch.ones(2, 1, 2, dtype=torch.bool)
     f_s = torch.stack([e1, e2])[:, None]
     out = _bag_out(f_box, mask, f_s, torch.tensor([[1, 0]]))
-    loss, _ = proposal_loss(out, None, lam=0.0, use_euclidean=False, normalize=True, paired=True)
+    loss, _ = paired_proposal_loss(out, lam=0.0, use_euclidean=False, normalize=True)
     # the negative pair (bag 0, sound e2): d = (0, 0) -> uniform alpha, f_v- = (e1 + e3) / 2, normalised
     f_neg = torch.nn.functional.normalize((e1 + e3) / 2, dim=0)
     d_neg = float(torch.linalg.vector_norm(f_neg - e2))

@@ -9,7 +9,7 @@ import torch.nn.functional as F
 
 from sslprop.config import get_profile
 from sslprop.errors import SSLPropError
-from sslprop.models.losses import proposal_loss
+from sslprop.models.losses import paper_proposal_loss
 from sslprop.models.model import (
     AudioGuidedAttention,
     ModelOutput,
@@ -59,7 +59,7 @@ def test_masks_for_few_and_no_proposals_and_no_nan():
     # the frame without proposals: f_v = 0, alpha = 0, d_on = 0
     assert (out.f_v[0, 2] == 0).all() and out.d_on[0, 2].item() == 0.0
     # its loss terms are left out, and backward stays finite
-    loss, _ = proposal_loss(out, out.f_s.flip(0).detach() + 1.0, lam=0.5)
+    loss, _ = paper_proposal_loss(out, out.f_s.flip(0).detach() + 1.0, lam=0.5)
     loss.backward()
     assert all(torch.isfinite(p.grad).all() for p in model.parameters() if p.grad is not None)
 
@@ -149,7 +149,7 @@ def test_gradients_reach_both_encoders_and_every_layer():
     frames, audio, props = model_batch(3, 2, [8, 4, 6, 0, 9, 3], seed=2)
     out = model(frames, audio, props)
     neg = out.f_s[negative_indices(["a", "b", "c"], torch.Generator().manual_seed(0))]
-    loss, parts = proposal_loss(out, neg, lam=0.5)
+    loss, parts = paper_proposal_loss(out, neg, lam=0.5)
     loss.backward()
     for name, p in model.named_parameters():
         assert p.grad is not None and torch.isfinite(p.grad).all(), name
@@ -230,7 +230,7 @@ def test_no_selection_ablation_keeps_every_proposal():
     g = out.grm.flatten(0, 1)
     assert torch.allclose(out.box_scores[0, 0, :4], score_boxes(g[:1], [props[0]], model.cfg.scorer)[0])
     assert out.alpha[0, :2].sum(dim=-1).tolist() == pytest.approx([1.0, 1.0], abs=1e-6)
-    loss, parts = proposal_loss(out, out.f_s.roll(1, dims=1).detach(), lam=0.5, use_euclidean=False)
+    loss, parts = paper_proposal_loss(out, out.f_s.roll(1, dims=1).detach(), lam=0.5, use_euclidean=False)
     loss.backward()
     assert parts["edu"].item() == 0.0
 
@@ -260,7 +260,7 @@ def test_paper_profile_forward_backward_on_cpu():
     assert out.attention.shape == (1, 1, 28, 28) and out.location_map.shape == (1, 1, 224, 224)
     assert out.f_box.shape == (1, 1, 20, 512) and out.mask.all()
     assert out.f_s.shape == out.f_att.shape == out.f_v.shape == (1, 1, 512)
-    loss, _ = proposal_loss(out, torch.zeros_like(out.f_s), lam=cfg.train.lam)
+    loss, _ = paper_proposal_loss(out, torch.zeros_like(out.f_s), lam=cfg.train.lam)
     loss.backward()
     assert model.visual.features[0].weight.grad.abs().sum() > 0
     assert model.audio.features[0].weight.grad.abs().sum() > 0

@@ -2,7 +2,8 @@
 
 import torch
 
-from sslprop.engine.train import load_checkpoint, train
+from sslprop.engine.checkpoint import load_checkpoint
+from sslprop.engine.train import train
 from sslprop.models.baselines import dsol
 from sslprop.models.negatives import StepContext, step_generator
 from tests.helpers import build_method, map_batch, map_cfg, step_lowers_loss
