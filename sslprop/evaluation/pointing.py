@@ -49,6 +49,6 @@ def map_hit(heatmap: np.ndarray, protocol: metrics.Protocol, width: float, heigh
     return inside_any(map_point(protocol.resize(heatmap, size), width, height), gt_boxes)
 
 
-def box_hit(boxes: np.ndarray, width: float, height: float, gt_boxes: np.ndarray) -> bool:
+def box_point_hit(boxes: np.ndarray, width: float, height: float, gt_boxes: np.ndarray) -> bool:
     """(M, 5) score-sorted boxes: the best one's centre inside any ground-truth box (no box: a miss)."""
     return len(boxes) > 0 and inside_any(box_point(boxes[0, :4], width, height), gt_boxes)

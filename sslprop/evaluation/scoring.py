@@ -177,7 +177,7 @@ def score_frames(annotated: Annotated, predictions: Predictions, protocol: metri
         if predictions.kind == "boxes":
             out.hits.append(bool(len(top)) and metrics.box_hit(top[0], it.gt_boxes)[0])
         if pointing:
-            out.pointing.append(pointing_game.box_hit(pred, it.width, it.height, it.gt_boxes) if predictions.kind == "boxes"
+            out.pointing.append(pointing_game.box_point_hit(pred, it.width, it.height, it.gt_boxes) if predictions.kind == "boxes"
                                 else pointing_game.map_hit(maps[0], protocol, it.width, it.height, it.gt_boxes, size))
         if confidence is not None:
             out.confidence.append(_confidence(it.key, pred, predictions.kind, confidence, protocol, size))

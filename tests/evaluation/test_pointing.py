@@ -44,12 +44,12 @@ def test_non_square_frame():
 
 def test_box_centre_inside_outside_and_edges():
     inside = np.array([[10.0, 10.0, 30.0, 30.0, 0.9], [60.0, 60.0, 100.0, 100.0, 0.1]])  # best: centre (20, 20)
-    assert pointing.box_hit(inside, 100, 100, GT)
+    assert pointing.box_point_hit(inside, 100, 100, GT)
     outside = np.array([[40.0, 40.0, 100.0, 100.0, 0.9]])  # centre (70, 70)
-    assert not pointing.box_hit(outside, 100, 100, GT)
+    assert not pointing.box_point_hit(outside, 100, 100, GT)
     edge = np.array([[0.0, 0.0, 100.0, 100.0, 1.0]])  # centre (50, 50): on the box's corner, edges included
-    assert pointing.box_hit(edge, 100, 100, GT)
+    assert pointing.box_point_hit(edge, 100, 100, GT)
     # clipped to the frame first: (-100, -100, 40, 40) -> (0, 0, 40, 40), centre (20, 20); unclipped it would be (-30, -30)
-    assert pointing.box_hit(np.array([[-100.0, -100.0, 40.0, 40.0, 1.0]]), 100, 100, GT)
-    assert not pointing.box_hit(np.array([[200.0, 200.0, 300.0, 300.0, 1.0]]), 100, 100, GT)  # wholly outside
-    assert not pointing.box_hit(np.zeros((0, 5)), 100, 100, GT)  # no box
+    assert pointing.box_point_hit(np.array([[-100.0, -100.0, 40.0, 40.0, 1.0]]), 100, 100, GT)
+    assert not pointing.box_point_hit(np.array([[200.0, 200.0, 300.0, 300.0, 1.0]]), 100, 100, GT)  # wholly outside
+    assert not pointing.box_point_hit(np.zeros((0, 5)), 100, 100, GT)  # no box

@@ -3,7 +3,7 @@
 attention (Senocak 2018), avol (Objects-that-Sound, Arandjelovic 2018), dmc (Hu 2019),
 dsol (Hu 2020, two stages), ezvsl (Mo 2022, EZ-VSL), lvs (Chen 2021), pixelplayer (Zhao 2018),
 slavc (Mo 2022, SLAVC). Each module defines
-`METHOD`; `baselines()` collects those present.
+`METHOD`, a `MapMethod` (`method.py`: the skeleton they share); `baselines()` collects those present.
 """
 
 from __future__ import annotations

@@ -23,6 +23,7 @@ What differs from the original, and why:
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 import torch.nn as nn
@@ -30,11 +31,11 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from sslprop.config import Config
-from sslprop.models.baselines.common import encode, frame_negatives, location_similarity, map_inference, upsample_map
-from sslprop.models.batch import batch_inputs, model_device
-from sslprop.models.encoders import build_encoders
+from sslprop.models.baselines.common import encode, location_similarity, upsample_map
+from sslprop.models.baselines.method import MapMethod
 from sslprop.models.losses import distance_ratio_loss
 from sslprop.models.model import mlp
+from sslprop.models.negatives import StepContext
 
 
 @dataclass
@@ -75,27 +76,23 @@ class AttentionNet(nn.Module):
         )
 
 
-class Attention:
+class Attention(MapMethod):
     """The `attention` method (see the module docstring)."""
 
     name = "attention"
-    needs_proposals = False
 
-    def build(self, cfg: Config, visual_weights=None, audio_weights=None, log=print) -> nn.Module:
-        visual, audio = build_encoders(cfg.model, visual_weights, audio_weights, log)
+    def network(self, visual: nn.Module, audio: nn.Module, cfg: Config) -> AttentionNet:
         return AttentionNet(visual, audio)
 
-    def loss(self, model, batch, ctx, cfg):
-        frames, audio, _ = batch_inputs(batch, model_device(model))
+    def objective(self, model: nn.Module, frames: Tensor, audio: Tensor, batch: dict[str, Any], ctx: StepContext,
+                  cfg: Config) -> tuple[Tensor, dict[str, Tensor]]:
         out: AttentionOutput = model(frames, audio)
-        neg = frame_negatives(batch["video_id"], ctx.generator, frames.shape[1]).to(out.f_s.device)  # (F,)
+        neg = self.negatives(batch, ctx, frames)  # (F,)
         ratio = distance_ratio_loss(out.f_v, out.f_s, out.f_s[neg])
-        return ratio, {"loss": float(ratio.detach()), "ratio": float(ratio.detach())}
+        return ratio, {"loss": ratio, "ratio": ratio}
 
-    @torch.no_grad()
-    def infer(self, model, batch, cfg):
-        out: AttentionOutput = model(*batch_inputs(batch, model_device(model))[:2])
-        return map_inference(out.map, out.f_v, out.f_s)
+    def read_out(self, out: AttentionOutput, size: tuple[int, int], cfg: Config) -> tuple[Tensor, Tensor, Tensor]:
+        return out.map, out.f_v, out.f_s
 
 
 METHOD = Attention()

@@ -27,6 +27,7 @@ What differs from the original, and why:
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 import torch.nn as nn
@@ -34,17 +35,10 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from sslprop.config import Config
-from sslprop.models.baselines.common import (
-    encode,
-    frame_negatives,
-    location_head,
-    location_similarity,
-    map_inference,
-    upsample_map,
-)
-from sslprop.models.batch import batch_inputs, model_device
-from sslprop.models.encoders import build_encoders
+from sslprop.models.baselines.common import encode, location_head, location_similarity, max_location_embedding, upsample_map
+from sslprop.models.baselines.method import MapMethod
 from sslprop.models.model import mlp
+from sslprop.models.negatives import StepContext
 
 
 @dataclass
@@ -104,29 +98,23 @@ def correspondence_loss(pos_logits: Tensor, neg_logits: Tensor) -> tuple[Tensor,
     return loss, accuracy
 
 
-class AVOL:
+class AVOL(MapMethod):
     """The `avol` method (see the module docstring)."""
 
     name = "avol"
-    needs_proposals = False
 
-    def build(self, cfg: Config, visual_weights=None, audio_weights=None, log=print) -> nn.Module:
-        visual, audio = build_encoders(cfg.model, visual_weights, audio_weights, log)
+    def network(self, visual: nn.Module, audio: nn.Module, cfg: Config) -> AVOLNet:
         return AVOLNet(visual, audio, cfg.model.dim)
 
-    def loss(self, model, batch, ctx, cfg):
-        frames, audio, _ = batch_inputs(batch, model_device(model))
-        neg = frame_negatives(batch["video_id"], ctx.generator, frames.shape[1]).to(frames.device)  # (F,)
-        out: AVOLOutput = model(frames, audio, neg)
+    def objective(self, model: nn.Module, frames: Tensor, audio: Tensor, batch: dict[str, Any], ctx: StepContext,
+                  cfg: Config) -> tuple[Tensor, dict[str, Tensor]]:
+        out: AVOLOutput = model(frames, audio, self.negatives(batch, ctx, frames))
         loss, accuracy = correspondence_loss(out.logits, out.neg_logits)
-        return loss, {"loss": float(loss.detach()), "accuracy": float(accuracy)}
+        return loss, {"loss": loss, "accuracy": accuracy}
 
-    @torch.no_grad()
-    def infer(self, model, batch, cfg):
-        out: AVOLOutput = model(*batch_inputs(batch, model_device(model))[:2])
-        best = out.logits.flatten(1).argmax(dim=1)  # (F,) the location that decides the correspondence
-        f_v = out.f_v.flatten(2)[torch.arange(len(best), device=best.device), :, best]  # (F, d, h*w) -> (F, d)
-        return map_inference(out.map, f_v, out.f_s)
+    def read_out(self, out: AVOLOutput, size: tuple[int, int], cfg: Config) -> tuple[Tensor, Tensor, Tensor]:
+        # f_v: the embedding at the location that decides the correspondence
+        return out.map, max_location_embedding(out.f_v, out.logits), out.f_s
 
 
 METHOD = AVOL()

@@ -1,4 +1,4 @@
-"""Shared pieces of the map-based baselines: inputs, encoders per frame, negatives per frame, map read-out.
+"""Shared pieces of the map-based baselines: inputs, encoders per frame, negatives and video codes per frame, map read-out.
 
 A map-based method localises with a map on the visual encoder's grid; `predict` turns the
 upsampled map into a box by thresholding it (`--map-threshold`) when the method's `Inference`
@@ -7,6 +7,7 @@ holds no box (K = 0, see `map_inference`). Everything here is a pure function of
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 import torch
@@ -15,7 +16,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from sslprop.errors import SSLPropError
-from sslprop.models.negatives import negative_indices
+from sslprop.models.negatives import negative_indices, video_codes
 
 if TYPE_CHECKING:
     from sslprop.models.methods import Inference
@@ -58,6 +59,15 @@ def frame_negatives(video_ids: list[str], generator: torch.Generator, num_frames
     neg = negative_indices(video_ids, generator)  # (B,)
     n = torch.arange(num_frames)
     return (neg[:, None] * num_frames + n[None, :]).reshape(-1)  # (B, N) -> (B*N,)
+
+
+def frame_video_codes(video_ids: Sequence[str] | Tensor, num_frames: int) -> Tensor:
+    """One integer per frame naming its video: the B clips' `video_codes`, each repeated for its N frames.
+
+    video_ids: the B clips' video ids (strings, or a Tensor[B] of integer codes, kept as they are).
+    Returns Tensor[B*N] (long for strings; CPU), frame-major (index b * N + n).
+    """
+    return video_codes(video_ids).repeat_interleave(num_frames)  # (B,) -> (B*N,)
 
 
 def map_inference(maps: Tensor, f_v: Tensor | None = None, f_s: Tensor | None = None) -> "Inference":

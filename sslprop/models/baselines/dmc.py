@@ -30,6 +30,7 @@ What is simplified, and why:
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 import torch.nn as nn
@@ -38,10 +39,10 @@ from torch import Tensor
 
 from sslprop.config import Config
 from sslprop.errors import SSLPropError
-from sslprop.models.baselines.common import encode, frame_negatives, location_head, map_inference, upsample_map
-from sslprop.models.batch import batch_inputs, model_device
-from sslprop.models.encoders import build_encoders
+from sslprop.models.baselines.common import encode, location_head, upsample_map
+from sslprop.models.baselines.method import MapMethod
 from sslprop.models.model import mlp
+from sslprop.models.negatives import StepContext
 
 
 @dataclass
@@ -128,32 +129,26 @@ class DMCNet(nn.Module):
         )
 
 
-class DMC:
+class DMC(MapMethod):
     """The `dmc` method (see the module docstring); `margin` is that of the max-margin loss."""
 
     name = "dmc"
-    needs_proposals = False
 
     def __init__(self, centres: int = 3, iterations: int = 3, temperature: float = 0.1, margin: float = 1.0) -> None:
         self.centres, self.iterations, self.temperature, self.margin = centres, iterations, temperature, margin
 
-    def build(self, cfg: Config, visual_weights=None, audio_weights=None, log=print) -> nn.Module:
-        visual, audio = build_encoders(cfg.model, visual_weights, audio_weights, log)
+    def network(self, visual: nn.Module, audio: nn.Module, cfg: Config) -> DMCNet:
         return DMCNet(visual, audio, cfg.model.dim, self.centres, self.iterations, self.temperature)
 
-    def loss(self, model, batch, ctx, cfg):
-        frames, audio, _ = batch_inputs(batch, model_device(model))
-        neg = frame_negatives(batch["video_id"], ctx.generator, frames.shape[1]).to(frames.device)  # (F,)
-        out: DMCOutput = model(frames, audio, neg)
+    def objective(self, model: nn.Module, frames: Tensor, audio: Tensor, batch: dict[str, Any], ctx: StepContext,
+                  cfg: Config) -> tuple[Tensor, dict[str, Tensor]]:
+        out: DMCOutput = model(frames, audio, self.negatives(batch, ctx, frames))
         loss = max_margin_loss(out.dist, out.neg_dist, self.margin)
-        return loss, {"loss": float(loss.detach()), "pos": float(out.dist.detach().amin(dim=1).mean()),
-                      "neg": float(out.neg_dist.detach().amin(dim=1).mean())}
+        return loss, {"loss": loss, "pos": out.dist.detach().amin(dim=1).mean(), "neg": out.neg_dist.detach().amin(dim=1).mean()}
 
-    @torch.no_grad()
-    def infer(self, model, batch, cfg):
-        out: DMCOutput = model(*batch_inputs(batch, model_device(model))[:2])
+    def read_out(self, out: DMCOutput, size: tuple[int, int], cfg: Config) -> tuple[Tensor, Tensor, Tensor]:
         f_v = out.centres[torch.arange(len(out.sounding), device=out.sounding.device), out.sounding]  # (F, d)
-        return map_inference(out.map, f_v, out.f_s)
+        return out.map, f_v, out.f_s
 
 
 METHOD = DMC()

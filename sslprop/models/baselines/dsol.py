@@ -50,17 +50,19 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 from torch import Tensor
 
-from sslprop.config import Config
+from sslprop.config import Config, ModelConfig
 from sslprop.errors import SSLPropError
-from sslprop.models.baselines.common import encode, frame_negatives, location_head, map_inference, upsample_map
-from sslprop.models.batch import batch_inputs, model_device
+from sslprop.models.baselines.common import encode, location_head, max_location_embedding, upsample_map
+from sslprop.models.baselines.method import MapMethod
 from sslprop.models.encoders import build_encoders
+from sslprop.models.negatives import StepContext
 
 CLUSTERS = 11  # k-means classes (the code's `--cluster 11`, the MUSIC-solo instruments)
 MASK_THRESHOLD = 0.05  # object mask: map > 0.05 (the code's `--mask`)
@@ -134,12 +136,13 @@ class DSOLNet(nn.Module):
     obj_rep (r_k, the clusters' mean object features).
     """
 
-    def __init__(self, cfg: Config, visual_weights=None, audio_weights=None, log=print, clusters: int = CLUSTERS) -> None:
+    def __init__(self, visual: nn.Module, audio: nn.Module, model_cfg: ModelConfig, clusters: int = CLUSTERS) -> None:
+        """visual, audio: the shared encoders; `model_cfg` builds the teacher's copy of the audio encoder."""
         super().__init__()
         if clusters < 2:
             raise SSLPropError(f"dsol clusters = {clusters}: need at least 2")
-        self.visual, self.audio = build_encoders(cfg.model, visual_weights, audio_weights, log)
-        c, dim_a, d = self.visual.out_channels, self.audio.out_dim, cfg.model.dim
+        self.visual, self.audio = visual, audio
+        c, dim_a, d = self.visual.out_channels, self.audio.out_dim, model_cfg.dim
         self.v_head = location_head(c, d)  # conv_v_1, ReLU, conv_v_2
         self.a_head = nn.Sequential(nn.Linear(dim_a, d), nn.ReLU(inplace=True), nn.Linear(d, d))  # fc_a_1, fc_a_2
         self.map_scale = nn.Parameter(torch.tensor(MAP_SCALE_INIT))  # conv_av, 1x1, no bias
@@ -147,7 +150,7 @@ class DSOLNet(nn.Module):
         self.a_class = nn.Linear(dim_a, clusters)
         self.obj_scale = nn.Parameter(torch.ones(()))  # obj_conv, a 1x1x1 Conv3d: scale and bias
         self.obj_bias = nn.Parameter(torch.zeros(()))
-        _, self.teacher_audio = build_encoders(cfg.model, None, None, lambda msg: None)  # frozen copy, set at the stage switch
+        _, self.teacher_audio = build_encoders(model_cfg, None, None, lambda msg: None)  # frozen copy, set at the stage switch
         self.teacher_class = nn.Linear(dim_a, clusters)
         for p in [*self.teacher_audio.parameters(), *self.teacher_class.parameters()]:
             p.requires_grad_(False)
@@ -273,23 +276,21 @@ def category_loss(out: DSOLOutput) -> Tensor:
     return F.kl_div(log_q, F.softmax(out.teacher.float(), dim=1), reduction="sum") / log_q.numel()
 
 
-class DSOL:
+class DSOL(MapMethod):
     """Discriminative Sounding Objects Localization (Hu et al. 2020), both stages, as a `Method`."""
 
     name = "dsol"
-    needs_proposals = False
     clusters = CLUSTERS
 
-    def build(self, cfg, visual_weights=None, audio_weights=None, log=print) -> nn.Module:
-        return DSOLNet(cfg, visual_weights, audio_weights, log, clusters=self.clusters)
+    def network(self, visual: nn.Module, audio: nn.Module, cfg: Config) -> DSOLNet:
+        return DSOLNet(visual, audio, cfg.model, clusters=self.clusters)
 
-    def loss(self, model, batch, ctx, cfg):
+    def objective(self, model: nn.Module, frames: Tensor, audio: Tensor, batch: dict[str, Any], ctx: StepContext,
+                  cfg: Config) -> tuple[Tensor, dict[str, Tensor]]:
         net = _unwrap(model)
         if ctx.epoch is not None:  # the trainer's position sets the stage; a call made by hand keeps the current one
             net.advance(ctx.epoch, cfg.train.epochs, ctx.generator)
-        frames, audio, _ = batch_inputs(batch, model_device(model))
-        neg = frame_negatives(batch["video_id"], ctx.generator, frames.shape[1]).to(frames.device)  # (B*N,)
-        out = model(frames, audio, neg)
+        out = model(frames, audio, self.negatives(batch, ctx, frames))
         zero = out.logit.new_zeros((), dtype=torch.float32)
         if int(net.stage) == 1:
             loc = location_loss(out, grid=False)
@@ -307,16 +308,11 @@ class DSOL:
         # gradient at every step (DistributedDataParallel without find_unused_parameters needs it).
         idle = [out.v_logits, out.a_logits] if int(net.stage) == 2 or not net.has_clusters() else []
         loss = loss + 0.0 * (sum(t.float().sum() for t in idle) + net.obj_scale + net.obj_bias)
-        parts = {"loss": loss, "location": loc, "classify": cls, "category": cat, "stage": net.stage}
-        return loss, {k: float(v.detach()) for k, v in parts.items()}
+        return loss, {"loss": loss, "location": loc, "classify": cls, "category": cat, "stage": net.stage}
 
-    @torch.no_grad()
-    def infer(self, model, batch, cfg):
-        frames, audio, _ = batch_inputs(batch, model_device(model))
-        out = model(frames, audio)
-        peak = out.logit.flatten(1).argmax(dim=1)  # (F,)
-        f_v = out.v.flatten(2)[torch.arange(len(peak), device=peak.device), :, peak]  # (F, d), unit rows
-        return map_inference(upsample_map(torch.sigmoid(out.logit.float()), frames.shape[-2:]), f_v, out.s)
+    def read_out(self, out: DSOLOutput, size: tuple[int, int], cfg: Config) -> tuple[Tensor, Tensor, Tensor]:
+        # f_v: the embedding at the map's peak (unit rows)
+        return upsample_map(torch.sigmoid(out.logit.float()), size), max_location_embedding(out.v, out.logit), out.s
 
 
 METHOD = DSOL()

@@ -36,7 +36,7 @@ What differs from the original, and why:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 import torch
 import torch.nn as nn
@@ -44,45 +44,15 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from sslprop.config import Config
-from sslprop.models.baselines.common import encode, localisation_maps, map_inference, max_location_embedding
-from sslprop.models.baselines.lvs import video_codes
-from sslprop.models.batch import batch_inputs, model_device
-from sslprop.models.encoders import build_encoders
+from sslprop.models.baselines.common import localisation_maps, map_inference, max_location_embedding
+from sslprop.models.baselines.method import MapMethod, ProjectionNet, ProjectionOutput
+from sslprop.models.negatives import StepContext
+
+if TYPE_CHECKING:
+    from sslprop.models.methods import Inference
 
 TAU = 0.03  # temperature of the logits (EZ-VSL `--tau`)
 MASKED = -1e9  # a logit that takes no part in a softmax (finite, so that no gradient is NaN)
-
-
-@dataclass
-class EZVSLOutput:
-    """EZ-VSL's forward for F = B*N frames (frame-major) on the h x w feature grid.
-
-    fmap: Tensor[F, C, h, w]  the visual encoder's feature map (the object prior is read from it)
-    v:    Tensor[F, d, h, w]  L2-normalised visual embedding at each location
-    s:    Tensor[F, d]        L2-normalised audio embedding
-    A:    Tensor[F, h, w]     cosine of each location with the frame's own audio
-    """
-
-    fmap: Tensor
-    v: Tensor
-    s: Tensor
-    A: Tensor
-
-
-class EZVSLNet(nn.Module):
-    """Shared encoders, a 1x1 visual and a linear audio projection to d, L2-normalised."""
-
-    def __init__(self, cfg: Config, visual_weights=None, audio_weights=None, log=print) -> None:
-        super().__init__()
-        self.visual, self.audio = build_encoders(cfg.model, visual_weights, audio_weights, log)
-        self.v_proj = nn.Conv2d(self.visual.out_channels, cfg.model.dim, kernel_size=1)
-        self.s_proj = nn.Linear(self.audio.out_dim, cfg.model.dim)
-
-    def forward(self, frames: Tensor, audio: Tensor) -> EZVSLOutput:
-        fmap, s = encode(self.visual, self.audio, frames, audio)  # (F, C, h, w), (F, D)
-        v = F.normalize(self.v_proj(fmap), dim=1)  # (F, d, h, w)
-        s = F.normalize(self.s_proj(s), dim=1)  # (F, d)
-        return EZVSLOutput(fmap=fmap, v=v, s=s, A=torch.einsum("fdhw,fd->fhw", v, s))
 
 
 def max_similarity(v: Tensor, s: Tensor) -> Tensor:
@@ -122,41 +92,45 @@ def negative_distance(v: Tensor, s_neg: Tensor) -> Tensor:
     return torch.sqrt(torch.clamp(2.0 - 2.0 * best, min=0.0))
 
 
-class EZVSL:
-    """Localizing Visual Sounds the Easy Way (Mo and Morgado 2022) as a `Method`; OGL with `model.ogl_alpha`."""
+class EZVSL(MapMethod):
+    """Localizing Visual Sounds the Easy Way (Mo and Morgado 2022) as a `Method`; OGL with `model.ogl_alpha`.
+
+    Its network is `ProjectionNet` (as lvs's); the object prior is read from its `fmap`.
+    """
 
     name = "ezvsl"
-    needs_proposals = False
 
-    def build(self, cfg, visual_weights=None, audio_weights=None, log=print) -> nn.Module:
-        return EZVSLNet(cfg, visual_weights, audio_weights, log)
+    def network(self, visual: nn.Module, audio: nn.Module, cfg: Config) -> ProjectionNet:
+        return ProjectionNet(visual, audio, cfg.model.dim)
 
-    def loss(self, model, batch, ctx, cfg):
-        frames, audio, _ = batch_inputs(batch, model_device(model))
-        out: EZVSLOutput = model(frames, audio)
-        codes = video_codes(batch["video_id"], frames.shape[1])
-        loss, parts = ezvsl_loss(out.v, out.s, codes)
-        return loss, {k: float(v) for k, v in parts.items()}
+    def objective(self, model: nn.Module, frames: Tensor, audio: Tensor, batch: dict[str, Any], ctx: StepContext,
+                  cfg: Config) -> tuple[Tensor, dict[str, Tensor]]:
+        out: ProjectionOutput = model(frames, audio)
+        return ezvsl_loss(out.v, out.s, self.frame_codes(batch, frames))
 
     def negative_pairs(self, cfg: Config) -> bool:  # noqa: ARG002
         """The loss's negative pair is a max over locations: m_on's negative distance is computed here."""
         return True
 
+    def read_out(self, out: ProjectionOutput, size: tuple[int, int], cfg: Config) -> tuple[Tensor, Tensor, Tensor]:
+        A = out.A.float()
+        maps = localisation_maps(A, out.fmap, size, cfg.model.ogl_alpha)
+        return maps, max_location_embedding(out.v.float(), A), out.s
+
     @torch.no_grad()
-    def infer(self, model, batch, cfg, negatives=None):
+    def infer(self, model: nn.Module, batch: dict[str, Any], cfg: Config, negatives: dict[str, Any] | None = None) -> Inference:
         """The read-out of `batch`; with `negatives` (row b: the negative clip of clip b) also m_on's negative distances."""
-        frames, audio, _ = batch_inputs(batch, model_device(model))
+        frames, audio = self.inputs(model, batch)
         B = frames.shape[0]
         if negatives is not None:  # the negatives' audio embeddings from the same forward
-            n_frames, n_audio, _ = batch_inputs(negatives, model_device(model))
+            n_frames, n_audio = self.inputs(model, negatives)
             frames, audio = torch.cat([frames, n_frames]), torch.cat([audio, n_audio])
-        out: EZVSLOutput = model(frames, audio)
+        out: ProjectionOutput = model(frames, audio)
         F_ = B * frames.shape[1]  # the batch's own frames come first
-        v, s, A, fmap = out.v[:F_], out.s[:F_], out.A[:F_].float(), out.fmap[:F_]
-        maps = localisation_maps(A, fmap, frames.shape[-2:], cfg.model.ogl_alpha)
-        inf = map_inference(maps, max_location_embedding(v.float(), A), s)
+        own = ProjectionOutput(fmap=out.fmap[:F_], v=out.v[:F_], s=out.s[:F_], A=out.A[:F_])
+        inf = map_inference(*self.read_out(own, frames.shape[-2:], cfg))
         if negatives is not None:
-            inf.neg_distance = negative_distance(v, out.s[F_:])
+            inf.neg_distance = negative_distance(own.v, out.s[F_:])
         return inf
 
 

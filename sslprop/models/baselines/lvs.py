@@ -28,7 +28,7 @@ Written from the paper and the public code (hche11/Localizing-Visual-Sounds-the-
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import Any
 
 import torch
 import torch.nn as nn
@@ -36,45 +36,14 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from sslprop.config import Config
-from sslprop.models.baselines.common import encode, map_inference, upsample_map
-from sslprop.models.batch import batch_inputs, model_device
-from sslprop.models.encoders import build_encoders
+from sslprop.models.baselines.common import upsample_map
+from sslprop.models.baselines.method import MapMethod, ProjectionNet, ProjectionOutput
+from sslprop.models.negatives import StepContext
 
 EPSILON_POS = 0.65  # eps: above it a location is positive (LVS `epsilon`)
 EPSILON_NEG = 0.40  # eps': below it a location is background (LVS `epsilon2`)
 TAU = 0.03  # sharpness of the soft tri-map thresholds
 TEMPERATURE = 0.07  # softmax temperature of the contrastive logits
-
-
-@dataclass
-class LVSOutput:
-    """LVS's forward for F = B*N frames (frame-major) on the h x w feature grid.
-
-    v: Tensor[F, d, h, w]  L2-normalised visual embedding at each location
-    s: Tensor[F, d]        L2-normalised audio embedding
-    A: Tensor[F, h, w]     cosine similarity of each location with the frame's own audio
-    """
-
-    v: Tensor
-    s: Tensor
-    A: Tensor
-
-
-class LVSNet(nn.Module):
-    """Shared encoders, a 1x1 visual and a linear audio projection to d, L2-normalised."""
-
-    def __init__(self, cfg: Config, visual_weights=None, audio_weights=None, log=print) -> None:
-        super().__init__()
-        self.visual, self.audio = build_encoders(cfg.model, visual_weights, audio_weights, log)
-        self.v_proj = nn.Conv2d(self.visual.out_channels, cfg.model.dim, kernel_size=1)
-        self.s_proj = nn.Linear(self.audio.out_dim, cfg.model.dim)
-
-    def forward(self, frames: Tensor, audio: Tensor) -> LVSOutput:
-        fmap, s = encode(self.visual, self.audio, frames, audio)  # (F, C, h, w), (F, D)
-        v = F.normalize(self.v_proj(fmap), dim=1)  # (F, d, h, w)
-        s = F.normalize(self.s_proj(s), dim=1)  # (F, d)
-        A = torch.einsum("fdhw,fd->fhw", v, s)  # (F, h, w)
-        return LVSOutput(v=v, s=s, A=A)
 
 
 def trimap(A: Tensor, eps_pos: float = EPSILON_POS, eps_neg: float = EPSILON_NEG, tau: float = TAU) -> tuple[Tensor, Tensor]:
@@ -114,38 +83,25 @@ def lvs_loss(v: Tensor, s: Tensor, video_codes: Tensor, hard_negative: bool = Tr
     return loss, {"loss": loss.detach(), "pos": sim_pos.mean().detach(), "hard": sim_hard.mean().detach()}
 
 
-def video_codes(video_ids: list[str], num_frames: int) -> Tensor:
-    """One integer per frame naming its video: B ids -> Tensor[B*N] long (frame-major)."""
-    lookup: dict[str, int] = {}
-    codes = torch.tensor([lookup.setdefault(v, len(lookup)) for v in video_ids], dtype=torch.long)  # (B,)
-    return codes.repeat_interleave(num_frames)  # (B*N,)
-
-
-class LVS:
-    """Localizing Visual Sounds the Hard Way (Chen et al. 2021) as a `Method`."""
+class LVS(MapMethod):
+    """Localizing Visual Sounds the Hard Way (Chen et al. 2021) as a `Method`; its network is `ProjectionNet`."""
 
     name = "lvs"
-    needs_proposals = False
     hard_negative = True  # LVS's `--Neg`: the background of the same frame as a negative
 
-    def build(self, cfg, visual_weights=None, audio_weights=None, log=print) -> nn.Module:
-        return LVSNet(cfg, visual_weights, audio_weights, log)
+    def network(self, visual: nn.Module, audio: nn.Module, cfg: Config) -> ProjectionNet:
+        return ProjectionNet(visual, audio, cfg.model.dim)
 
-    def loss(self, model, batch, ctx, cfg):
-        frames, audio, _ = batch_inputs(batch, model_device(model))
-        out = model(frames, audio)
-        codes = video_codes(batch["video_id"], frames.shape[1]).to(out.s.device)
-        loss, parts = lvs_loss(out.v, out.s, codes, self.hard_negative)
-        return loss, {k: float(v) for k, v in parts.items()}
+    def objective(self, model: nn.Module, frames: Tensor, audio: Tensor, batch: dict[str, Any], ctx: StepContext,
+                  cfg: Config) -> tuple[Tensor, dict[str, Tensor]]:
+        out: ProjectionOutput = model(frames, audio)
+        return lvs_loss(out.v, out.s, self.frame_codes(batch, frames), self.hard_negative)
 
-    @torch.no_grad()
-    def infer(self, model, batch, cfg):
-        frames, audio, _ = batch_inputs(batch, model_device(model))
-        out = model(frames, audio)
+    def read_out(self, out: ProjectionOutput, size: tuple[int, int], cfg: Config) -> tuple[Tensor, Tensor, Tensor]:
         pos, _ = trimap(out.A.float())
         weight = pos / pos.flatten(1).sum(1)[:, None, None]  # (F, h, w), sums to 1
         f_v = F.normalize(torch.einsum("fdhw,fhw->fd", out.v.float(), weight), dim=1)  # (F, d) the positive region
-        return map_inference(upsample_map(out.A.float(), frames.shape[-2:]), f_v, out.s)
+        return upsample_map(out.A.float(), size), f_v, out.s
 
 
 METHOD = LVS()

@@ -37,7 +37,9 @@ PixelPlayer has no common audio-visual embedding: `infer` returns f_v = f_s = No
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
+from typing import Any, Callable
 
 import torch
 import torch.nn as nn
@@ -46,9 +48,10 @@ from torch import Tensor
 
 from sslprop.config import Config
 from sslprop.errors import SSLPropError
-from sslprop.models.baselines.common import check_inputs, frame_negatives, map_inference, upsample_map
-from sslprop.models.batch import batch_inputs, model_device
+from sslprop.models.baselines.common import check_inputs, upsample_map
+from sslprop.models.baselines.method import MapMethod
 from sslprop.models.encoders import build_encoders
+from sslprop.models.negatives import StepContext
 
 CHANNELS = 32  # K, feature channels shared by the frame and sound networks (`--num_channels 32`)
 UNET_DEPTH = 4  # down-sampling levels of the audio U-Net
@@ -129,14 +132,12 @@ class PixelPlayerOutput:
 class PixelPlayerNet(nn.Module):
     """Frame network (shared visual encoder + 1x1 conv to K, sigmoid), audio U-Net, linear synthesizer."""
 
-    def __init__(self, cfg: Config, visual_weights=None, audio_weights=None, log=print) -> None:
+    def __init__(self, visual: nn.Module, audio_width: int) -> None:
+        """visual: the shared visual encoder; audio_width: the U-Net's first width (`cfg.model.audio_width`)."""
         super().__init__()
-        if audio_weights is not None:
-            raise SSLPropError(f"{audio_weights}: pixelplayer's audio network is a spectrogram U-Net; --audio-weights does not apply")
-        visual, _ = build_encoders(cfg.model, visual_weights, None, lambda msg: log(msg) if msg.startswith("visual") else None)
         self.visual = visual
         self.frame_head = nn.Conv2d(visual.out_channels, CHANNELS, kernel_size=1)
-        self.sound = UNet(CHANNELS, cfg.model.audio_width)
+        self.sound = UNet(CHANNELS, audio_width)
         self.scale = nn.Parameter(torch.ones(CHANNELS))  # alpha_k of the synthesizer (`InnerProd.scale`)
         self.bias = nn.Parameter(torch.zeros(1))  # beta
 
@@ -184,28 +185,31 @@ def separation_loss(out: PixelPlayerOutput) -> Tensor:
     return F.binary_cross_entropy_with_logits(out.logits.float(), out.target.float(), weight=out.weight.float())
 
 
-class PixelPlayer:
+class PixelPlayer(MapMethod):
     """The Sound of Pixels (Zhao et al. 2018) as a `Method`."""
 
     name = "pixelplayer"
-    needs_proposals = False
     audio_encoder = False  # its audio network is its own U-Net: no audio encoder's weights apply
 
-    def build(self, cfg, visual_weights=None, audio_weights=None, log=print) -> nn.Module:
-        return PixelPlayerNet(cfg, visual_weights, audio_weights, log)
+    def encoders(self, cfg: Config, visual_weights: str | os.PathLike | None, audio_weights: str | os.PathLike | None,
+                 log: Callable[[str], None]) -> tuple[nn.Module, None]:
+        """The shared visual encoder only (the audio encoder is built and dropped, its messages unsaid)."""
+        if audio_weights is not None:
+            raise SSLPropError(f"{audio_weights}: pixelplayer's audio network is a spectrogram U-Net; "
+                               "--audio-weights does not apply")
+        visual, _ = build_encoders(cfg.model, visual_weights, None, lambda msg: log(msg) if msg.startswith("visual") else None)
+        return visual, None
 
-    def loss(self, model, batch, ctx, cfg):
-        frames, audio, _ = batch_inputs(batch, model_device(model))
-        neg = frame_negatives(batch["video_id"], ctx.generator, frames.shape[1]).to(frames.device)  # (B*N,)
-        out = model(frames, audio, neg)
-        loss = separation_loss(out)
-        return loss, {"loss": float(loss.detach())}
+    def network(self, visual: nn.Module, audio: None, cfg: Config) -> PixelPlayerNet:
+        return PixelPlayerNet(visual, cfg.model.audio_width)
 
-    @torch.no_grad()
-    def infer(self, model, batch, cfg):
-        frames, audio, _ = batch_inputs(batch, model_device(model))
-        out = model(frames, audio)
-        return map_inference(upsample_map(out.energy.float(), frames.shape[-2:]))
+    def objective(self, model: nn.Module, frames: Tensor, audio: Tensor, batch: dict[str, Any], ctx: StepContext,
+                  cfg: Config) -> tuple[Tensor, dict[str, Tensor]]:
+        loss = separation_loss(model(frames, audio, self.negatives(batch, ctx, frames)))  # negatives: (B*N,)
+        return loss, {"loss": loss}
+
+    def read_out(self, out: PixelPlayerOutput, size: tuple[int, int], cfg: Config) -> tuple[Tensor, None, None]:
+        return upsample_map(out.energy.float(), size), None, None  # no common embedding: f_v = f_s = None
 
 
 METHOD = PixelPlayer()

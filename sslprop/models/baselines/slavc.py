@@ -43,6 +43,7 @@ from __future__ import annotations
 
 import copy
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 import torch.nn as nn
@@ -50,11 +51,10 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from sslprop.config import Config
-from sslprop.models.baselines.common import encode, localisation_maps, map_inference
+from sslprop.models.baselines.common import encode, localisation_maps
 from sslprop.models.baselines.ezvsl import MASKED, same_video_mask
-from sslprop.models.baselines.lvs import video_codes
-from sslprop.models.batch import batch_inputs, model_device
-from sslprop.models.encoders import build_encoders
+from sslprop.models.baselines.method import MapMethod
+from sslprop.models.negatives import StepContext
 
 TAU = 0.03  # temperature (SLAVC `--tau`)
 DROPOUT_IMG = 0.9  # dropout on the visual feature map before the projections (`--dropout_img`)
@@ -96,11 +96,11 @@ def dropout(x: Tensor, p: float, generator: torch.Generator | None) -> Tensor:
 class SLAVCNet(nn.Module):
     """forward(frames, audio, generator=None) -> SLAVCOutput; in training mode it first moves the momentum heads."""
 
-    def __init__(self, cfg: Config, visual_weights=None, audio_weights=None, log=print,
-                 momentum: float = MOMENTUM, dropout_img: float = DROPOUT_IMG, dropout_aud: float = DROPOUT_AUD) -> None:
+    def __init__(self, visual: nn.Module, audio: nn.Module, dim: int, momentum: float = MOMENTUM,
+                 dropout_img: float = DROPOUT_IMG, dropout_aud: float = DROPOUT_AUD) -> None:
         super().__init__()
-        self.visual, self.audio = build_encoders(cfg.model, visual_weights, audio_weights, log)
-        C, D, d = self.visual.out_channels, self.audio.out_dim, cfg.model.dim
+        self.visual, self.audio = visual, audio
+        C, D, d = self.visual.out_channels, self.audio.out_dim, dim
         self.heads = nn.ModuleDict({"v1": nn.Conv2d(C, d, 1), "v2": nn.Conv2d(C, d, 1),
                                     "s1": nn.Linear(D, d), "s2": nn.Linear(D, d)})
         self.momentum_heads = copy.deepcopy(self.heads)  # starts equal; moved only by the EMA rule
@@ -156,31 +156,25 @@ def slavc_loss(out: SLAVCOutput, codes: Tensor | None = None, tau: float = TAU) 
                   "a2i": F.cross_entropy(a2i, target).detach()}
 
 
-class SLAVC:
+class SLAVC(MapMethod):
     """SLAVC (Mo and Morgado 2022) as a `Method`: momentum heads, dropout, match x localise loss; OGL with `model.ogl_alpha`."""
 
     name = "slavc"
-    needs_proposals = False
 
-    def build(self, cfg, visual_weights=None, audio_weights=None, log=print) -> nn.Module:
-        return SLAVCNet(cfg, visual_weights, audio_weights, log)
+    def network(self, visual: nn.Module, audio: nn.Module, cfg: Config) -> SLAVCNet:
+        return SLAVCNet(visual, audio, cfg.model.dim)
 
-    def loss(self, model, batch, ctx, cfg):
-        frames, audio, _ = batch_inputs(batch, model_device(model))
+    def objective(self, model: nn.Module, frames: Tensor, audio: Tensor, batch: dict[str, Any], ctx: StepContext,
+                  cfg: Config) -> tuple[Tensor, dict[str, Tensor]]:
         out: SLAVCOutput = model(frames, audio, ctx.generator)
-        loss, parts = slavc_loss(out, video_codes(batch["video_id"], frames.shape[1]))
-        return loss, {k: float(v) for k, v in parts.items()}
+        return slavc_loss(out, self.frame_codes(batch, frames))
 
-    @torch.no_grad()
-    def infer(self, model, batch, cfg):
-        frames, audio, _ = batch_inputs(batch, model_device(model))
-        out: SLAVCOutput = model(frames, audio)
+    def read_out(self, out: SLAVCOutput, size: tuple[int, int], cfg: Config) -> tuple[Tensor, Tensor, Tensor]:
         A = (torch.einsum("fdhw,fd->fhw", out.v1t.float(), out.s1t.float())
              + torch.einsum("fdhw,fd->fhw", out.v2t.float(), out.s2t.float())) / 2  # (F, h, w)
         loc = F.softmax(torch.einsum("fdhw,fd->fhw", out.v2t.float(), out.s2t.float()).flatten(1) / TAU, dim=1)  # (F, hw)
         f_v = F.normalize(torch.einsum("fdi,fi->fd", out.v1t.float().flatten(2), loc), dim=1)  # (F, d)
-        maps = localisation_maps(A, out.fmap, frames.shape[-2:], cfg.model.ogl_alpha)
-        return map_inference(maps, f_v, out.s1t)
+        return localisation_maps(A, out.fmap, size, cfg.model.ogl_alpha), f_v, out.s1t
 
 
 METHOD = SLAVC()

@@ -6,6 +6,7 @@ import pytest
 import torch
 
 from sslprop.models.baselines import lvs
+from sslprop.models.baselines.common import frame_video_codes
 
 
 def test_lvs_trimap_thresholds():
@@ -30,4 +31,4 @@ def test_lvs_loss_by_hand():
 
 
 def test_lvs_video_codes_per_frame():
-    assert lvs.video_codes(["a", "b", "a"], 2).tolist() == [0, 0, 1, 1, 0, 0]
+    assert frame_video_codes(["a", "b", "a"], 2).tolist() == [0, 0, 1, 1, 0, 0]
