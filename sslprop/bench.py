@@ -12,7 +12,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Callable
 
-from sslprop.cli import nonnegative_int, positive_int
+from sslprop.argtypes import nonnegative_int, positive_int
 from sslprop.errors import SSLPropError
 
 

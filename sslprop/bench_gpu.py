@@ -20,7 +20,7 @@ from contextlib import ExitStack, nullcontext
 from pathlib import Path
 from typing import Any, Callable
 
-from sslprop.cli import nonnegative_int, positive_int
+from sslprop.argtypes import nonnegative_int, positive_int
 from sslprop.errors import SSLPropError
 
 # Dense tensor-core peaks in TFLOP/s of the AMP dtype (bf16; V100: fp16, it has no bf16), from the vendors' data

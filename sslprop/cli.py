@@ -11,7 +11,6 @@ from __future__ import annotations
 import argparse
 import errno
 import importlib
-import importlib.util
 import os
 import sys
 from pathlib import Path
@@ -19,7 +18,7 @@ from typing import Callable
 
 from sslprop.errors import SSLPropError
 
-# name -> (module, one-line help). A subcommand is listed once its module exists.
+# name -> (module, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
     "synth": ("sslprop.data.synth.generator", "generate the embedded benchmark (solo, mosaic, scenes, sequences, and the listening set)"),
     "import": ("sslprop.data.importers", "read a real data set (flickr, vggss, music, ave, folder) into the sslprop format"),
@@ -33,26 +32,6 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "pretrain": ("sslprop.engine.pretrain", "pretrain the cpu profile's small encoders with labels on a corpus apart from the benchmark"),
     "bench": ("sslprop.bench", "print throughput figures (data pipeline, training, inference)"),
 }
-
-
-def _int_at_least(text: str, low: int, what: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}") from None
-    if value < low:
-        raise argparse.ArgumentTypeError(f"expected {what}, got {value}")
-    return value
-
-
-def positive_int(text: str) -> int:
-    """argparse type of every count or size option (--k, --epochs, --batch-size, --max-samples, ...): an integer of at least 1."""
-    return _int_at_least(text, 1, "a positive integer")
-
-
-def nonnegative_int(text: str) -> int:
-    """argparse type of the integer options where 0 means something (seeds; --workers 0, --checkpoint-every 0, ...): >= 0."""
-    return _int_at_least(text, 0, "an integer >= 0")
 
 
 # What running the same command again does after an interruption or a full disk; a subcommand's module states its own
@@ -72,11 +51,6 @@ def one_line_errors(fn: Callable[[], str]) -> int:
     return 0
 
 
-def available_commands() -> dict[str, tuple[str, str]]:
-    """The subcommands whose modules are present in this installation."""
-    return {name: spec for name, spec in COMMANDS.items() if importlib.util.find_spec(spec[0]) is not None}
-
-
 def build_parser(chosen: str | None = None) -> argparse.ArgumentParser:
     """The top-level parser; only `chosen`'s module is imported to add its arguments."""
     parser = argparse.ArgumentParser(
@@ -84,7 +58,7 @@ def build_parser(chosen: str | None = None) -> argparse.ArgumentParser:
         description="Proposal-based self-supervised sound source localisation (Xuan et al., CVPR 2022).",
     )
     sub = parser.add_subparsers(dest="command", metavar="SUBCOMMAND")
-    for name, (module, help_text) in available_commands().items():
+    for name, (module, help_text) in COMMANDS.items():
         p = sub.add_parser(name, help=help_text, description=help_text)
         if name == chosen:
             importlib.import_module(module).add_arguments(p)
@@ -96,15 +70,14 @@ def main(argv: list[str] | None = None) -> int:
     module, args = None, None
     try:  # Ctrl-C while the subcommand's module (torch) is imported is one line too
         argv = list(sys.argv[1:] if argv is None else argv)
-        commands = available_commands()
         chosen = next((a for a in argv if not a.startswith("-")), None)
-        chosen = chosen if chosen in commands else None
+        chosen = chosen if chosen in COMMANDS else None
         parser = build_parser(chosen)
         args = parser.parse_args(argv)
         if args.command is None:
             parser.print_help()
             return 0
-        module = importlib.import_module(commands[args.command][0])
+        module = importlib.import_module(COMMANDS[args.command][0])
         return int(module.main(args) or 0)
     except SSLPropError as e:
         print(f"error: {e}", file=sys.stderr)

@@ -3,21 +3,22 @@
 from __future__ import annotations
 
 import argparse
+import importlib.util
 
 import pytest
 
-from sslprop import cli
+from sslprop import argtypes, cli
 
 
 def test_positive_int():
-    assert cli.positive_int("3") == 3
+    assert argtypes.positive_int("3") == 3
     for bad, message in (("0", "got 0"), ("-2", "got -2"), ("x", "got 'x'"), ("1.5", "got '1.5'")):
         with pytest.raises(argparse.ArgumentTypeError, match=message):
-            cli.positive_int(bad)
+            argtypes.positive_int(bad)
 
 
 def test_every_subcommand_module_is_present_and_help_is_listed(capsys):
-    assert set(cli.available_commands()) == set(cli.COMMANDS)
+    assert all(importlib.util.find_spec(module) is not None for module, _ in cli.COMMANDS.values())
     assert cli.main([]) == 0
     out = capsys.readouterr().out
     assert all(name in out for name in cli.COMMANDS)
@@ -51,7 +52,7 @@ def test_every_integer_option_of_every_subcommand_is_checked():
             for action in p._actions:
                 if action.type is int:
                     plain.append(f"{p.prog} {action.option_strings}")
-                elif action.type in (cli.positive_int, cli.nonnegative_int):
+                elif action.type in (argtypes.positive_int, argtypes.nonnegative_int):
                     checked.append(action.dest)
     assert plain == [] and {"batch_size", "max_samples", "seed", "workers", "n", "steps", "k"} <= set(checked)
     with pytest.raises(SystemExit) as exit_info:  # the one script outside the subcommands
@@ -76,9 +77,9 @@ def test_bad_counts_are_refused_by_the_parser(argv, message, capsys, tmp_path):
 
 
 def test_zero_is_a_value_where_it_means_something():
-    assert cli.nonnegative_int("0") == 0 and cli.nonnegative_int("7") == 7
+    assert argtypes.nonnegative_int("0") == 0 and argtypes.nonnegative_int("7") == 7
     with pytest.raises(argparse.ArgumentTypeError, match="expected an integer >= 0, got -1"):
-        cli.nonnegative_int("-1")
+        argtypes.nonnegative_int("-1")
     args = cli.build_parser("train").parse_args(["train", "--data", "d", "--out", "o", "--workers", "0", "--checkpoint-every", "0", "--seed", "0"])
     assert (args.workers, args.checkpoint_every, args.seed) == (0, 0, 0)
 

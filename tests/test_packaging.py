@@ -45,12 +45,12 @@ def test_top_level_layout():
 
 
 def test_help_lists_subcommands():
-    from sslprop.cli import available_commands
+    from sslprop.cli import COMMANDS
 
     out = _run("--help")
     assert out.returncode == 0, out.stderr
     for name in ("synth", "import", "proposals", "eval", "train", "predict", "probe", "bench"):
-        assert name in available_commands(), f"subcommand {name} missing"
+        assert name in COMMANDS, f"subcommand {name} missing"
         assert name in out.stdout
 
 

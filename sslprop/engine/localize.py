@@ -48,7 +48,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from sslprop.cli import positive_int
+from sslprop.argtypes import positive_int
 from sslprop.errors import SSLPropError
 from sslprop.models.inference import D_ON_THRESHOLD, calibrate_m_on, onscreen_decisions
 

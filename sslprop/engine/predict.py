@@ -40,7 +40,7 @@ import torch
 from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 
-from sslprop.cli import positive_int
+from sslprop.argtypes import positive_int
 from sslprop.data.dataset import SSLDataset, collate
 from sslprop.engine.checkpoint import load_run
 from sslprop.errors import SSLPropError

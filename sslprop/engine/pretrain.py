@@ -43,7 +43,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from sslprop.cli import nonnegative_int, positive_int
+from sslprop.argtypes import nonnegative_int, positive_int
 from sslprop.data.synth.assets import SUBSETS, class_subset, load_bank, pick_background, pick_stamp
 from sslprop.data.synth.compose import excerpt, finish_audio, place, render
 from sslprop.errors import SSLPropError

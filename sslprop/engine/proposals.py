@@ -19,7 +19,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from sslprop.cli import positive_int
+from sslprop.argtypes import positive_int
 from sslprop.data.proposal_cache import SS_MODES, ProposalCache
 from sslprop.data.proposals import extract_dataset
 from sslprop.errors import SSLPropError

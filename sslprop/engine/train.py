@@ -28,7 +28,7 @@ import torch.distributed as dist
 from torch.utils.data import DataLoader, Dataset, DistributedSampler, Sampler
 from tqdm.auto import tqdm
 
-from sslprop.cli import nonnegative_int, positive_int
+from sslprop.argtypes import nonnegative_int, positive_int
 from sslprop.config import OVERLAYS, Config, get_profile
 from sslprop.data.dataset import SSLDataset, collate
 from sslprop.engine.checkpoint import (

@@ -92,7 +92,7 @@ import json
 import os
 from typing import Any, Mapping
 
-from sslprop.cli import nonnegative_int, positive_int
+from sslprop.argtypes import nonnegative_int, positive_int
 from sslprop.data.annotations import read_id_list
 from sslprop.errors import SSLPropError
 from sslprop.evaluation import metrics
@@ -107,12 +107,12 @@ from sslprop.evaluation.report import RATES, format_report
 from sslprop.evaluation.scoring import compare_scored, per_frame, read_confidence, score_frames, summarise_scored
 from sslprop.utils import atomic_write_json
 
-METHODS = FLOORS + TWO_REGION_FLOORS + PRIOR_METHODS + CEILINGS  # what --method scores without a predictions file
+REFERENCE_METHODS = FLOORS + TWO_REGION_FLOORS + PRIOR_METHODS + CEILINGS  # what --method scores without a predictions file
 
 
 def method_predictions(method: str, annotated: Annotated, protocol: metrics.Protocol, annotations: str | os.PathLike, fmt: str,
                        split: str = "test", seed: int = 0, visual_weights: str | os.PathLike | None = None) -> Predictions:
-    """The predictions of a `--method` (`METHODS`) on the annotated frames, made here without a predictions file.
+    """The predictions of a `--method` (`REFERENCE_METHODS`) on the annotated frames, made here without a predictions file.
 
     - a floor of `sslprop.evaluation.floors`: boxes (``two-halves``: two boxes, multi-source protocols only);
     - ``visual-prior`` / ``visual-prior-box``: the audio-free visual prior's map / best proposal
@@ -122,8 +122,8 @@ def method_predictions(method: str, annotated: Annotated, protocol: metrics.Prot
       (`sslprop.evaluation.prior.ceiling_maps`).
     The scored frames' predictions, and those of the off-screen frames (the non-visible samples of ``--extended``).
     """
-    if method not in METHODS:
-        raise SSLPropError(f"--method {method}: unknown (one of {', '.join(METHODS)})")
+    if method not in REFERENCE_METHODS:
+        raise SSLPropError(f"--method {method}: unknown (one of {', '.join(REFERENCE_METHODS)})")
     if method in TWO_REGION_FLOORS and not protocol.multi:
         raise SSLPropError(f"--method {method}: a two-region floor, for the multi-source protocols "
                            f"({', '.join(n for n, p in metrics.PROTOCOLS.items() if p.multi)}); not {protocol.name}")
@@ -167,7 +167,7 @@ def evaluate(annotations: str | os.PathLike, protocol: str, predictions: str | o
     visual_weights: the SmallVisual weight file of ``visual-prior`` / ``visual-prior-box`` (default: the shipped one).
     """
     if (predictions is None) == (method is None):
-        raise SSLPropError("give exactly one of --predictions PATH or --method {" + ",".join(METHODS) + "}")
+        raise SSLPropError("give exactly one of --predictions PATH or --method {" + ",".join(REFERENCE_METHODS) + "}")
     if method is None and visual_weights is not None:
         raise SSLPropError("--visual-weights: only with --method visual-prior or visual-prior-box")
     proto = metrics.get_protocol(protocol)
@@ -210,7 +210,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Arguments of `python -m sslprop eval`."""
     what = parser.add_mutually_exclusive_group(required=True)
     what.add_argument("--predictions", metavar="PATH", help="maps (.npz, or a folder of <key>.npy) or boxes (.json {key: [[x1,y1,x2,y2,score],...]})")
-    what.add_argument("--method", choices=METHODS, metavar="METHOD", help="score, instead of predictions, what needs no trained "
+    what.add_argument("--method", choices=REFERENCE_METHODS, metavar="METHOD", help="score, instead of predictions, what needs no trained "
                       "model: the floors full-frame, center, random-box (one box per frame), two-halves (the left and right "
                       "halves, two boxes: multi-source protocols); the audio-free floor visual-prior (the frozen visual "
                       "encoder's saliency, mean |activation| over channels, as a map) and visual-prior-box (its best Selective "

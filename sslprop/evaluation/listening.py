@@ -294,7 +294,7 @@ def listen(run: str | os.PathLike, data: str | os.PathLike, ci: Mapping[str, Any
     return {"run": str(run), "data": str(data), "method": method, **report}
 
 
-def format_report(report: Mapping[str, Any]) -> str:
+def format_listening_report(report: Mapping[str, Any]) -> str:
     """The report as a few aligned lines."""
     iv = report.get("intervals", {})
 
@@ -341,5 +341,5 @@ def main(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps({k: v for k, v in report.items() if k != "per_pair"}, indent=2))
     else:
-        print(format_report(report))
+        print(format_listening_report(report))
     return 0

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
-from sslprop.cli import nonnegative_int
+from sslprop.argtypes import nonnegative_int
 from sslprop.data.annotations import match_ids, read_annotations, read_id_list
 from sslprop.errors import SSLPropError
 from sslprop.evaluation.evaluate import evaluate

@@ -234,10 +234,10 @@ def score_floor(floor: str, data: str | os.PathLike, protocol: str, seed: int = 
     audio-free ``visual-prior`` (its map) or ``visual-prior-box`` (its best proposal; `visual_weights`: another
     SmallVisual file than the shipped one), or a ceiling, ``ceiling`` / ``ceiling-grid`` (`sslprop.evaluation.prior`).
     """
-    from sslprop.evaluation.evaluate import METHODS, evaluate
+    from sslprop.evaluation.evaluate import REFERENCE_METHODS, evaluate
 
-    if floor not in METHODS:
-        raise SSLPropError(f"floor {floor!r}: unknown (choose from {', '.join(METHODS)})")
+    if floor not in REFERENCE_METHODS:
+        raise SSLPropError(f"floor {floor!r}: unknown (choose from {', '.join(REFERENCE_METHODS)})")
     return summarise(evaluate(data, protocol, method=floor, fmt="sslprop", split="test", seed=seed, ci=CI, frames=True,
                               visual_weights=visual_weights))
 

@@ -15,7 +15,7 @@ from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Callable, Iterator
 
-from sslprop.cli import nonnegative_int, positive_int
+from sslprop.argtypes import nonnegative_int, positive_int
 from sslprop.config import DataConfig
 from sslprop.data.annotations import read_id_list
 from sslprop.data.format import Sample, write_manifest

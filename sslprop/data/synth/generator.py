@@ -18,7 +18,7 @@ import numpy as np
 from tqdm import tqdm
 
 from sslprop import __version__
-from sslprop.cli import nonnegative_int, positive_int
+from sslprop.argtypes import nonnegative_int, positive_int
 from sslprop.data.format import DATASET_INFO, MANIFEST, Sample, read_info, read_manifest, write_manifest
 from sslprop.data.synth.assets import (
     BACKGROUNDS,
