@@ -8,9 +8,10 @@ import os
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from sslprop.argtypes import nonnegative_int, positive_int
 from sslprop.errors import SSLPropError
@@ -239,7 +240,7 @@ def _train_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=nonnegative_int, default=0)
 
 
-def _peak_memory_mb(device: "torch.device") -> float:  # noqa: F821
+def _peak_memory_mb(device: torch.device) -> float:  # noqa: F821
     import resource
 
     import torch
@@ -249,7 +250,7 @@ def _peak_memory_mb(device: "torch.device") -> float:  # noqa: F821
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KiB -> MiB (process peak)
 
 
-def _random_proposals(n_frames: int, per_frame: int, size: int, gen: "torch.Generator") -> list:  # noqa: F821
+def _random_proposals(n_frames: int, per_frame: int, size: int, gen: torch.Generator) -> list:  # noqa: F821
     import torch
 
     xy = torch.rand(n_frames, per_frame, 2, generator=gen) * (size * 0.8)
@@ -258,7 +259,7 @@ def _random_proposals(n_frames: int, per_frame: int, size: int, gen: "torch.Gene
     return list(boxes)
 
 
-def timing_config(cfg: "Config") -> "Config":  # noqa: F821
+def timing_config(cfg: Config) -> Config:  # noqa: F821
     """`cfg` with random VGG16 / VGGish: their weights change no timing, and need no download."""
     if cfg.model.visual != "small" or cfg.model.audio != "small":
         return cfg.replace(**{"model.pretrained": False})

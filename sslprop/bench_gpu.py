@@ -16,9 +16,10 @@ import argparse
 import math
 import tempfile
 import time
+from collections.abc import Callable
 from contextlib import ExitStack, nullcontext
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from sslprop.argtypes import nonnegative_int, positive_int
 from sslprop.errors import SSLPropError

@@ -13,8 +13,8 @@ import errno
 import importlib
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from sslprop.errors import SSLPropError
 

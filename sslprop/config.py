@@ -117,7 +117,7 @@ class Config:
         return dataclasses.asdict(self)
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> "Config":
+    def from_dict(cls, d: dict[str, Any]) -> Config:
         """Inverse of `to_dict`; unknown keys are an error, missing keys take their defaults."""
         parts = {}
         for name, typ in (("data", DataConfig), ("model", ModelConfig), ("train", TrainConfig)):
@@ -135,7 +135,7 @@ class Config:
             parts[name] = typ(**sub)
         return cls(**parts).check()
 
-    def replace(self, **overrides: Any) -> "Config":
+    def replace(self, **overrides: Any) -> Config:
         """Copy with dotted overrides, e.g. ``cfg.replace(**{"model.k": 10, "train.epochs": 2})``."""
         sections = {"data": self.data, "model": self.model, "train": self.train}
         changes: dict[str, dict[str, Any]] = {k: {} for k in sections}
@@ -146,7 +146,7 @@ class Config:
             changes[section][name] = value
         return Config(**{k: dataclasses.replace(v, **changes[k]) for k, v in sections.items()}).check()
 
-    def check(self) -> "Config":
+    def check(self) -> Config:
         """Every field's type and range (`RANGES`, `CHOICES`); a one-line SSLPropError naming the first bad one."""
         for section in ("data", "model", "train"):
             part = getattr(self, section)

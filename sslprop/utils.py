@@ -7,9 +7,10 @@ import os
 import random
 import tempfile
 import time
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import numpy as np
 
@@ -159,7 +160,7 @@ def _lock_holder(fd: int) -> str:
         return "another process"
 
 
-def resolve_device(name: str | None) -> "torch.device":  # noqa: F821
+def resolve_device(name: str | None) -> torch.device:  # noqa: F821
     """`"cpu"`, `"cuda"`, `"cuda:1"` or None/`"auto"` (CUDA when available) -> torch.device."""
     import torch
 

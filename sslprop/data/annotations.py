@@ -34,9 +34,10 @@ import math
 import os
 import re
 import xml.etree.ElementTree as ET
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from sslprop.errors import SSLPropError
 
@@ -459,7 +460,7 @@ def read_id_list(path: str | os.PathLike) -> list[str]:
     return ids
 
 
-def match_ids(ids: list[str], keys: "set[str] | list[str]") -> tuple[list[str], int]:
+def match_ids(ids: list[str], keys: set[str] | list[str]) -> tuple[list[str], int]:
     """Listed ids -> the annotation keys they name, and how many needed more than an exact match.
 
     An id that is a key stays; otherwise a VGGSound clip id and a bare YouTube id are matched either

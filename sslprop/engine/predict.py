@@ -32,8 +32,9 @@ import json
 import os
 import shutil
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import torch
@@ -43,7 +44,6 @@ from tqdm.auto import tqdm
 from sslprop.argtypes import positive_int
 from sslprop.data.dataset import SSLDataset, collate
 from sslprop.engine.checkpoint import load_run
-from sslprop.errors import SSLPropError
 from sslprop.evaluation.predfiles import INFO, SET_FILES, file_digest
 from sslprop.models.frozen import attach_caches, detach_caches
 from sslprop.models.inference import D_ON_THRESHOLD, d_on_threshold, m_on_threshold, onscreen_decisions

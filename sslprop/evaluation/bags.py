@@ -13,9 +13,10 @@ Boxes are absolute pixels ``(x1, y1, x2, y2)`` of the stored frame.
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import numpy as np
 import torch

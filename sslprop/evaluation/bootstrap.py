@@ -12,7 +12,8 @@ Seeded: the same inputs and seed give the same interval.
 
 from __future__ import annotations
 
-from typing import Any, Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 

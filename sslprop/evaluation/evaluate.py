@@ -90,7 +90,8 @@ from __future__ import annotations
 import argparse
 import json
 import os
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from sslprop.argtypes import nonnegative_int, positive_int
 from sslprop.data.annotations import read_id_list

@@ -24,7 +24,7 @@ dsol-duet), gives two boxes per frame, both with score 1:
 from __future__ import annotations
 
 import zlib
-from typing import Mapping
+from collections.abc import Mapping
 
 import numpy as np
 

@@ -62,8 +62,8 @@ median). Maps are converted to float32 first: the reference networks produce flo
 from __future__ import annotations
 
 import itertools
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Callable, Sequence
 
 import numpy as np
 

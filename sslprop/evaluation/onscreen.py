@@ -23,7 +23,8 @@ frame of a multi-frame sample. Boxes are absolute pixels ``(x1, y1, x2, y2)`` of
 from __future__ import annotations
 
 import os
-from typing import Any, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -141,7 +142,6 @@ def table1(records: Mapping[str, Mapping[str, Any]], labels: Mapping[str, bool],
     answers = {**{CRITERION_NAMES[c]: dec[c] for c in CRITERIA if c in dec}, "always on-screen": np.ones_like(y)}
     rows = [{"criterion": name, **_rates(pred, y)} for name, pred in answers.items()]
     if ci is not None:
-        from sslprop.evaluation.bootstrap import bootstrap_intervals
 
         columns = {name: ((pred == y).astype(np.float64), np.mean) for name, pred in answers.items()}
         columns.update({f"{name} (balanced)": (np.stack([pred, y], 1).astype(np.float64),

@@ -29,7 +29,6 @@ from sslprop.data.format import frame_key  # noqa: F401  (the prediction files' 
 from sslprop.errors import SSLPropError
 from sslprop.utils import sha256_file
 
-
 INFO = "predictions.json"
 SET_FILES = ("boxes.json", "two_sources.json", "maps.npz", "onscreen.json")  # stamped in predictions.json's "files"
 

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 # the rates a report may hold, in the table's order (`evaluate` copies these of a --compare report)
 RATES = ("ciou@0.5", "ciou@0.3", "iou@0.5", "box_iou@0.5", "auc", "mean_ciou", "silent", "pointing")

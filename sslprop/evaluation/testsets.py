@@ -21,9 +21,10 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 from sslprop.argtypes import nonnegative_int
 from sslprop.data.annotations import match_ids, read_annotations, read_id_list

@@ -71,8 +71,8 @@ def card_for(run: Path, data: Path, predictions: Path, figures: Path) -> dict[st
 def ship(data_root: str = "data", runs_root: str = "runs", figures: str = "figures", out: str | None = None,
          device: str = "cpu", budget: str = "full") -> dict[str, Any]:
     """Export the main run into sslprop/weights/ (or `out`) with its card; returns the card."""
-    from sslprop.engine.localize import SHIPPED_RUN
     from sslprop.engine.checkpoint import export_run
+    from sslprop.engine.localize import SHIPPED_RUN
     from sslprop.lab import workflow as wf
     from sslprop.models.weights import WEIGHTS_DIR
 

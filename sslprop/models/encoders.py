@@ -12,8 +12,8 @@ encoders or the paper's public VGG16 / VGGish files (`sslprop.models.hub`).
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import torch
 import torch.nn as nn

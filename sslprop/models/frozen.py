@@ -31,8 +31,9 @@ import abc
 import hashlib
 import io
 import os
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import torch
 import torch.nn as nn
@@ -254,7 +255,7 @@ class FrozenEncoder(nn.Module):
         self.cache: EncoderCache | None = None
         self.encoder.eval()
 
-    def train(self, mode: bool = True) -> "FrozenEncoder":
+    def train(self, mode: bool = True) -> FrozenEncoder:
         super().train(mode)
         self.encoder.eval()  # BatchNorm keeps its pretrained statistics
         return self

@@ -16,7 +16,8 @@ compares with the audio (the frame stream's f_att) is `methods.m_on_features`.
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import torch
 from torch import Tensor

@@ -63,7 +63,7 @@ def _reduce(x: Tensor, reduction: str) -> Tensor:
     raise SSLPropError(f"reduction '{reduction}': choose 'mean' or 'none'")
 
 
-def paired_distance_ratio_loss(out: "ModelOutput", normalize: bool = True) -> Tensor:
+def paired_distance_ratio_loss(out: ModelOutput, normalize: bool = True) -> Tensor:
     """The distance ratio loss where each negative pair is localised with the negative's own audio.
 
     The positive distance is |f_v - f_s| as in the model's forward; for each negative audio f_s-
@@ -85,7 +85,7 @@ def paired_distance_ratio_loss(out: "ModelOutput", normalize: bool = True) -> Te
 
 
 def paper_proposal_loss(
-    out: "ModelOutput", neg_f_s: Tensor, lam: float = 0.5, use_euclidean: bool = True, normalize: bool = False,
+    out: ModelOutput, neg_f_s: Tensor, lam: float = 0.5, use_euclidean: bool = True, normalize: bool = False,
 ) -> tuple[Tensor, dict[str, Tensor]]:
     """The model's training loss as the paper prints it: L = sum_n (L_tri_n + lam * L_edu_n), averaged over the B videos.
 
@@ -111,7 +111,7 @@ def paper_proposal_loss(
 
 
 def paired_proposal_loss(
-    out: "ModelOutput", lam: float = 0.5, use_euclidean: bool = True, normalize: bool = False,
+    out: ModelOutput, lam: float = 0.5, use_euclidean: bool = True, normalize: bool = False,
 ) -> tuple[Tensor, dict[str, Tensor]]:
     """The training loss with paired negatives (`train.paired_negatives` > 0): L = sum_n (L_tri_n + lam * L_edu_n),
     averaged over the B videos, where L_tri_n is `paired_distance_ratio_loss` (the model run with `pair_audio`:

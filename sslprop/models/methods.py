@@ -20,8 +20,9 @@ negative of clip b, drawn by `predict` from the whole split) and returns m_on's 
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable, Protocol
+from typing import Any, Protocol
 
 import torch
 import torch.nn as nn

@@ -6,8 +6,8 @@ whole split being predicted (`split_negatives`), so that its decisions do not de
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 import torch
 from torch import Tensor
@@ -35,7 +35,7 @@ class StepContext:
     step: int | None = None
 
     @classmethod
-    def at(cls, seed: int, epoch: int, step: int) -> "StepContext":
+    def at(cls, seed: int, epoch: int, step: int) -> StepContext:
         """The trainer's context for (epoch, step) of a run seeded with `seed`."""
         return cls(step_generator(seed, epoch, step), epoch, step)
 

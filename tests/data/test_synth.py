@@ -12,9 +12,9 @@ import pytest
 import soundfile as sf
 
 from sslprop.cli import main as cli_main
-from sslprop.data.synth import assets, compose, generator, presets
 from sslprop.data.audio import load_audio
 from sslprop.data.format import read_info, read_manifest
+from sslprop.data.synth import assets, compose, generator, presets
 from sslprop.errors import SSLPropError
 
 

@@ -169,7 +169,7 @@ def test_a_sound_shorter_than_the_picture_is_said(tmp_path):
     said = []
     rec = L.localize([clip], tmp_path / "out", audio=tmp_path / "short.wav", progress=False, log=said.append)["clip"]
     late = [f for f in rec["frames"] if f["time"] >= 1.0]
-    assert len(late) == 4 and any(f"short.wav) ends at 1.00 s, the picture at 3.00 s: the last 4 of 6 frames are localised "
+    assert len(late) == 4 and any("short.wav) ends at 1.00 s, the picture at 3.00 s: the last 4 of 6 frames are localised "
                                   "with silence" in m for m in said), said
     said.clear()
     L.localize([clip], tmp_path / "own", progress=False, log=said.append)  # its own soundtrack is as long as the picture

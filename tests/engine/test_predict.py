@@ -8,9 +8,9 @@ import torch
 
 from sslprop.data.dataset import SSLDataset, collate
 from sslprop.engine.predict import predict
-from sslprop.models.inference import calibrate_m_on
 from sslprop.engine.train import train
 from sslprop.errors import SSLPropError
+from sslprop.models.inference import calibrate_m_on
 from sslprop.models.methods import get_method
 from sslprop.models.negatives import negative_indices
 from sslprop.ops.boxes import map_box

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 from sslprop import cli
-from sslprop.data.synth import generator
 from sslprop.data.format import read_info, read_manifest
+from sslprop.data.synth import generator
 from sslprop.errors import SSLPropError
 from sslprop.evaluation.listening import Answer, blind_difference, listen_scores, listening_frames, paired_follow, pointed_object
 

@@ -7,8 +7,8 @@ import torch
 
 from sslprop.cli import main as cli_main
 from sslprop.config import get_profile
-from sslprop.data.synth import generator
 from sslprop.data.proposals import extract_dataset
+from sslprop.data.synth import generator
 from sslprop.engine.train import train
 from sslprop.errors import SSLPropError
 from sslprop.evaluation.probe import background_box, own_sound_preference

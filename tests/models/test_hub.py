@@ -10,7 +10,6 @@ import dataclasses
 import hashlib
 import os
 import urllib.error
-
 from pathlib import Path
 
 import pytest

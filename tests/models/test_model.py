@@ -13,8 +13,8 @@ from sslprop.models.losses import paper_proposal_loss
 from sslprop.models.model import (
     AudioGuidedAttention,
     ModelOutput,
-    build_model,
     _mil_weights,
+    build_model,
     pool_bag,
 )
 from sslprop.models.negatives import negative_indices

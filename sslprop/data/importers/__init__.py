@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import argparse
 import os
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, replace
 from pathlib import Path
-from typing import Callable, Iterator
 
 from sslprop.argtypes import nonnegative_int, positive_int
 from sslprop.config import DataConfig

@@ -8,8 +8,8 @@ Every function that draws takes the sample's generator (`rng`), so a sample is a
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Iterator
 
 import cv2
 import numpy as np

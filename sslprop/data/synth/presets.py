@@ -26,8 +26,9 @@ sample does not depend on ``n`` and the same command gives byte-identical files.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 

@@ -70,7 +70,7 @@ def frame_video_codes(video_ids: Sequence[str] | Tensor, num_frames: int) -> Ten
     return video_codes(video_ids).repeat_interleave(num_frames)  # (B,) -> (B*N,)
 
 
-def map_inference(maps: Tensor, f_v: Tensor | None = None, f_s: Tensor | None = None) -> "Inference":
+def map_inference(maps: Tensor, f_v: Tensor | None = None, f_s: Tensor | None = None) -> Inference:
     """The read-out of a map-based method: its maps and no boxes (predict thresholds the map for one).
 
     maps: Tensor[F, S, S] (higher = more likely the source); f_v, f_s: Tensor[F, d] or None.

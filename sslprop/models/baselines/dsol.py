@@ -165,7 +165,7 @@ class DSOLNet(nn.Module):
     def clusters(self) -> int:
         return self.v_class.out_features
 
-    def train(self, mode: bool = True) -> "DSOLNet":
+    def train(self, mode: bool = True) -> DSOLNet:
         super().train(mode)
         self.teacher_audio.eval()  # the frozen stage-one copy never updates its BatchNorm statistics
         return self

@@ -38,8 +38,9 @@ PixelPlayer has no common audio-visual embedding: `infer` returns f_v = f_s = No
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 import torch
 import torch.nn as nn
