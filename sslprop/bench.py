@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import sys
 import tempfile
 import time
@@ -13,8 +14,25 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+import cv2
+import numpy as np
+import torch
+
 from sslprop.argtypes import nonnegative_int, positive_int
+from sslprop.config import get_profile
+from sslprop.data.audio import audio_patch, clip_at, load_audio
+from sslprop.data.format import read_manifest
+from sslprop.data.proposals import available_cores, extract_dataset, selective_search
+from sslprop.data.synth.assets import load_bank
+from sslprop.data.synth.generator import generate
 from sslprop.errors import SSLPropError
+from sslprop.models.frozen import EncoderCache, ProposalFeatureCache, freeze_encoders, frozen_encoders
+from sslprop.models.methods import get_method
+from sslprop.models.model import build_model
+from sslprop.models.negatives import StepContext
+from sslprop.ops.boxes import cap_proposals
+from sslprop.ops.grm import grm, score_boxes, select_topk
+from sslprop.utils import resolve_device, seed_everything
 
 
 @dataclass
@@ -50,9 +68,7 @@ class Benchmark:
 
 def machine_facts() -> dict[str, Any]:
     """Cores of the machine, cores this process may use, and torch's intra-op threads."""
-    import torch
 
-    from sslprop.data.proposals import available_cores
 
     return {"cores": os.cpu_count() or 1, "available_cores": available_cores(), "torch_threads": torch.get_num_threads()}
 
@@ -71,11 +87,13 @@ def _timed(fn: Callable[[], Any]) -> tuple[Any, float]:
 def _data_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--n", type=positive_int, default=50, help="samples to generate and read (default 50)")
     parser.add_argument("--size", type=positive_int, default=None, help="frame side in pixels (default: the preset's)")
-    parser.add_argument("--workers", type=nonnegative_int, default=None, help="Selective Search processes (default: all cores); with --profile: DataLoader workers (0: the main process)")
+    parser.add_argument("--workers", type=nonnegative_int, default=None, help="Selective Search processes (default: all cores); "
+                        "with --profile: DataLoader workers (0: the main process)")
     parser.add_argument("--preset", default="scenes", help="embedded-benchmark preset to generate (default scenes)")
     parser.add_argument("--seed", type=nonnegative_int, default=0, help="seed of the generated set (default 0)")
     parser.add_argument("--out", type=Path, default=None, help="keep the generated set here (default: a temporary folder, removed)")
-    parser.add_argument("--large-side", type=positive_int, default=1024, help="side of the large frame searched at full size and as stored by import folder (default 1024)")
+    parser.add_argument("--large-side", type=positive_int, default=1024, help="side of the large frame searched at full size and "
+                        "as stored by import folder (default 1024)")
     parser.add_argument("--profile", choices=["cpu", "paper"], help="instead: the profile's whole training input through the "
                         "trainer's DataLoader (--workers N DataLoader workers, default the profile's), and what a step needs")
     parser.add_argument("--data", type=Path, help="with --profile: read this data set (default: generate --n samples)")
@@ -93,7 +111,6 @@ def decode_and_features(root: Path, sample_rate: int = 16000, clip_seconds: floa
     Runs with one torch thread, as in a DataLoader worker (small tensors gain nothing from
     more, and lose much when the cores are busy).
     """
-    import torch
 
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
@@ -104,10 +121,7 @@ def decode_and_features(root: Path, sample_rate: int = 16000, clip_seconds: floa
 
 
 def _decode_and_features(root: Path, sample_rate: int, clip_seconds: float) -> dict[str, Row]:
-    import cv2
 
-    from sslprop.data.audio import audio_patch, clip_at, load_audio
-    from sslprop.data.format import read_manifest
 
     samples = read_manifest(root)
     warm = clip_at(load_audio(root / samples[0].audio, sample_rate), sample_rate, samples[0].frames[0].time, clip_seconds)
@@ -116,14 +130,14 @@ def _decode_and_features(root: Path, sample_rate: int, clip_seconds: float) -> d
     spent = {"audio": 0.0, "logmel": 0.0, "vggish": 0.0, "frames": 0.0}
     clips = frames = 0
     for sample in samples:
-        wav, dt = _timed(lambda: load_audio(root / sample.audio, sample_rate))
+        wav, dt = _timed(lambda: load_audio(root / sample.audio, sample_rate))  # noqa: B023  (called at once, inside the iteration)
         spent["audio"] += dt
         for frame in sample.frames:
             clip = clip_at(wav, sample_rate, frame.time, clip_seconds)
             for kind in ("logmel", "vggish"):
-                _, dt = _timed(lambda: audio_patch(clip, sample_rate, kind))
+                _, dt = _timed(lambda: audio_patch(clip, sample_rate, kind))  # noqa: B023  (called at once, inside the iteration)
                 spent[kind] += dt
-            image, dt = _timed(lambda: cv2.imread(str(root / frame.path), cv2.IMREAD_COLOR))
+            image, dt = _timed(lambda: cv2.imread(str(root / frame.path), cv2.IMREAD_COLOR))  # noqa: B023  (called at once, inside the iteration)
             if image is None:
                 raise SSLPropError(f"{root / frame.path}: cannot decode the image")
             spent["frames"] += dt
@@ -140,10 +154,7 @@ def _decode_and_features(root: Path, sample_rate: int, clip_seconds: float) -> d
 
 def proposals_one_core(root: Path, max_frames: int = 20) -> Row:
     """Selective Search (fast) in this process, one OpenCV thread, on up to `max_frames` frames."""
-    import cv2
 
-    from sslprop.data.format import read_manifest
-    from sslprop.data.proposals import selective_search
 
     paths = [root / f.path for s in read_manifest(root) for f in s.frames][:max_frames]
     images = [cv2.imread(str(p), cv2.IMREAD_COLOR)[:, :, ::-1].copy() for p in paths]
@@ -159,11 +170,7 @@ def proposals_one_core(root: Path, max_frames: int = 20) -> Row:
 def proposals_large_frame(root: Path, side: int = 1024, working: int = 224) -> dict[str, Row]:
     """Selective Search on one benchmark frame upscaled to `side` px: searched at full size, and as `import folder`
     stores it (the longer side at `working` px). One process, one OpenCV thread."""
-    import cv2
-    import numpy as np
 
-    from sslprop.data.format import read_manifest
-    from sslprop.data.proposals import selective_search
 
     frame = next(f for s in read_manifest(root) for f in s.frames)
     image = cv2.imread(str(root / frame.path), cv2.IMREAD_COLOR)[:, :, ::-1]
@@ -184,12 +191,9 @@ def run_data(args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, Row]]:
     """Generate a set with `sslprop.data.synth.generator.generate`, read it back, run Selective Search on it (with --profile:
     the profile's training input through the DataLoader, `sslprop.bench_gpu.run_loader`)."""
     if args.profile is not None:
-        from sslprop.bench_gpu import run_loader
+        from sslprop.bench_gpu import run_loader  # noqa: PLC0415  (a cycle: bench_gpu builds on this module's Row)
 
         return run_loader(args)
-    from sslprop.data.proposals import available_cores, extract_dataset
-    from sslprop.data.synth.assets import load_bank
-    from sslprop.data.synth.generator import generate
 
     if args.n < 1:
         raise SSLPropError(f"--n {args.n}: must be at least 1")
@@ -241,9 +245,7 @@ def _train_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _peak_memory_mb(device: torch.device) -> float:  # noqa: F821
-    import resource
 
-    import torch
 
     if device.type == "cuda":
         return torch.cuda.max_memory_allocated(device) / 2**20
@@ -251,7 +253,6 @@ def _peak_memory_mb(device: torch.device) -> float:  # noqa: F821
 
 
 def _random_proposals(n_frames: int, per_frame: int, size: int, gen: torch.Generator) -> list:  # noqa: F821
-    import torch
 
     xy = torch.rand(n_frames, per_frame, 2, generator=gen) * (size * 0.8)
     wh = 4 + torch.rand(n_frames, per_frame, 2, generator=gen) * (size * 0.6)
@@ -281,16 +282,7 @@ def measure_training(profile: str, batch_size: int | None, steps: int, proposals
     (the embedded benchmark's former 96 px frames) and on bags of `proposals` whose SPP rows are read from a
     `ProposalFeatureCache` instead of pooled.
     """
-    import torch
 
-    from sslprop.config import get_profile
-    from sslprop.models.frozen import EncoderCache, ProposalFeatureCache, freeze_encoders, frozen_encoders
-    from sslprop.models.methods import get_method  # late, as every torch import here: `bench --help` stays fast
-    from sslprop.models.model import build_model
-    from sslprop.models.negatives import StepContext  # late, as above
-    from sslprop.ops.boxes import cap_proposals
-    from sslprop.ops.grm import grm, score_boxes, select_topk
-    from sslprop.utils import resolve_device, seed_everything
 
     device = resolve_device(device_name)
     cfg = timing_config(get_profile(profile))
@@ -357,7 +349,7 @@ def measure_training(profile: str, batch_size: int | None, steps: int, proposals
         model, step = trainer(encoders, bag, rows)
         step()  # warm-up (fills the caches)
         sync()
-        _, times[name] = _timed(lambda: repeat(step))
+        _, times[name] = _timed(lambda: repeat(step))  # noqa: B023  (called at once, inside the iteration)
         if name == own:
             kept = model
     model = kept
@@ -417,14 +409,14 @@ def run_train(args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, Row]]
 
 
 def _train_gpu_arguments(parser: argparse.ArgumentParser) -> None:
-    from sslprop.bench_gpu import gpu_arguments
+    from sslprop.bench_gpu import gpu_arguments  # noqa: PLC0415  (a cycle: bench_gpu builds on this module's Row)
 
     _train_arguments(parser)
     gpu_arguments(parser)
 
 
 def _infer_arguments(parser: argparse.ArgumentParser) -> None:
-    from sslprop.bench_gpu import gpu_arguments
+    from sslprop.bench_gpu import gpu_arguments  # noqa: PLC0415  (a cycle: bench_gpu builds on this module's Row)
 
     _train_arguments(parser)
     gpu_arguments(parser, data=False)
@@ -434,14 +426,14 @@ def run_train_or_gpu(args: argparse.Namespace) -> tuple[dict[str, Any], dict[str
     """`bench train`; with `--device cuda` the GPU report (`sslprop.bench_gpu.run_gpu`: steps fed by the DataLoader,
     data wait, peak memory, share of the bf16 peak)."""
     if str(args.device).startswith("cuda"):
-        from sslprop.bench_gpu import run_gpu
+        from sslprop.bench_gpu import run_gpu  # noqa: PLC0415  (a cycle: bench_gpu builds on this module's Row)
 
         return run_gpu(args, train=True)
     return run_train(args)
 
 
 def run_infer(args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, Row]]:
-    from sslprop.bench_gpu import run_gpu
+    from sslprop.bench_gpu import run_gpu  # noqa: PLC0415  (a cycle: bench_gpu builds on this module's Row)
 
     return run_gpu(args, train=False)
 

@@ -21,8 +21,22 @@ from contextlib import ExitStack, nullcontext
 from pathlib import Path
 from typing import Any
 
+import torch
+from torch.utils.flop_counter import FlopCounterMode
+
 from sslprop.argtypes import nonnegative_int, positive_int
+from sslprop.bench import Row, _peak_memory_mb, timing_config
+from sslprop.config import get_profile
+from sslprop.data.dataset import SSLDataset
+from sslprop.data.proposals import extract_dataset
+from sslprop.data.synth.generator import generate
+from sslprop.engine.checkpoint import build_method_model
+from sslprop.engine.train import EpochBatches, loader_workers, make_loader
 from sslprop.errors import SSLPropError
+from sslprop.models.batch import batch_inputs, model_device
+from sslprop.models.methods import get_method
+from sslprop.models.negatives import StepContext
+from sslprop.utils import resolve_device, seed_everything
 
 # Dense tensor-core peaks in TFLOP/s of the AMP dtype (bf16; V100: fp16, it has no bf16), from the vendors' data
 # sheets, without sparsity. The first entry whose name is in torch.cuda.get_device_name() applies; any other GPU
@@ -77,7 +91,6 @@ def _cudnn_rnn_backward(input_shape, weights, stride, *args, out_shape=None, **k
 
 def rnn_flop_formulas() -> dict:
     """FlopCounterMode's `custom_mapping` for the fused LSTM kernels it does not count by itself."""
-    import torch
 
     aten = torch.ops.aten
     return {aten.mkldnn_rnn_layer: _mkldnn_rnn, aten.mkldnn_rnn_layer_backward: _mkldnn_rnn_backward,
@@ -86,7 +99,6 @@ def rnn_flop_formulas() -> dict:
 
 def count_flops(fn: Callable[[], Any]) -> int:
     """The FLOPs `fn()` runs: matrix products and convolutions (forward and backward), LSTMs included."""
-    from torch.utils.flop_counter import FlopCounterMode
 
     with FlopCounterMode(display=False, custom_mapping=rnn_flop_formulas()) as counter:
         fn()
@@ -95,7 +107,6 @@ def count_flops(fn: Callable[[], Any]) -> int:
 
 def random_batch(cfg: Any, batch: int, proposals: int, seed: int = 0) -> dict[str, Any]:
     """A collated batch of random inputs of the profile's sizes, `proposals` boxes per frame, `batch` videos."""
-    import torch
 
     gen = torch.Generator().manual_seed(seed)
     B, N, S = batch, cfg.data.num_frames, cfg.data.frame_size
@@ -109,11 +120,7 @@ def random_batch(cfg: Any, batch: int, proposals: int, seed: int = 0) -> dict[st
 
 def step_flops(model: Any, cfg: Any, batch: dict[str, Any], train: bool = True) -> int:
     """FLOPs of one training step's forward and backward (the trainer's loss), or of one forward without gradient."""
-    import torch
 
-    from sslprop.models.batch import batch_inputs, model_device
-    from sslprop.models.methods import get_method
-    from sslprop.models.negatives import StepContext
 
     def run() -> None:
         if train:
@@ -131,11 +138,7 @@ def step_flops(model: Any, cfg: Any, batch: dict[str, Any], train: bool = True) 
 def step_needs(cfg: Any, peak_tflops: float, mfu: float, proposals: int) -> tuple[float, float]:
     """(clips/s a training step takes at `mfu` of `peak_tflops`, training FLOPs per clip), the FLOPs counted on
     one step at batch 2 on the CPU (random encoders and inputs; FLOPs grow with the batch exactly linearly)."""
-    import torch
 
-    from sslprop.bench import timing_config
-    from sslprop.engine.checkpoint import build_method_model
-    from sslprop.models.methods import get_method
 
     cfg = timing_config(cfg).replace(**{"train.device": "cpu"})
     torch.manual_seed(0)
@@ -150,8 +153,6 @@ def step_needs(cfg: Any, peak_tflops: float, mfu: float, proposals: int) -> tupl
 def prepare_set(args: argparse.Namespace, size: int, stack: ExitStack, log: Callable[[str], None]) -> Path:
     """`--data` as given, or a `scenes` set of `--n` samples at `size` px with its proposals (every core), kept in
     `--out` or a temporary folder that `stack` removes."""
-    from sslprop.data.proposals import extract_dataset
-    from sslprop.data.synth.generator import generate
 
     if getattr(args, "data", None) is not None:
         return Path(args.data)
@@ -169,7 +170,6 @@ def prepare_set(args: argparse.Namespace, size: int, stack: ExitStack, log: Call
 
 def _dataset(root: Path, cfg: Any, workers: int, scratch: Path) -> Any:
     """The data set as `train` reads it with `workers` workers, its patch cache moved to `scratch` (a cold start)."""
-    from sslprop.data.dataset import SSLDataset
 
     ds = SSLDataset(root, None, cfg.data, with_proposals=True, max_proposals=cfg.model.max_proposals,
                     cache=workers == 0, example_cache=workers > 0)
@@ -180,7 +180,6 @@ def _dataset(root: Path, cfg: Any, workers: int, scratch: Path) -> Any:
 
 def _passes(n: int, batch: int, seed: int) -> Callable[[int], list[list[int]]]:
     """Pass p's batches: a seeded permutation of the n items cut into full batches."""
-    import torch
 
     def batches(p: int) -> list[list[int]]:
         order = torch.randperm(n, generator=torch.Generator().manual_seed(seed * 1000 + p)).tolist()
@@ -198,10 +197,7 @@ def measure_loader(root: Path, cfg: Any, workers: int, batch: int | None = None,
     over the other clips computes their audio patches (workers write them to disk, the main process keeps them in
     memory), three more passes over every clip read them back. The batch is by default the profile's, at most 32
     and at most a quarter of the clips (four batches a pass)."""
-    import torch
 
-    from sslprop.bench import Row
-    from sslprop.engine.train import EpochBatches, make_loader
 
     with tempfile.TemporaryDirectory(prefix="sslprop-patches-") as scratch:
         dataset = _dataset(root, cfg, workers, Path(scratch))
@@ -240,8 +236,6 @@ def measure_loader(root: Path, cfg: Any, workers: int, batch: int | None = None,
 
 def run_loader(args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, Any]]:
     """`bench data --profile P [--workers N]`: the training input's clips/s, and what a training step needs."""
-    from sslprop.config import get_profile
-    from sslprop.engine.train import loader_workers
 
     cfg = get_profile(args.profile)
     workers = cfg.train.num_workers if args.workers is None else args.workers
@@ -272,7 +266,6 @@ def run_loader(args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, Any]
 
 def _peak_for_need(args: argparse.Namespace) -> tuple[str, float, str]:
     """(GPU name, peak TFLOP/s, a note) that `bench data` sizes a step's need for."""
-    import torch
 
     if args.peak_tflops is not None:
         return "the given GPU", float(args.peak_tflops), " (--peak-tflops)"
@@ -289,7 +282,6 @@ def _peak_for_need(args: argparse.Namespace) -> tuple[str, float, str]:
 
 def _amp(device: Any, amp: bool) -> tuple[Any, str]:
     """(autocast context factory, dtype name): bf16 where the GPU has it, else fp16; nothing on the CPU or with --no-amp."""
-    import torch
 
     if not amp or device.type != "cuda":
         return nullcontext, "float32"
@@ -298,7 +290,6 @@ def _amp(device: Any, amp: bool) -> tuple[Any, str]:
 
 
 def _peak(device: Any, given: float | None) -> float | None:
-    import torch
 
     if given is not None:
         return float(given)
@@ -306,14 +297,12 @@ def _peak(device: Any, given: float | None) -> float | None:
 
 
 def _sync(device: Any) -> None:
-    import torch
 
     if device.type == "cuda":
         torch.cuda.synchronize(device)
 
 
 def _memory_mb(device: Any) -> float:
-    from sslprop.bench import _peak_memory_mb
 
     return round(_peak_memory_mb(device), 1)
 
@@ -323,13 +312,7 @@ def measure_step(root: Path, cfg: Any, device: Any, batch: int, steps: int, work
     """Training steps of `ours` fed by the trainer's DataLoader over `root` (random encoders), timed one by one:
     the wait for the next batch, then forward, backward and Adam (synchronised, as `train` does when it reads
     the loss). Two warm-up steps first; `steps` timed ones, over as many passes as they take."""
-    import torch
 
-    from sslprop.bench import Row, timing_config
-    from sslprop.engine.checkpoint import build_method_model
-    from sslprop.engine.train import EpochBatches, make_loader
-    from sslprop.models.methods import get_method
-    from sslprop.models.negatives import StepContext
 
     cfg = timing_config(cfg)
     method = get_method("ours")
@@ -401,10 +384,7 @@ def measure_step(root: Path, cfg: Any, device: Any, batch: int, steps: int, work
 def measure_inference(model: Any, cfg: Any, batch: dict[str, Any], device: Any, steps: int, amp: bool = True,
                       peak_tflops: float | None = None) -> tuple[dict[str, Any], dict[str, Any]]:
     """Forwards without gradient of `model` on one batch already on `device` (the model alone): frames/s."""
-    import torch
 
-    from sslprop.bench import Row
-    from sslprop.models.batch import batch_inputs
 
     autocast, dtype = _amp(device, amp)
     model.eval()
@@ -429,14 +409,7 @@ def measure_inference(model: Any, cfg: Any, batch: dict[str, Any], device: Any, 
 
 def run_gpu(args: argparse.Namespace, train: bool = True) -> tuple[dict[str, Any], dict[str, Any]]:
     """`bench train --device cuda` (train and inference) and `bench infer`: the profile's model on this device."""
-    import torch
 
-    from sslprop.bench import timing_config
-    from sslprop.config import get_profile
-    from sslprop.engine.checkpoint import build_method_model
-    from sslprop.engine.train import loader_workers
-    from sslprop.models.methods import get_method
-    from sslprop.utils import resolve_device, seed_everything
 
     device = resolve_device(args.device)  # no CUDA here: one line, exit status 2
     profiles = ["cpu", "paper"] if args.profile == "both" else [args.profile]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -37,7 +38,9 @@ class ModelConfig:
     spp_levels: tuple[int, ...] = (1, 2)  # SPP grid sizes (RoI pooling at each, concatenated)
     max_proposals: int = 2000  # proposals per frame considered before selection (largest-first cap; holds a whole bag)
     mil_temperature: float | None = None  # None: alpha = d / sum d (as printed); T: alpha = softmax(d / T) over existing slots
-    pretrained: bool = False  # encoders without a weight file load pretrained ones: small the shipped (sslprop/weights/), vgg16 / vggish the public ImageNet / AudioSet files (models/hub.py)
+    # encoders without a weight file load pretrained ones: small the shipped (sslprop/weights/), vgg16 / vggish the public
+    # ImageNet / AudioSet files (models/hub.py)
+    pretrained: bool = False
     ogl_alpha: float | None = None  # ezvsl, slavc: None = the audio-visual map alone; a: a * map + (1 - a) * object prior (OGL, EZ-VSL: 0.4)
 
 
@@ -79,7 +82,6 @@ CHOICES = {"data.audio_features": ("logmel", "vggish"), "data.proposal_mode": ("
 
 def _check_value(key: str, annotation: str, value: Any) -> None:
     """One-line SSLPropError unless `value` has the annotated type and lies in the key's range."""
-    import math
 
     kinds = {a.strip().split("[")[0] for a in str(annotation).split("|")}
     ok = (value is None and "None" in kinds) or (isinstance(value, bool) and "bool" in kinds) or (

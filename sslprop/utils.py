@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import random
@@ -13,11 +14,13 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import torch
+
+from sslprop.errors import SSLPropError
 
 
 def seed_everything(seed: int) -> None:
     """Seed Python, NumPy and torch (CPU and CUDA) from one integer."""
-    import torch
 
     random.seed(seed)
     np.random.seed(seed % (2**32))
@@ -28,7 +31,6 @@ def seed_everything(seed: int) -> None:
 
 def sha256_file(path: str | os.PathLike) -> str:
     """sha256 of a file's bytes (hex), read in 1 MiB blocks: weight files, exported runs, prediction files."""
-    import hashlib
 
     h = hashlib.sha256()
     with open(path, "rb") as f:
@@ -39,9 +41,7 @@ def sha256_file(path: str | os.PathLike) -> str:
 
 def check_out_folder(out: str | os.PathLike, flag: str = "--out") -> None:
     """A one-line SSLPropError before any work when an output folder path names an existing file."""
-    from pathlib import Path
 
-    from sslprop.errors import SSLPropError
 
     p = Path(out)
     for q in (p, *p.parents):
@@ -108,10 +108,9 @@ def folder_lock(folder: str | os.PathLike, command: str) -> Iterator[Path]:
     A held lock raises a one-line SSLPropError naming the holder's process id. Where `fcntl` is missing
     (Windows) nothing is locked.
     """
-    from sslprop.errors import SSLPropError
 
     try:
-        import fcntl
+        import fcntl  # noqa: PLC0415  (POSIX only; elsewhere the lock is skipped)
     except ImportError:  # pragma: no cover (not POSIX)
         yield Path(folder)
         return
@@ -162,9 +161,7 @@ def _lock_holder(fd: int) -> str:
 
 def resolve_device(name: str | None) -> torch.device:  # noqa: F821
     """`"cpu"`, `"cuda"`, `"cuda:1"` or None/`"auto"` (CUDA when available) -> torch.device."""
-    import torch
 
-    from sslprop.errors import SSLPropError
 
     if name in (None, "", "auto"):
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")

@@ -379,7 +379,8 @@ def summarise_problems(problems: list[Problem], examples: int = 3) -> dict[str, 
     return out
 
 
-MEDIA_SUFFIXES = (".png", ".jpg", ".jpeg", ".mp4", ".mkv", ".webm", ".avi", ".wav", ".mp3", ".flac", ".xml", ".npy", ".h5")  # dropped from the ids of a test list
+# dropped from the ids of a test list
+MEDIA_SUFFIXES = (".png", ".jpg", ".jpeg", ".mp4", ".mkv", ".webm", ".avi", ".wav", ".mp3", ".flac", ".xml", ".npy", ".h5")
 ID_HEADERS = ("id", "ids", "file", "filename", "file_name", "name", "video", "video_id", "videoid", "ytid", "youtube_id", "key", "image")
 _ID_FIELDS = ("file", "id", "video_id", "name", "key")  # where a json entry keeps its id, first found wins
 _CLIP_START = re.compile(r"^(?P<ytid>.+)_(?P<start>\d{1,7})$")  # VGGSound clip ids: <ytid>_<start second, zero-padded>
@@ -480,11 +481,14 @@ def match_ids(ids: list[str], keys: set[str] | list[str]) -> tuple[list[str], in
             continue
         m = _CLIP_START.match(i)
         if m and m["ytid"] in keys:
-            out.append(m["ytid"]); mapped += 1
+            out.append(m["ytid"])
+            mapped += 1
         elif m and m["ytid"] in by_ytid and len(by_ytid[m["ytid"]]) == 1 and int(_CLIP_START.match(by_ytid[m["ytid"]][0])["start"]) == int(m["start"]):
-            out.append(by_ytid[m["ytid"]][0]); mapped += 1  # the same start second, padded differently
+            out.append(by_ytid[m["ytid"]][0])  # the same start second, padded differently
+            mapped += 1
         elif i in by_ytid and len(by_ytid[i]) == 1:
-            out.append(by_ytid[i][0]); mapped += 1
+            out.append(by_ytid[i][0])
+            mapped += 1
         else:
             out.append(i)
     return out, mapped

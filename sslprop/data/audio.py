@@ -9,10 +9,15 @@ import os
 import wave
 from pathlib import Path
 
+import av
 import numpy as np
+import soundfile as sf
 import torch
+import torchaudio
+import torchaudio.transforms as AT
 
 from sslprop.errors import SSLPropError
+from sslprop.utils import atomic_write_bytes
 
 SAMPLE_RATE = 16000
 
@@ -33,7 +38,6 @@ AUDIO_KINDS = ("vggish", "logmel")
 
 
 def _decode_soundfile(path: Path) -> tuple[np.ndarray, int]:
-    import soundfile as sf
 
     data, sr = sf.read(str(path), dtype="float32", always_2d=True)  # (T, C)
     return data.mean(axis=1), int(sr)
@@ -41,7 +45,6 @@ def _decode_soundfile(path: Path) -> tuple[np.ndarray, int]:
 
 def _decode_pyav(path: Path) -> tuple[np.ndarray, int]:
     """First audio track of any container PyAV opens -> (mono float32 [T], its sample rate)."""
-    import av
 
     with av.open(str(path)) as container:
         streams = [s for s in container.streams if s.type == "audio"]
@@ -97,7 +100,6 @@ def load_audio(path: str | os.PathLike, sample_rate: int = SAMPLE_RATE) -> torch
 
 def write_wav(path: str | os.PathLike, waveform: torch.Tensor | np.ndarray, sample_rate: int = SAMPLE_RATE) -> None:
     """Write a mono waveform in [-1, 1] as 16-bit PCM WAV (clipped; identical input gives identical bytes)."""
-    from sslprop.utils import atomic_write_bytes
 
     x = waveform.detach().cpu().numpy() if isinstance(waveform, torch.Tensor) else np.asarray(waveform)
     x = np.asarray(x, dtype=np.float64).reshape(-1)
@@ -124,7 +126,6 @@ def _as_1d_tensor(waveform: torch.Tensor | np.ndarray, dtype: torch.dtype | None
 @functools.lru_cache(maxsize=16)
 def _resampler(orig_rate: int, new_rate: int, dtype: torch.dtype) -> torch.nn.Module:
     """One torchaudio Resample per rate pair: its sinc kernel is built once, not per file."""
-    import torchaudio.transforms as AT
 
     return AT.Resample(orig_rate, new_rate, dtype=dtype)
 
@@ -255,7 +256,6 @@ def vggish_examples(waveform: torch.Tensor | np.ndarray, sample_rate: int) -> to
 @functools.lru_cache(maxsize=8)
 def _mel_transform(sample_rate: int, n_mels: int, device: str) -> torch.nn.Module:
     """The torchaudio MelSpectrogram of `logmel_patch`, built once per (rate, bands, device)."""
-    import torchaudio
 
     win = int(round(sample_rate * VGGISH_WINDOW_SECONDS))
     return torchaudio.transforms.MelSpectrogram(

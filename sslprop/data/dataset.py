@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import hashlib
+import io
+import json
 import os
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -14,12 +18,13 @@ from torch import Tensor
 from torch.utils.data import Dataset
 
 from sslprop.config import DataConfig
-from sslprop.data.audio import audio_patch, clip_at, load_audio
+from sslprop.data.audio import audio_patch, clip_at, load_audio, rms
 from sslprop.data.format import Sample, frame_key, read_manifest
 from sslprop.data.images import read_image
 from sslprop.data.proposal_cache import ProposalCache
 from sslprop.errors import SSLPropError
 from sslprop.ops.boxes import cap_proposals, rescale_boxes
+from sslprop.utils import atomic_write_json
 
 
 @dataclass(frozen=True)
@@ -61,7 +66,6 @@ class ExampleCache:
 
     def path(self, audio: str, time: float) -> Path | None:
         """Where the patch of the clip centred at `time` in `audio` is kept; None when the file cannot be read."""
-        import hashlib
 
         try:
             st = (self.root / audio).stat()
@@ -79,8 +83,6 @@ class ExampleCache:
     def put(self, path: Path, patch: Tensor) -> None:
         """Write one patch: a temporary file renamed into place, without fsync (an entry lost or cut short by a
         crash is computed again; a data set's worth of fsyncs costs more than the patches)."""
-        import io
-        import tempfile
 
         if not self.writable:
             return
@@ -263,10 +265,7 @@ def silent_audio(root: str | os.PathLike, paths: list[str], sample_rate: int, th
     data set's audio is read once, not at every run; a changed file is read again. A missing or
     unreadable file is left to the loader, which names it when it is used.
     """
-    import json
 
-    from sslprop.data.audio import rms
-    from sslprop.utils import atomic_write_json
 
     root = Path(root)
     store = root / AUDIO_CHECK

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from sslprop.errors import SSLPropError
+from sslprop.utils import atomic_write_json, atomic_write_text
 
 MANIFEST = "manifest.jsonl"
 DATASET_INFO = "dataset.json"
@@ -156,7 +157,6 @@ def sample_from_dict(d: Any, where: str = "sample") -> Sample:
 
 def write_manifest(root: str | os.PathLike, samples: Iterable[Sample], info: dict[str, Any]) -> Path:
     """Write `manifest.jsonl` and `dataset.json` into `root` (atomically, stable bytes)."""
-    from sslprop.utils import atomic_write_json, atomic_write_text
 
     root = Path(root)
     # Validate and canonicalise (ints -> floats in boxes, ...) so equal content gives equal bytes.

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import cv2
 import numpy as np
 
 from sslprop.errors import SSLPropError
@@ -16,7 +17,6 @@ def read_image(path: str | os.PathLike, min_size: int = 1, rgb: bool = True) -> 
     A missing, empty or undecodable file, or one smaller than `min_size` pixels on a side,
     raises `SSLPropError` naming the file.
     """
-    import cv2
 
     path = Path(path)
     if not path.is_file():

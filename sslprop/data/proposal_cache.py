@@ -10,9 +10,11 @@ import os
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+import cv2
 import numpy as np
 
 from sslprop.errors import SSLPropError
+from sslprop.utils import atomic_write_bytes, atomic_write_json
 
 SS_MODES = ("fast", "quality")
 
@@ -113,7 +115,6 @@ class ProposalCache:
 
     def put(self, frame_relpath: str | os.PathLike, boxes: np.ndarray) -> Path:
         """Store the frame's boxes (np.ndarray (P, 4), absolute pixels xyxy) atomically, as float32."""
-        from sslprop.utils import atomic_write_bytes
 
         arr = np.asarray(boxes, dtype=np.float32)
         if arr.ndim != 2 or arr.shape[1] != 4:
@@ -144,9 +145,7 @@ class ProposalCache:
 
     def write_index(self, counts: dict[str, int]) -> Path:
         """Write ``index.json`` with the settings, the OpenCV version and the proposals per frame."""
-        import cv2
 
-        from sslprop.utils import atomic_write_json
 
         path = self.dir / "index.json"
         atomic_write_json(path, {"settings": self.settings, "opencv": cv2.__version__, "counts": counts})

@@ -11,6 +11,7 @@ import ctypes
 import functools
 import multiprocessing
 import os
+import signal
 import sys
 import time
 from concurrent.futures import ProcessPoolExecutor
@@ -18,11 +19,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import cv2
 import numpy as np
+from tqdm import tqdm
 
+from sslprop.data.format import read_manifest
 from sslprop.data.images import read_image
 from sslprop.data.proposal_cache import SS_MODES, ProposalCache, check_relpath
 from sslprop.errors import SSLPropError
+from sslprop.utils import atomic_write_json, folder_lock
 
 # ---------------------------------------------------------------------------------------------
 # Selective Search (OpenCV contrib)
@@ -51,7 +56,6 @@ def _libc_srand() -> Any:
 
 def _selective_search_bgr(bgr: np.ndarray, mode: str, max_side: int | None, min_size: int) -> np.ndarray:
     """`selective_search` on a BGR uint8 image (what cv2.imread returns)."""
-    import cv2
 
     if mode not in SS_MODES:
         raise SSLPropError(f"unknown Selective Search mode {mode!r} (choose from {', '.join(SS_MODES)})")
@@ -185,7 +189,6 @@ def available_cores() -> int:
 
 
 def _init_worker() -> None:
-    import cv2
 
     cv2.setNumThreads(1)
     _die_with_parent()
@@ -193,7 +196,6 @@ def _init_worker() -> None:
 
 def _die_with_parent() -> None:
     """Linux: ask the kernel to end this worker when its parent dies (a SIGKILLed `proposals` leaves no worker behind)."""
-    import signal
 
     if not sys.platform.startswith("linux"):
         return
@@ -208,7 +210,6 @@ def _die_with_parent() -> None:
 
 def _extract_one(job: tuple[str, str, str, int | None, int, int]) -> tuple[str, int, str | None]:
     """Search one frame and store it: (frame path, P, None) or (frame path, -1, reason)."""
-    import cv2
 
     root, rel, mode, max_side, min_size, min_frame_size = job
     image_path = Path(root) / rel
@@ -243,7 +244,6 @@ def extract_dataset(
     ``report.json`` in the cache folder. The data set folder is locked meanwhile (`utils.folder_lock`,
     the lock `import` takes): a second `proposals` or an import into it is refused.
     """
-    from sslprop.utils import folder_lock
 
     if k < 1:
         raise SSLPropError(f"--k {k}: must be at least 1")
@@ -254,10 +254,7 @@ def extract_dataset(
 
 def _extract(root: Path, workers: int | None, mode: str, max_side: int | None, k: int, progress: bool, min_size: int,
              min_frame_size: int) -> ProposalStats:
-    from tqdm import tqdm
 
-    from sslprop.data.format import read_manifest
-    from sslprop.utils import atomic_write_json
 
     start = time.perf_counter()
     cache = ProposalCache(root, mode, max_side, min_size)

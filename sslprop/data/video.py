@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import av
 import numpy as np
 import torch
 
@@ -38,7 +39,6 @@ def _check_file(path: Path) -> None:
 
 
 def _open(path: Path):  # -> av.container.InputContainer
-    import av
 
     _check_file(path)
     try:
@@ -211,7 +211,6 @@ def aligned_audio(path: str | os.PathLike, sample_rate: int = SAMPLE_RATE) -> to
 
 def write_video(path: str | os.PathLike, frames: Sequence[np.ndarray], audio: np.ndarray, fps: int = 5, sample_rate: int = 16000) -> Path:
     """Encode RGB uint8 frames (H, W, 3), H and W even, and mono float audio in [-1, 1] as an H.264 + AAC mp4 (PyAV)."""
-    import av
 
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)

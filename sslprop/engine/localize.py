@@ -36,22 +36,35 @@ command ends with exit status 2 (`VideoFailures`).
 from __future__ import annotations
 
 import argparse
+import fractions
 import io
 import json
 import os
 import re
+import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import cv2
 import numpy as np
 import torch
+from matplotlib.figure import Figure
+from torchvision.ops import box_iou
 from tqdm.auto import tqdm
 
 from sslprop.argtypes import positive_int
+from sslprop.data.audio import audio_patch, clip_at, load_audio
+from sslprop.data.proposals import SEARCH_SIDE, selective_search
+from sslprop.data.video import aligned_audio, frame_times, probe_video, read_frames, write_video
+from sslprop.engine.checkpoint import load_run
 from sslprop.errors import SSLPropError
 from sslprop.models.inference import D_ON_THRESHOLD, calibrate_m_on, onscreen_decisions
+from sslprop.models.losses import common_space
+from sslprop.models.weights import WEIGHTS_DIR, card_path
+from sslprop.ops.boxes import cap_proposals, map_box, rescale_boxes, two_sources
+from sslprop.utils import atomic_write_bytes, atomic_write_json, resolve_device
 
 SHIPPED_RUN = "ours_scenes.pt"  # in sslprop/weights/, with ours_scenes.json (its card)
 TOP_K_KEPT = 5  # boxes per frame written to boxes.json's "top" and to coco.json
@@ -63,7 +76,6 @@ RESUME = "the outputs written so far are kept; run the same command again (local
 
 def shipped_run() -> Path:
     """The shipped checkpoint (the cpu profile's main `ours` run), or a one-line error naming the missing file."""
-    from sslprop.models.weights import WEIGHTS_DIR
 
     path = WEIGHTS_DIR / SHIPPED_RUN
     if not path.is_file():
@@ -73,8 +85,6 @@ def shipped_run() -> Path:
 
 def load_model(run: str | os.PathLike | None, device: torch.device, log: Callable[[str], None] = lambda m: None):
     """(method, model in eval mode, config, card or {}) of a run folder, an exported file, or the shipped checkpoint."""
-    from sslprop.engine.checkpoint import load_run
-    from sslprop.models.weights import card_path
 
     path = shipped_run() if run is None else Path(run)
     if not path.exists():
@@ -110,8 +120,6 @@ def _frames_and_audio(path: Path, fps: float, audio: str | os.PathLike | None, s
                       log: Callable[[str], None] = lambda m: None):
     """(info, times, frames, waveform, rate): `fps` is capped at the video's own rate; a sound shorter than the
     picture is said in one line."""
-    from sslprop.data.audio import load_audio
-    from sslprop.data.video import aligned_audio, frame_times, probe_video, read_frames
 
     info = probe_video(path)
     if audio is None and not info.has_audio:
@@ -133,7 +141,6 @@ def _frames_and_audio(path: Path, fps: float, audio: str | os.PathLike | None, s
 def _batch(frames: Sequence[np.ndarray], patches: Sequence[torch.Tensor], proposals: Sequence[torch.Tensor],
            size: int, videos: Sequence[str]) -> dict[str, Any]:
     """Frames as a collated batch of one-frame clips (what `SSLDataset` + `collate` give)."""
-    import cv2
 
     x = [torch.from_numpy(cv2.resize(f, (size, size), interpolation=cv2.INTER_AREA)).permute(2, 0, 1).float() / 255.0
          for f in frames]
@@ -154,8 +161,6 @@ class FrameResult:
 
 def frame_proposals(frame: np.ndarray, cfg: Any, max_side: int | None = None) -> torch.Tensor:
     """Selective Search boxes of one frame (its longer side searched at `max_side`, default `SEARCH_SIDE`), in its pixels."""
-    from sslprop.data.proposals import SEARCH_SIDE, selective_search
-    from sslprop.ops.boxes import cap_proposals
 
     boxes = torch.from_numpy(selective_search(frame, max_side=max_side or SEARCH_SIDE))
     return cap_proposals(boxes, cfg.model.max_proposals) if len(boxes) else boxes
@@ -164,9 +169,6 @@ def frame_proposals(frame: np.ndarray, cfg: Any, max_side: int | None = None) ->
 def localize_frames(method: Any, model: torch.nn.Module, cfg: Any, frames: Sequence[np.ndarray], waves: Sequence[torch.Tensor],
                     times: Sequence[float], proposals: Sequence[torch.Tensor], videos: Sequence[str]) -> list[FrameResult]:
     """Run `model` on frames, frame i with the clip of `waves[i]` centred on `times[i]` and its `proposals[i]`."""
-    from sslprop.data.audio import audio_patch, clip_at
-    from sslprop.models.losses import common_space
-    from sslprop.ops.boxes import map_box, rescale_boxes
 
     d, S = cfg.data, cfg.data.frame_size
     patches = [audio_patch(clip_at(w, d.sample_rate, t, d.clip_seconds), d.sample_rate, d.audio_features, d.n_mels)
@@ -261,7 +263,6 @@ def _box(row: np.ndarray) -> list[float]:
 
 def boxes_record(track: Track, run: str, d_threshold: float, m_threshold: float | None, m_source: str) -> dict[str, Any]:
     """boxes.json of one video (see the module docstring)."""
-    from sslprop.ops.boxes import two_sources
 
     frames = []
     for i, (t, rows, dec) in enumerate(zip(track.times, track.boxes, frame_decisions(track, d_threshold, m_threshold))):
@@ -293,7 +294,6 @@ def coco_results(track: Track) -> dict[str, Any]:
 
 def annotate(frame: np.ndarray, rows: np.ndarray, d_on: float, onscreen: bool) -> np.ndarray:
     """The frame with the best box (orange), its d_on and an on/off-screen mark drawn on it."""
-    import cv2
 
     img = np.ascontiguousarray(frame.copy())
     h, w = img.shape[:2]
@@ -320,7 +320,6 @@ def box_tracks(track: Track, iou: float = 0.5, count: int = 2) -> list[dict[str,
     turns (Fig. 4) the two curves should alternate, and with one source (Fig. 3) one curve carries it.
     Returns [{"box": [x1, y1, x2, y2], "frames": n best boxes in the group, "confidence": [per frame]}].
     """
-    from torchvision.ops import box_iou
 
     groups: list[list[np.ndarray]] = []
     for rows in track.boxes:
@@ -357,7 +356,6 @@ def timeline_figure(track: Track, record: dict[str, Any]) -> Any:
     equals d_on wherever its box is the best one, so the tracks are drawn on top, thinner, each with its
     own dash and marker; the legend sits below the axes, off the data.
     """
-    from matplotlib.figure import Figure
 
     t = [f["time"] for f in record["frames"]]
     fig = Figure(figsize=(6.4, 3.2), layout="constrained")
@@ -390,10 +388,7 @@ def figure_png(fig: Any, dpi: int = 100) -> bytes:
 
 def write_outputs(track: Track, record: dict[str, Any], out: Path, fps: float) -> dict[str, Path]:
     """The four files of one video into `out` (see the module docstring); returns their paths."""
-    import fractions
 
-    from sslprop.data.video import write_video
-    from sslprop.utils import atomic_write_bytes, atomic_write_json
 
     out.mkdir(parents=True, exist_ok=True)
     atomic_write_json(out / "boxes.json", record)
@@ -443,7 +438,6 @@ def localize(videos: Sequence[str | os.PathLike], out: str | os.PathLike, run: s
     A video that cannot be read does not stop the others: their outputs are written, then `VideoFailures`
     names every bad one.
     """
-    from sslprop.utils import resolve_device
 
     if not videos:
         raise SSLPropError("localize: give at least one video")
@@ -509,7 +503,6 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
-    import sys
 
     try:
         localize(args.videos, args.out, args.run, args.fps, args.audio, args.max_side, args.m_threshold, args.device,

@@ -43,6 +43,7 @@ from tqdm.auto import tqdm
 
 from sslprop.argtypes import positive_int
 from sslprop.data.dataset import SSLDataset, collate
+from sslprop.data.format import read_manifest
 from sslprop.engine.checkpoint import load_run
 from sslprop.evaluation.predfiles import INFO, SET_FILES, file_digest
 from sslprop.models.frozen import attach_caches, detach_caches
@@ -81,7 +82,6 @@ def _predict(run, data, out: Path, split, device, batch_size, map_threshold, max
     dev = resolve_device(device)
     method, model, cfg, state = load_run(run, dev, log)
     if split == "test":
-        from sslprop.data.format import read_manifest
 
         everything = read_manifest(data)
         if everything and not any(s.split == "test" for s in everything):  # e.g. `import folder`: one's own videos, unsplit

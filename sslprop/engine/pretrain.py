@@ -43,12 +43,17 @@ import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+from tqdm.auto import tqdm
 
 from sslprop.argtypes import nonnegative_int, positive_int
+from sslprop.config import get_profile
+from sslprop.data.audio import audio_patch
 from sslprop.data.synth.assets import SUBSETS, class_subset, load_bank, pick_background, pick_stamp
 from sslprop.data.synth.compose import excerpt, finish_audio, place, render
 from sslprop.errors import SSLPropError
+from sslprop.models.encoders import _build_audio, _build_visual
 from sslprop.models.weights import card_path
+from sslprop.utils import atomic_write_bytes, atomic_write_json, seed_everything
 
 KINDS = ("visual", "audio")
 CORPUS_CODE = {"visual": 101, "audio": 102}  # mixed into every draw; synth's presets use 1-4
@@ -98,7 +103,6 @@ def visual_example(rng: np.random.Generator, bank: Any, label: str, side: int = 
 
 def audio_example(rng: np.random.Generator, bank: Any, label: str, n_mels: int = 64) -> torch.Tensor:
     """A 0.96 s excerpt of class `label`'s recording, random gain 0.3-1.0 and light noise: Tensor[1, 96, n_mels]."""
-    from sslprop.data.audio import audio_patch
 
     stamp = pick_stamp(rng, bank, label)
     clip, _ = excerpt(stamp.sound, 15_360, rng)  # 0.96 s at 16 kHz
@@ -113,7 +117,6 @@ def corpus(kind: str, bank: Any, classes: Sequence[str], seed: int, split: str, 
     Returns (x, y): visual x uint8 Tensor[size, 3, CROP, CROP], audio x float32 Tensor[size, 1, 96, 64];
     y long Tensor[size], the position of the class in `classes`.
     """
-    from tqdm.auto import tqdm
 
     xs = []
     threads = torch.get_num_threads()
@@ -158,8 +161,6 @@ class Classifier(nn.Module):
 
 def build_encoder(kind: str) -> nn.Module:
     """The cpu profile's encoder of `kind`, as `sslprop.models.encoders.build_encoders` builds it."""
-    from sslprop.config import get_profile
-    from sslprop.models.encoders import _build_audio, _build_visual
 
     model_cfg = get_profile("cpu").model
     return _build_visual(model_cfg) if kind == "visual" else _build_audio(model_cfg)
@@ -200,9 +201,7 @@ def pretrain(
 
     Returns the card: command, seed, corpus, recipe, held-out accuracy, sha256 of `out`, licence.
     """
-    from tqdm.auto import tqdm
 
-    from sslprop.utils import atomic_write_bytes, atomic_write_json, seed_everything
 
     if kind not in KINDS:
         raise SSLPropError(f"pretrain {kind}: choose from {', '.join(KINDS)}")

@@ -19,12 +19,20 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import torch
+from torch.utils.data import DataLoader
+from tqdm.auto import tqdm
 
 from sslprop.argtypes import positive_int
+from sslprop.data.dataset import SSLDataset, collate
 from sslprop.data.proposal_cache import SS_MODES, ProposalCache
 from sslprop.data.proposals import extract_dataset
+from sslprop.engine.checkpoint import load_run
 from sslprop.errors import SSLPropError
 from sslprop.evaluation.bags import BagStats, bag_stats, dataset_bag_stats, truth_of
+from sslprop.models.frozen import attach_caches, detach_caches
+from sslprop.ops.boxes import rescale_boxes
+from sslprop.utils import resolve_device
 
 
 def selected_bags(run: str | os.PathLike, data: str | os.PathLike, split: str = "test", device: str | None = None,
@@ -32,15 +40,7 @@ def selected_bags(run: str | os.PathLike, data: str | os.PathLike, split: str = 
                   log: Callable[[str], None] = lambda msg: None) -> dict[str, np.ndarray]:
     """{frame key: (K', 4) boxes} the proposals a trained run keeps on each frame of `split` (its top K), in
     absolute pixels of the stored frame. The run must be a proposal method (`ours`)."""
-    import torch
-    from torch.utils.data import DataLoader
-    from tqdm.auto import tqdm
 
-    from sslprop.data.dataset import SSLDataset, collate
-    from sslprop.engine.checkpoint import load_run
-    from sslprop.models.frozen import attach_caches, detach_caches
-    from sslprop.ops.boxes import rescale_boxes
-    from sslprop.utils import resolve_device
 
     dev = resolve_device(device)
     method, model, cfg, _ = load_run(run, dev, log)
@@ -81,7 +81,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("dir", type=Path, help="data set folder (with manifest.jsonl)")
     parser.add_argument("--workers", type=positive_int, default=None, help="processes (default: all cores)")
     parser.add_argument("--mode", choices=SS_MODES, default="fast", help="Selective Search strategy (default: fast)")
-    parser.add_argument("--max-side", type=positive_int, default=None, help="downscale frames whose longer side exceeds this before the search (boxes are scaled back)")
+    parser.add_argument("--max-side", type=positive_int, default=None, help="downscale frames whose longer side exceeds this before the search "
+                        "(boxes are scaled back)")
     parser.add_argument("--min-size", type=positive_int, default=4, help="drop boxes narrower or shorter than this many pixels (default: 4)")
     parser.add_argument("--k", type=positive_int, default=20, help="report frames with fewer than K proposals (default: 20)")
     parser.add_argument("--stats", action="store_true",
@@ -128,7 +129,7 @@ def main(args: argparse.Namespace) -> int:
     )
     print(stats.summary())
     if stats.failed:
-        for rel, reason in list(stats.failed.items())[:5]:
+        for reason in list(stats.failed.values())[:5]:
             print(f"failed: {reason}", file=sys.stderr)
         more = f" ({len(stats.failed) - 5} more)" if len(stats.failed) > 5 else ""
         print(f"{len(stats.failed)} frames failed{more}; all are listed in {Path(stats.cache_dir) / 'report.json'}", file=sys.stderr)

@@ -18,12 +18,15 @@ import json
 import math
 import multiprocessing
 import os
+import signal
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
 
+import cv2
 import torch
 import torch.distributed as dist
 from torch.utils.data import DataLoader, Dataset, DistributedSampler, Sampler
@@ -32,6 +35,7 @@ from tqdm.auto import tqdm
 from sslprop.argtypes import nonnegative_int, positive_int
 from sslprop.config import OVERLAYS, Config, get_profile
 from sslprop.data.dataset import SSLDataset, collate
+from sslprop.data.proposals import available_cores
 from sslprop.engine.checkpoint import (
     CHECKPOINT,
     CHECKPOINT_VERSION,
@@ -41,6 +45,8 @@ from sslprop.engine.checkpoint import (
     save_checkpoint,
 )
 from sslprop.errors import SSLPropError
+from sslprop.models.encoders import resolve_weights
+from sslprop.models.frozen import attach_caches, flush_caches
 from sslprop.models.methods import METHODS, get_method
 from sslprop.models.negatives import StepContext
 from sslprop.utils import (
@@ -120,7 +126,6 @@ def make_loader(dataset: Dataset, batches: EpochBatches, num_workers: int, devic
 def loader_workers(requested: int, log: Callable[[str], None] = print) -> int:
     """`train.num_workers`, at most the cores this process may use divided among torchrun's local processes (more
     workers than cores only contend: the paper profile's 8 on a 2-core machine spent a minute starting up)."""
-    from sslprop.data.proposals import available_cores
 
     cores = max(1, available_cores() // max(1, int(os.environ.get("LOCAL_WORLD_SIZE", "1"))))
     if requested > cores:
@@ -131,7 +136,6 @@ def loader_workers(requested: int, log: Callable[[str], None] = print) -> int:
 
 def _worker_init(worker_id: int) -> None:  # noqa: ARG001
     """A DataLoader worker: one torch and one OpenCV thread (the workers are the parallelism)."""
-    import cv2
 
     torch.set_num_threads(1)
     cv2.setNumThreads(1)
@@ -191,8 +195,6 @@ def _train(cfg, data, out: Path, m, method, resume, visual_weights, audio_weight
     elif resume:
         say(f"{out}: no checkpoint yet, starting a new run")
 
-    from sslprop.models.encoders import resolve_weights
-    from sslprop.models.frozen import attach_caches, flush_caches
 
     # the encoders' weight files (paper profile: found in or downloaded into torch.hub's cache) before the data set
     # is read, so that a missing download is one line at once; under torchrun the main process downloads first.
@@ -370,8 +372,6 @@ class _StopRequest:
     """
 
     def __init__(self) -> None:
-        import signal
-        import threading
 
         self.requested = False
         self._previous: dict[int, Any] = {}
@@ -386,7 +386,6 @@ class _StopRequest:
         self.requested = True
 
     def restore(self) -> None:
-        import signal
 
         for sig, handler in self._previous.items():
             signal.signal(sig, handler)

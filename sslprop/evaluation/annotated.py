@@ -127,7 +127,8 @@ def _group_sources(boxes: Sequence[Any], category: Callable[[Any], Any], normbox
     return list(groups.values())
 
 
-def items_from_native(anns: Mapping[str, Any], fmt: str, protocol: metrics.Protocol, frame_size: tuple[float, float], size: int = metrics.GRID) -> tuple[list[EvalItem], dict[str, list[str]]]:
+def items_from_native(anns: Mapping[str, Any], fmt: str, protocol: metrics.Protocol, frame_size: tuple[float, float],
+                      size: int = metrics.GRID) -> tuple[list[EvalItem], dict[str, list[str]]]:
     """Records of `sslprop.data.annotations` -> EvalItems under `protocol`'s ground-truth rule."""
     _check_protocol_format(protocol, fmt)
     items: list[EvalItem] = []
@@ -239,7 +240,7 @@ def items_from_sslprop(root: str | os.PathLike, split: str, protocol: metrics.Pr
                 if sounding:
                     item.source_specs = _group_sources(
                         list(enumerate(sounding)), lambda io: io[1].label or f"#{io[0]}",
-                        lambda io: metrics.xyxy_to_normxywh(io[1].box, w, h))
+                        lambda io: metrics.xyxy_to_normxywh(io[1].box, w, h))  # noqa: B023  (called at once, inside the iteration)
                 else:
                     item.source_specs = [[metrics.xyxy_to_normxywh(b, w, h)] for b in fr.annotators[0] or boxes]
                 item.silent_specs = [metrics.xyxy_to_normxywh(o.box, w, h) for o in fr.objects if not o.sounding]

@@ -46,11 +46,14 @@ from typing import Any
 import numpy as np
 
 from sslprop.data.format import Sample, read_info, read_manifest
+from sslprop.engine.predict import predict
 from sslprop.errors import SSLPropError
 from sslprop.evaluation import bootstrap
 from sslprop.evaluation.bags import HIT_IOU
 from sslprop.evaluation.onscreen import auc
 from sslprop.evaluation.pointing import box_point, map_point
+from sslprop.evaluation.predfiles import load_predictions
+from sslprop.evaluation.prior import visual_prior
 from sslprop.ops.boxes import box_iou_np
 
 SOUNDS = ("silence", "noise", "offscreen")  # the sounds of no object in view
@@ -75,7 +78,6 @@ def answers_from_predictions(pred_dir: str | os.PathLike, samples: Sequence[Samp
     """{sample id: Answer} from a `sslprop predict` folder: a box method (ours) answers with its best box (its centre
     is its point, d_on its confidence); a map method with its map's peak (point), the box `predict` read from the map,
     and the map's peak value (confidence)."""
-    from sslprop.evaluation.predfiles import load_predictions
 
     pred_dir = Path(pred_dir)
     info = json.loads((pred_dir / "predictions.json").read_text(encoding="utf-8"))
@@ -104,7 +106,6 @@ def prior_answers(data: str | os.PathLike, samples: Sequence[Sample], weights: s
     """{sample id: Answer} of the audio-free visual prior (`sslprop.evaluation.prior`): the frozen visual encoder's
     saliency peak (its point), its most salient proposal (its box) and the peak value (its confidence). It hears
     nothing, so every sound of a frame gets the same answer: the blind reference, measured."""
-    from sslprop.evaluation.prior import visual_prior
 
     frames = {}
     for s in samples:
@@ -275,7 +276,6 @@ def listen(run: str | os.PathLike, data: str | os.PathLike, ci: Mapping[str, Any
     notebooks' `ensure_predictions` does); an exported checkpoint predicts into a temporary folder. `run` =
     "visual-prior" scores the audio-free visual prior instead (`prior_answers`), the blind reference.
     """
-    from sslprop.engine.predict import predict
 
     data = Path(data)
     samples = read_manifest(data, "test")

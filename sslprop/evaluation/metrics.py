@@ -65,7 +65,11 @@ import itertools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+import cv2
 import numpy as np
+import torch
+import torch.nn.functional as F
+from torchvision.ops import box_iou
 
 from sslprop.data.annotations import FLICKR_FRAME
 from sslprop.errors import SSLPropError
@@ -88,15 +92,12 @@ def _as_map(heatmap: np.ndarray) -> np.ndarray:
 
 def resize_linear(heatmap: np.ndarray, size: int = GRID) -> np.ndarray:
     """``cv2.resize(m, (size, size), interpolation=cv2.INTER_LINEAR)`` of a float32 (H, W) map -> (size, size)."""
-    import cv2
 
     return cv2.resize(_as_map(heatmap), dsize=(size, size), interpolation=cv2.INTER_LINEAR)
 
 
 def resize_align_corners(heatmap: np.ndarray, size: int = GRID) -> np.ndarray:
     """``F.interpolate(m, (size, size), mode='bilinear', align_corners=True)`` of an (H, W) map -> (size, size)."""
-    import torch
-    import torch.nn.functional as F
 
     t = torch.from_numpy(_as_map(heatmap))[None, None]  # (1, 1, H, W)
     return F.interpolate(t, size=(size, size), mode="bilinear", align_corners=True)[0, 0].numpy()
@@ -205,7 +206,6 @@ def two_regions(value: np.ndarray, positive: np.ndarray, radius: float | None = 
     A map with one blob names one source; a map with two blobs, or one blob with two humps,
     names two. The ground-truth mask of two disjoint sources is read out as exactly those two.
     """
-    import cv2
 
     v = np.asarray(value, dtype=np.float32)
     pos = np.asarray(positive, dtype=bool)
@@ -383,8 +383,6 @@ def box_hit(pred_box: Sequence[float], gt_boxes: np.ndarray, threshold: float = 
     pred_box: (4,) xyxy; gt_boxes: (N, 4) xyxy, same pixel space. Returns (best IoU >= threshold,
     best IoU): a hit when the box overlaps ANY annotated box (of any annotator) by >= threshold.
     """
-    import torch
-    from torchvision.ops import box_iou
 
     gt = torch.as_tensor(np.asarray(gt_boxes, dtype=np.float64).reshape(-1, 4))
     if gt.shape[0] == 0:

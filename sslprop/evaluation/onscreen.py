@@ -27,10 +27,13 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
+from scipy.stats import spearmanr
 
+from sslprop.data.format import read_manifest
 from sslprop.errors import SSLPropError
+from sslprop.evaluation.bootstrap import _draws, bootstrap_intervals, paired_difference
 from sslprop.evaluation.bootstrap import settings as _ci_settings
-from sslprop.evaluation.predfiles import read_onscreen
+from sslprop.evaluation.predfiles import frame_key, read_onscreen
 from sslprop.models.inference import D_ON_THRESHOLD, onscreen_decisions
 
 # m_on alone, d_on alone (> 0.2, the paper's), either (the paper's "m_on || d_on"); then d_on at its label-free calibrated
@@ -49,8 +52,6 @@ def frame_labels(root: str | os.PathLike, split: str = "test") -> dict[str, bool
 
     Frames whose ``onscreen`` is None (unknown) are left out.
     """
-    from sslprop.data.format import read_manifest
-    from sslprop.evaluation.predfiles import frame_key
 
     return {frame_key(s.id, n, len(s.frames)): bool(f.onscreen) for s in read_manifest(root, split)
             for n, f in enumerate(s.frames) if f.onscreen is not None}
@@ -156,7 +157,6 @@ def table1(records: Mapping[str, Mapping[str, Any]], labels: Mapping[str, bool],
 
 def _bands(keys: Sequence[str], columns: Mapping[str, tuple[np.ndarray, Any]], ci: Mapping[str, Any]) -> dict[str, list[float]]:
     """`bootstrap_intervals` of columns whose per-frame values may be rows (F, c) of several numbers."""
-    from sslprop.evaluation.bootstrap import _draws
 
     st = _ci_settings(ci)
     level = st["level"]
@@ -177,7 +177,6 @@ def criterion_difference(records: Mapping[str, Mapping[str, Any]], labels: Mappi
                          ci: Mapping[str, Any] | None = None, d_threshold: float = D_ON_THRESHOLD) -> dict[str, Any]:
     """Accuracy of criterion `a` minus criterion `b` ("on_m", "on_d", "on_or") on the same frames, with its paired
     bootstrap interval: {"difference", "low", "high", "resolved"} (shares; resolved when the interval excludes 0)."""
-    from sslprop.evaluation.bootstrap import paired_difference
 
     if a not in CRITERIA or b not in CRITERIA:
         raise SSLPropError(f"criteria {a!r}, {b!r}: choose from {', '.join(CRITERIA)}")
@@ -228,7 +227,6 @@ def auc(scores: Sequence[float], labels: Sequence[bool]) -> float:
 def rank_correlation(a: Sequence[float], b: Sequence[float]) -> float:
     """Spearman's rank correlation of two score arrays (average ranks on ties): 1 when they order the frames alike,
     so that two criteria thresholding them can differ only by their thresholds."""
-    from scipy.stats import spearmanr
 
     a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
     if len(a) < 2 or np.ptp(a) == 0 or np.ptp(b) == 0:
@@ -249,7 +247,6 @@ def separability(records: Mapping[str, Mapping[str, Any]], labels: Mapping[str, 
     dist = np.array([float(records[k]["distance"]) for k in keys])
     out = {"d_on AUC": auc(d_on, y), "m_on AUC": auc(-dist, y), "rank correlation": rank_correlation(d_on, -dist)}
     if ci is not None and not np.isnan(out["d_on AUC"]):
-        from sslprop.evaluation.bootstrap import bootstrap_intervals
 
         index = np.arange(len(keys), dtype=np.float64)  # resample frame indices, score both arrays on them
         bands = bootstrap_intervals(keys, {

@@ -25,6 +25,7 @@ from typing import Any
 
 import numpy as np
 
+from sslprop.data.annotations import load_json
 from sslprop.data.format import frame_key  # noqa: F401  (the prediction files' key, defined with the sample format)
 from sslprop.errors import SSLPropError
 from sslprop.utils import sha256_file
@@ -132,7 +133,6 @@ def load_predictions(path: str | os.PathLike) -> Predictions:
     if suffix == ".npy":
         raise SSLPropError(f"{p}: a single .npy cannot hold maps keyed by id without pickling; save them with np.savez (keys = ids) or as a folder of <id>.npy")
     if suffix == ".json":
-        from sslprop.data.annotations import load_json
 
         raw = load_json(p)
         if not isinstance(raw, dict):

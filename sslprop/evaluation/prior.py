@@ -43,9 +43,21 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import cv2
 import numpy as np
+import torch
+import torch.nn.functional as F
+from tqdm import tqdm
 
+from sslprop.config import get_profile
+from sslprop.data.format import frame_key, read_manifest
+from sslprop.data.images import read_image
+from sslprop.data.proposal_cache import ProposalCache
 from sslprop.errors import SSLPropError
+from sslprop.models.encoders import SmallVisual, load_small_visual
+from sslprop.models.weights import sha256_file, shipped_weights
+from sslprop.ops.boxes import cap_proposals, rescale_boxes, two_sources
+from sslprop.ops.grm import score_boxes
 
 if TYPE_CHECKING:  # torch is imported where it is used: `eval` of a floor does not need it
     from torch import Tensor
@@ -68,7 +80,6 @@ def saliency_maps(fmap: Tensor, size: int | tuple[int, int]) -> Tensor:
         location maps (`sslprop.models.baselines.common.upsample_map`). Non-negative; it does not
         depend on any audio.
     """
-    import torch.nn.functional as F
 
     if fmap.dim() != 4:
         raise SSLPropError(f"saliency_maps: fmap must be Tensor[F, C, h, w], got shape {tuple(fmap.shape)}")
@@ -86,8 +97,6 @@ def grid_ceiling_map(boxes: np.ndarray, width: float, height: float, input_size:
     centre), and the cell map is upsampled bilinearly (align_corners=False) to the input grid,
     as the models' maps are.
     """
-    import torch
-    import torch.nn.functional as F
 
     if input_size % stride:
         raise SSLPropError(f"ceiling-grid: input size {input_size} is not a multiple of the stride {stride}")
@@ -117,7 +126,6 @@ def ranked_ceiling_map(boxes: np.ndarray, width: float, height: float, consensus
     d: the Euclidean distance (``cv2.distanceTransform``, L2, 5 x 5 mask) of a background pixel to the
     nearest ground-truth pixel. The ground truth keeps its values; the background lies in (0, RANKED_EPS].
     """
-    import cv2
 
     m = frame_ceiling_map(boxes, width, height, consensus)
     background = m == 0
@@ -146,7 +154,6 @@ class VisualPrior:
 
 def _frames(root: Path, split: str, keys: Sequence[str] | None) -> list[tuple[str, str, int, int]]:
     """(key, frame path, height, width) of the frames of `split`, only those in `keys` when given."""
-    from sslprop.data.format import frame_key, read_manifest
 
     wanted = None if keys is None else set(keys)
     out = []
@@ -169,17 +176,7 @@ def visual_prior(root: str | os.PathLike, split: str = "test", keys: Sequence[st
     shipped encoder's). The encoder runs on the CPU in batches of `batch_size` frames, without gradient;
     progress: tqdm bar over the batches (None: only on a terminal).
     """
-    import cv2
-    import torch
-    from tqdm import tqdm
 
-    from sslprop.config import get_profile
-    from sslprop.data.images import read_image
-    from sslprop.data.proposal_cache import ProposalCache
-    from sslprop.models.encoders import load_small_visual
-    from sslprop.models.weights import sha256_file, shipped_weights
-    from sslprop.ops.boxes import cap_proposals, rescale_boxes, two_sources
-    from sslprop.ops.grm import score_boxes
 
     cfg = get_profile(profile)
     root = Path(root)
@@ -223,8 +220,6 @@ def ceiling_maps(frames: dict[str, tuple[np.ndarray, float, float, bool]], kind:
     """{key: (boxes (N, 4) xyxy frame pixels, W, H, consensus)} -> {key: float32 map} of a ceiling of `CEILINGS`:
     ``ceiling`` `frame_ceiling_map`, ``ceiling-ranked`` `ranked_ceiling_map`, ``ceiling-grid`` `grid_ceiling_map` on
     the profile's input grid (``data.frame_size``) at the SmallVisual's stride (8)."""
-    from sslprop.config import get_profile
-    from sslprop.models.encoders import SmallVisual
 
     if kind not in CEILINGS:
         raise SSLPropError(f"unknown ceiling {kind!r} (one of {', '.join(CEILINGS)})")

@@ -27,7 +27,10 @@ import torch.nn.functional as F
 from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 
+from sslprop.data.dataset import SSLDataset, collate
+from sslprop.engine.checkpoint import load_run
 from sslprop.errors import SSLPropError
+from sslprop.utils import resolve_device
 
 GROUPS = ("all", "preferred background", "other background")
 
@@ -70,9 +73,6 @@ def own_sound_preference(box_f: torch.Tensor, sound_f: torch.Tensor, labels: Seq
 def probe(run: str | os.PathLike, data: str | os.PathLike, split: str = "test", device: str | None = None,
           progress: bool = True) -> dict[str, Any]:
     """The probe of the module docstring for a trained `ours` run on `split` of `data`; returns the report."""
-    from sslprop.data.dataset import SSLDataset, collate
-    from sslprop.engine.checkpoint import load_run
-    from sslprop.utils import resolve_device
 
     dev = resolve_device(device)
     method, model, cfg, _ = load_run(run, dev, lambda m: None)
@@ -93,7 +93,7 @@ def probe(run: str | os.PathLike, data: str | os.PathLike, split: str = "test", 
             rows: list[list[float]] = []
             if fr.onscreen and sounding:
                 sx, sy = S / fr.width, S / fr.height
-                scale = lambda b: [b[0] * sx, b[1] * sy, b[2] * sx, b[3] * sy]
+                scale = lambda b: [b[0] * sx, b[1] * sy, b[2] * sx, b[3] * sy]  # noqa: B023  (called at once, inside the iteration)
                 bg = background_box([scale(o.box) for o in fr.objects], S)
                 rows = [scale(sounding[0].box)] + ([bg] if bg is not None else [])
                 labels.append(sounding[0].label)

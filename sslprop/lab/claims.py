@@ -36,6 +36,11 @@ from typing import Any
 import numpy as np
 
 from sslprop.errors import SSLPropError
+from sslprop.evaluation.bootstrap import bootstrap_intervals, paired_difference, settings
+from sslprop.evaluation.listening import blind_difference, paired_follow
+from sslprop.lab.published import PAPER_TABLE1, PAPER_TABLE2, PAPER_TABLE3, PAPER_TABLE4
+from sslprop.lab.tables import BOX_FLOORS, EXTRA_METHODS, FLOOR_LABELS, METHOD_LABELS, PAPER_METHODS, PRESET_PAPER, PRIORS, paired
+from sslprop.lab.viz import save_table
 
 VERDICTS = ("holds", "contradicted", "no difference", "unresolved")
 VERDICT_PHRASES = {"holds": "hold", "contradicted": "are contradicted",
@@ -106,7 +111,6 @@ def mean_interval(keys: Sequence[str], values: Sequence[float], null: float, sca
 
     Returns {"difference", "low", "high", "resolved"} like a paired difference, so `claim` decides it the same way.
     """
-    from sslprop.evaluation.bootstrap import bootstrap_intervals, settings
 
     v = np.asarray(values, dtype=np.float64)
     if len(v) == 0:
@@ -130,7 +134,6 @@ def summary(rows: Sequence[Mapping[str, Any]]) -> str:
 
 def save_claims(rows: Sequence[Mapping[str, Any]], name: str, figures_dir: str | os.PathLike) -> tuple[Path, Path]:
     """Write ledger rows as ``figures_dir/name.{md,csv}`` (columns `COLUMNS`)."""
-    from sslprop.lab.viz import save_table
 
     bad = [r["verdict"] for r in rows if r.get("verdict") not in VERDICTS]
     if bad:
@@ -167,7 +170,6 @@ def table1_claims(paired: Mapping[str, Mapping[str, Any]], rows: Sequence[Mappin
                   paper_column: str) -> list[dict[str, Any]]:
     """Table 1: m_on || d_on beats each criterion alone. paired: `onscreen_report(..., ci)["paired"]` (shares);
     rows: `table1` rows; paper_column: "SSL" or "AVE"."""
-    from sslprop.lab.published import PAPER_TABLE1
 
     paper = {r["criterion"]: r[paper_column] for r in PAPER_TABLE1}
     acc = {r["criterion"]: 100.0 * r["accuracy"] for r in rows}
@@ -198,8 +200,6 @@ def table2_claims(rows: Sequence[Mapping[str, Any]], comparer: Any, presets: Map
     method of the paper beats the floors (the best floor of the column); then one row per preset and method not in
     the paper (EZ-VSL with and without OGL, SLAVC): Ours beats it. rows: `table2_rows`; comparer: `table2_comparer`;
     presets: {preset: its rate column}, e.g. {"scenes": "scenes cIoU@0.5"}."""
-    from sslprop.lab.published import PAPER_TABLE2
-    from sslprop.lab.tables import BOX_FLOORS, EXTRA_METHODS, FLOOR_LABELS, METHOD_LABELS, PAPER_METHODS, PRESET_PAPER, PRIORS
 
     values = {r["method"]: r for r in rows}
     paper = {r["method"]: r for r in PAPER_TABLE2}
@@ -241,7 +241,6 @@ def table3_claims(rows: Sequence[Mapping[str, Any]], comparer: Any, map_methods:
     """Table 3 on scenes: K = 20 is the best K (AUC), selection helps, the location map is competitive with the
     map methods. map_methods: Table 2's scenes rows of the map-based methods with `map_comparer`, a `Comparer`
     holding them and the row "The location map m_n" (column "scenes cIoU@0.5")."""
-    from sslprop.lab.published import PAPER_TABLE2, PAPER_TABLE3
 
     p = {r["variant"]: r for r in PAPER_TABLE3}
     k20 = "Ours (K=20)"
@@ -274,7 +273,6 @@ def table3_claims(rows: Sequence[Mapping[str, Any]], comparer: Any, map_methods:
 def table4_claims(rows: Sequence[Mapping[str, Any]], comparer: Any) -> list[dict[str, Any]]:
     """Table 4 on scenes: Ours is at least as good as Attention at every size, and both improve with size (largest
     vs. smallest), on cIoU@0.5."""
-    from sslprop.lab.published import PAPER_TABLE4
 
     sizes = [r["size"] for r in rows]
     small, large = sizes[0], sizes[-1]
@@ -297,8 +295,6 @@ def table4_claims(rows: Sequence[Mapping[str, Any]], comparer: Any) -> list[dict
 def seed_claim(records: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     """Ours beats Attention on scenes with every training seed: per seed, the paired difference of cIoU@0.5
     (`seed_records`: ours on its boxes, attention on its map, both on the same test frames)."""
-    from sslprop.lab.published import PAPER_TABLE2
-    from sslprop.lab.tables import paired
 
     by = {(r["method"], r["seed"]): r for r in records}
     seeds = sorted({s for m, s in by if m == "ours" and ("attention", s) in by})
@@ -330,7 +326,6 @@ def fig5_difference(covered: Mapping[str, Sequence[float]], keys: Sequence[str])
     """Fig. 5: ours minus Attention's share of the source's box covered per frame of `keys`, paired, in points
     (None without frames). `covered`: per frame, each map's "box covered at equal area" (`tracks.map_shape`), so that
     a flatter map cannot win by spilling over the frame."""
-    from sslprop.evaluation.bootstrap import paired_difference
 
     if not keys:
         return None
@@ -363,7 +358,6 @@ def listening_claims(records: Sequence[Mapping[str, Any]], column: str = "follow
     more often than each map method (paired).
     `column`: "follow_point" (a map's peak, a box's centre, inside the played object: one rule for both paradigms) or
     "follow_box"."""
-    from sslprop.evaluation.listening import blind_difference, paired_follow
 
     def pts(d: Mapping[str, Any]) -> dict[str, Any]:
         return {k: (100.0 * v if k != "resolved" else v) for k, v in d.items()}

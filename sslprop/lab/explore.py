@@ -9,10 +9,23 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import cv2
 import numpy as np
+import torch
 
+from sslprop.data.audio import load_audio
+from sslprop.data.dataset import SSLDataset, collate
+from sslprop.data.format import read_info, read_manifest
+from sslprop.data.images import read_image
+from sslprop.data.proposal_cache import ProposalCache
+from sslprop.data.synth.assets import load_bank, subset_bank
+from sslprop.data.synth.generator import salience_shares
+from sslprop.data.synth.presets import build_preset_sample
 from sslprop.data.video import write_video
+from sslprop.engine.checkpoint import load_run
 from sslprop.errors import SSLPropError
+from sslprop.evaluation.bags import dataset_bag_stats
+from sslprop.ops.boxes import rescale_boxes
 
 
 def dataset_summary(root: str | os.PathLike) -> dict[str, Any]:
@@ -26,10 +39,6 @@ def dataset_summary(root: str | os.PathLike) -> dict[str, Any]:
     median per frame), p5 and p95 (its percentiles), hit_share (proposals that hit a sounding object),
     frames_with_hit.
     """
-    from sslprop.data.format import read_info, read_manifest
-    from sslprop.data.proposal_cache import ProposalCache
-    from sslprop.data.synth.generator import salience_shares
-    from sslprop.evaluation.bags import dataset_bag_stats
 
     root = Path(root)
     samples = read_manifest(root)
@@ -65,9 +74,6 @@ def sample_masks(root: str | os.PathLike, sample_id: str) -> list[list[np.ndarra
     Masks are not stored on disk; the sample is rebuilt from its data set's seed (generation is
     deterministic per sample), and its boxes are checked against the manifest's.
     """
-    from sslprop.data.format import read_info, read_manifest
-    from sslprop.data.synth.assets import load_bank, subset_bank
-    from sslprop.data.synth.presets import build_preset_sample
 
     root = Path(root)
     info = read_info(root)
@@ -112,7 +118,6 @@ def pick_samples(root: str | os.PathLike, split: str = "test", count: int | None
                  where: Callable[[Any], bool] | None = None) -> list[str]:
     """Ids of the first `count` samples of `split` (manifest order), optionally only on-screen or off-screen ones,
     and only those for which `where(sample)` holds."""
-    from sslprop.data.format import read_manifest
 
     ids = []
     for s in read_manifest(root, split):
@@ -132,11 +137,7 @@ def forward_samples(run: str | os.PathLike, data: str | os.PathLike, ids: Sequen
     Returns a `Forward` with the model's attention, location map, GRM, top-K and d_k per frame
     (``forward.output``), plus what is needed to draw them.
     """
-    import torch
 
-    from sslprop.data.dataset import SSLDataset, collate
-    from sslprop.engine.checkpoint import load_run
-    from sslprop.ops.boxes import rescale_boxes
 
     method, model, cfg, _ = load_run(run, device)
     if not method.needs_proposals:
@@ -170,7 +171,6 @@ def cooccurrence_stats(root: str | os.PathLike) -> dict[str, Any]:
     (the class's companion object is in view, silent), and, for comparison, the share of
     on-screen samples with at least one silent object.
     """
-    from sslprop.data.format import read_info, read_manifest
 
     info = read_info(root)
     bias = info.get("bias")
@@ -197,9 +197,6 @@ def write_vggss_demo(src_data: str | os.PathLike, out: str | os.PathLike, ids: S
     Returns `out`, ready for ``python -m sslprop import vggss OUT``.
     """
 
-    from sslprop.data.audio import load_audio
-    from sslprop.data.format import read_manifest
-    from sslprop.data.images import read_image
 
     src_data, out = Path(src_data), Path(out)
     by_id = {s.id: s for s in read_manifest(src_data)}
@@ -231,12 +228,7 @@ def write_sample_video(root: str | os.PathLike, sample_id: str, out: str | os.Pa
     The frames are shown at the rate of their times (1 fps for `sequences`), resized to `size`
     (W, H; even) when given, so that the video's pixels differ from the data set's.
     """
-    import cv2
 
-    from sslprop.data.audio import load_audio
-    from sslprop.data.format import read_manifest
-    from sslprop.data.images import read_image
-    from sslprop.data.video import write_video
 
     root = Path(root)
     sample = next((s for s in read_manifest(root) if s.id == sample_id), None)

@@ -3,16 +3,22 @@
 from __future__ import annotations
 
 import os
+import textwrap
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+import matplotlib.pyplot as plt
 import numpy as np
+from matplotlib.lines import Line2D
 
-from sslprop.lab import explore
+from sslprop.data.format import read_manifest
+from sslprop.evaluation.onscreen import CRITERION_NAMES, SWEPT
+from sslprop.lab import explore, viz
 from sslprop.lab import workflow as wf
 from sslprop.lab.sentences import value
 from sslprop.lab.tables import METHOD_LABELS, PAPER_METHODS, Setup, read_outputs
 from sslprop.lab.tracks import SequenceTrack
+from sslprop.models.inference import D_ON_THRESHOLD
 
 TRACK_COLOURS = ("#ff7f0e", "#d62728")  # orange: the first object of a clip, red: the second (paper Fig. 4)
 
@@ -30,9 +36,7 @@ def sequence_figure(root: str | os.PathLike, samples: Sequence[Any], tracks: Seq
     half of the clip (after ``meta["switch_time"]``) shaded.
     Returns the pyplot figure.
     """
-    import matplotlib.pyplot as plt
 
-    from sslprop.lab import viz
 
     N = max(len(s.frames) for s in samples)
     fig, axes = plt.subplots(len(samples), N + 1, figsize=(1.3 * N + 4.0, 1.6 * len(samples)), squeeze=False,
@@ -83,7 +87,6 @@ def bar_chart(rows: Sequence[Mapping[str, Any]], paper: Sequence[Mapping[str, An
     Rows without a value in a column get no bar; rows or columns the paper lacks get no tick; a cell with an
     interval ("<column> low" / "<column> high") gets it as an error bar. Returns `ax`.
     """
-    import numpy as np
 
     names = [r[key] for r in rows]
     h = 0.8 / max(len(columns), 1)
@@ -143,8 +146,6 @@ def examples_figure(setup: Setup, preset: str, count: int, methods: Sequence[str
     `mosaic` ours' two best that do not overlap. Runs and predictions come from the cache (or are made).
     Returns the figure.
     """
-    from sslprop.data.format import read_manifest
-    from sslprop.lab import viz
 
     data = setup.data(preset)
     ids = explore.pick_samples(data, "test", count=count, onscreen=True)
@@ -176,7 +177,6 @@ ROW_GAP = 0.6  # claims_plot: space between two claims' labels, in text lines
 
 def claim_label(row: Mapping[str, Any], wrap: int | None = None) -> str:
     """'<source>, <data set>: <claim>' in full, wrapped at `wrap` characters per line (None: one line)."""
-    import textwrap
 
     text = f"{row['source']}, {row['data set'].split(' (')[0]}: {row['claim']}"
     return textwrap.fill(text, wrap, break_long_words=False) if wrap else text
@@ -216,8 +216,6 @@ def claims_figure(rows: Sequence[Mapping[str, Any]], width: float = 9.0, wrap: i
 
     rows: `sslprop.lab.claims.gather` rows, each with a "scale". Returns the pyplot figure.
     """
-    import matplotlib.pyplot as plt
-    from matplotlib.lines import Line2D
 
     shown = [r for r in rows if r.get("difference") is not None]
     scales = sorted({r.get("scale") or "points" for r in shown}, key=lambda s: (s != "points", s)) or ["points"]
@@ -250,7 +248,6 @@ SWEEP_STYLES = {  # criterion -> line style: the OR wide and pale underneath, th
 def sweep_lines(ax: Any, sweep: Mapping[str, Any], legend: bool = True) -> Any:
     """Accuracy of m_on, d_on and m_on || d_on against the d_on threshold (`onscreen.threshold_sweep`), drawn so that
     none hides another where they coincide (`SWEEP_STYLES`), with the legend below the axes. Returns `ax`."""
-    from sslprop.evaluation.onscreen import CRITERION_NAMES, SWEPT
 
     for c in sorted(SWEPT, key=lambda c: SWEEP_STYLES[c]["zorder"]):
         ax.plot(sweep["threshold"], sweep[c], label=CRITERION_NAMES[c], **SWEEP_STYLES[c])
@@ -266,9 +263,7 @@ def sweep_lines(ax: Any, sweep: Mapping[str, Any], legend: bool = True) -> Any:
 def threshold_sweep_figure(sweeps: Mapping[str, Mapping[str, Any]], threshold: float | None = None, size: float = 3.2) -> Any:
     """Notebook 05's sweep: one panel per data set ({name: `threshold_sweep`}), `sweep_lines` with the paper's cut
     (`threshold`, default 0.2) as a vertical line and one legend below the panels. Returns the pyplot figure."""
-    import matplotlib.pyplot as plt
 
-    from sslprop.models.inference import D_ON_THRESHOLD
 
     fig, axes = plt.subplots(1, len(sweeps), figsize=(size * len(sweeps), size), squeeze=False, layout="constrained")
     for ax, (name, sw) in zip(axes[0], sweeps.items()):
@@ -292,7 +287,6 @@ def topk_recall_figure(rows: Sequence[Mapping[str, Any]], ks: Sequence[int], siz
     rows: {"map", "scorer", "K=<k>" (share), optional "K=<k> low" / "K=<k> high", "all"} per map and scorer.
     Returns the pyplot figure.
     """
-    import matplotlib.pyplot as plt
 
     maps = list(dict.fromkeys(r["map"] for r in rows))
     scorers = list(dict.fromkeys(r["scorer"] for r in rows))
@@ -331,8 +325,8 @@ def topk_recall_figure(rows: Sequence[Mapping[str, Any]], ks: Sequence[int], siz
 
 def listening_figure(rows: Sequence[Mapping[str, Any]], width: float = 7.5) -> Any:
     """Notebook 11: each method's follow rates (point, box) with their 95 % intervals beside the blind rate (|) and its
-    rate when another object of the frame sounds (x), one line per method; its switch rate in a second panel. rows: `sslprop.lab.tables.listening_rows`. Returns the pyplot figure."""
-    import matplotlib.pyplot as plt
+    rate when another object of the frame sounds (x), one line per method; its switch rate in a second panel.
+    rows: `sslprop.lab.tables.listening_rows`. Returns the pyplot figure."""
 
     names = [r["method"] for r in rows]
     y = np.arange(len(rows))

@@ -17,6 +17,8 @@ from pathlib import Path
 
 from sslprop.cli import one_line_errors
 from sslprop.errors import SSLPropError
+from sslprop.lab.claims import summary
+from sslprop.lab.viz import merge_intervals
 
 BEGIN = "<!-- results:begin -->"
 END = "<!-- results:end -->"
@@ -50,8 +52,6 @@ def markdown(rows: list[dict[str, str]], columns: list[str], bold: str | None = 
 def results_block(figures: str | Path) -> str:
     """The README's results section from the CSV tables of `figures` (percent as the notebooks write them): the claims
     ledger of notebook 09 (the rows not in the paper summarised in one line) and Table 2's `scenes` columns."""
-    from sslprop.lab.claims import summary
-    from sslprop.lab.viz import merge_intervals
 
     figures = Path(figures)
     t2 = merge_intervals([{k: v for k, v in r.items() if k == "method" or k.startswith("scenes cIoU")}

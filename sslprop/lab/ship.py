@@ -18,7 +18,12 @@ from pathlib import Path
 from typing import Any
 
 from sslprop.cli import one_line_errors
+from sslprop.data.format import read_info
+from sslprop.engine.checkpoint import export_run
+from sslprop.engine.localize import SHIPPED_RUN
 from sslprop.errors import SSLPropError
+from sslprop.lab import workflow as wf
+from sslprop.models.weights import WEIGHTS_DIR
 
 LIMITS = (
     "Trained self-supervised on the embedded benchmark's `scenes` preset (Tux Paint photo cut-outs of 72 object "
@@ -39,7 +44,6 @@ def _row(path: Path, key: str, value: str) -> dict[str, str]:
 
 def card_for(run: Path, data: Path, predictions: Path, figures: Path) -> dict[str, Any]:
     """The card of the main run: data, command, scores (from figures/), thresholds, limits, licence."""
-    from sslprop.data.format import read_info
 
     info = json.loads((predictions / "predictions.json").read_text(encoding="utf-8"))
     ds = read_info(data)
@@ -71,10 +75,6 @@ def card_for(run: Path, data: Path, predictions: Path, figures: Path) -> dict[st
 def ship(data_root: str = "data", runs_root: str = "runs", figures: str = "figures", out: str | None = None,
          device: str = "cpu", budget: str = "full") -> dict[str, Any]:
     """Export the main run into sslprop/weights/ (or `out`) with its card; returns the card."""
-    from sslprop.engine.checkpoint import export_run
-    from sslprop.engine.localize import SHIPPED_RUN
-    from sslprop.lab import workflow as wf
-    from sslprop.models.weights import WEIGHTS_DIR
 
     data = wf.ensure_dataset("scenes", data_root, budget, 0)
     run = wf.ensure_run("ours", data, runs_root, budget, 0, device=device)

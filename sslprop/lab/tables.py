@@ -27,8 +27,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
+from sslprop.data.format import read_manifest
 from sslprop.errors import SSLPropError
+from sslprop.evaluation import metrics
+from sslprop.evaluation.bootstrap import paired_difference
+from sslprop.evaluation.evaluate import REFERENCE_METHODS, evaluate
 from sslprop.evaluation.floors import FLOORS, TWO_REGION_FLOORS
+from sslprop.evaluation.listening import PRIOR, listen
+from sslprop.evaluation.metrics import get_protocol
+from sslprop.evaluation.predfiles import check_member
 from sslprop.lab import workflow as wf
 
 # The paper's data sets and the embedded presets that stand in for them, with each column's protocol.
@@ -151,7 +160,6 @@ def summarise(report: Mapping[str, Any]) -> dict[str, Any]:
     "rate low" / "rate high", "auc low" / "auc high" and "ciou@0.3 low" / "ciou@0.3 high" (its
     bootstrap intervals) and "frames" (the per-frame values, for `paired`).
     """
-    from sslprop.evaluation.metrics import get_protocol
 
     headline = get_protocol(report["protocol"]).headline
     out = {"protocol": report["protocol"], "kind": report["kind"], "metric": headline,
@@ -175,8 +183,6 @@ def paired(a: Mapping[str, Any], b: Mapping[str, Any], metric: str = "rate", sca
     multi-source rate). Returns {"difference", "low", "high", "resolved"} times `scale` (percent points):
     resolved when the interval excludes 0, i.e. the test frames tell the two apart.
     """
-    from sslprop.evaluation import metrics
-    from sslprop.evaluation.bootstrap import paired_difference
 
     stats = {"rate": lambda v: metrics.success_rate(v, 0.5), "auc": metrics.ciou_auc,
              "ciou@0.3": lambda v: metrics.success_curve(v)[6]}
@@ -214,7 +220,6 @@ class Comparer:
 def score_predictions(predictions: str | os.PathLike, data: str | os.PathLike, protocol: str, kind: str = "boxes",
                       two_sources: bool = False) -> dict[str, Any]:
     """Score a `sslprop predict` folder on the test split of the sslprop data set `data` (see `summarise`), with intervals."""
-    from sslprop.evaluation.evaluate import evaluate
 
     report = evaluate(data, protocol, predictions=prediction_file(predictions, kind, two_sources), fmt="sslprop", split="test",
                       ci=CI, frames=True)
@@ -235,7 +240,6 @@ def score_floor(floor: str, data: str | os.PathLike, protocol: str, seed: int = 
     audio-free ``visual-prior`` (its map) or ``visual-prior-box`` (its best proposal; `visual_weights`: another
     SmallVisual file than the shipped one), or a ceiling, ``ceiling`` / ``ceiling-grid`` (`sslprop.evaluation.prior`).
     """
-    from sslprop.evaluation.evaluate import REFERENCE_METHODS, evaluate
 
     if floor not in REFERENCE_METHODS:
         raise SSLPropError(f"floor {floor!r}: unknown (choose from {', '.join(REFERENCE_METHODS)})")
@@ -245,7 +249,6 @@ def score_floor(floor: str, data: str | os.PathLike, protocol: str, seed: int = 
 
 def floors_for(protocol: str, floors: Sequence[str]) -> list[str]:
     """The references of `floors` that a protocol scores: the two-region floors only under a multi-source protocol."""
-    from sslprop.evaluation.metrics import get_protocol
 
     multi = get_protocol(protocol).multi
     return [f for f in floors if multi or f not in TWO_REGION_FLOORS]
@@ -394,7 +397,6 @@ def table3_comparer(records: Sequence[Mapping[str, Any]]) -> Comparer:
 
 def train_count(data: str | os.PathLike) -> int:
     """Samples in the train split of a data set."""
-    from sslprop.data.format import read_manifest
 
     return len(read_manifest(data, "train"))
 
@@ -493,7 +495,6 @@ def seed_records(setup: Setup, methods: Sequence[str] = ("ours", "attention"), s
 def seed_rows(records: Sequence[Mapping[str, Any]], main_seed: int = 0, scale: float = 100.0) -> list[dict[str, Any]]:
     """Records of `seed_records` -> per method: the main seed's score with its bootstrap interval (test frames), and the
     mean, sample standard deviation, minimum and maximum over the training seeds (training noise), in percent."""
-    import numpy as np
 
     rows = []
     for method in dict.fromkeys(r["method"] for r in records):
@@ -517,9 +518,7 @@ def read_outputs(predictions: str | os.PathLike, keys: Sequence[str]) -> dict[st
 
     Boxes are xyxy pixels of the stored frame with their score, best first; the map is on the model's input grid.
     """
-    import numpy as np
 
-    from sslprop.evaluation.predfiles import check_member
 
     folder = Path(predictions)
     files = [prediction_file(folder), prediction_file(folder, two_sources=True), prediction_file(folder, "maps")]
@@ -547,7 +546,6 @@ def listening_records(setup: Setup, methods: Sequence[str] = tuple(METHOD_LABELS
     """The listening test (`sslprop.evaluation.listening`) of every Table 2 row's `scenes` run on the budget's listening
     set, then (`prior`) of the audio-free visual prior, the blind reference measured: records {method (row key),
     label, paradigm ("method" or "floor"), **report} with intervals; the runs are notebook 06's (cached)."""
-    from sslprop.evaluation.listening import PRIOR, listen
 
     scenes, data = setup.data("scenes"), setup.data("listening")
     out = []

@@ -3,16 +3,25 @@
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import cv2
 import numpy as np
+import torch
+from torchvision.ops import box_iou
 
+from sslprop.data.dataset import read_frame
+from sslprop.data.format import read_manifest
+from sslprop.data.proposal_cache import ProposalCache
 from sslprop.errors import SSLPropError
 from sslprop.lab.explore import sample_masks
-from sslprop.ops.boxes import box_iou_np
+from sslprop.lab.published import PAPER_TABLE3
+from sslprop.ops.boxes import box_cells, box_iou_np, map_box
+from sslprop.ops.grm import score_boxes, select_topk
 
 
 def centre_map(size: int, sigma: float = 0.25) -> np.ndarray:
@@ -30,9 +39,7 @@ def oracle_map(gt_boxes: np.ndarray, size: int) -> np.ndarray:
 
     gt_boxes: (G, 4) xyxy pixels of a size x size frame -> float32 (size, size) (zeros when G = 0).
     """
-    import torch
 
-    from sslprop.ops.boxes import box_cells
 
     m = np.zeros((size, size), dtype=np.float32)
     if len(gt_boxes):
@@ -47,7 +54,6 @@ def part_map(mask: np.ndarray, share: float = 0.3, blur: float = 2.0) -> np.ndar
     The part is the top `share` of the object's mask rows (e.g. an animal's head), smoothed
     by a Gaussian of `blur` pixels. mask: bool (H, W) -> float32 (H, W), peak 1.
     """
-    import cv2
 
     ys = np.nonzero(mask.any(axis=1))[0]
     if len(ys) == 0:
@@ -66,7 +72,6 @@ def blurred_map(masks: Sequence[np.ndarray], weights: Sequence[float], blur: flo
     co-occurring silent one); each blurred mask is scaled to peak 1 before weighting, so a small object
     is not drowned by a large one. blur: the Gaussian's standard deviation in pixels. Returns float32 (H, W), peak 1.
     """
-    import cv2
 
     if not masks or len(masks) != len(weights):
         raise SSLPropError(f"blurred_map: {len(masks)} masks for {len(weights)} weights (need equal, at least one)")
@@ -104,14 +109,7 @@ class PartCase:
 def discriminative_part_case(root: str | os.PathLike, sample_id: str, k: int = 20, scorer: str = "mean",
                              threshold: float = 0.5, share: float = 0.3) -> PartCase:
     """Build a `PartCase` for the first sounding object of a generated single-frame sample (cached proposals)."""
-    import torch
-    from torchvision.ops import box_iou
 
-    from sslprop.data.dataset import read_frame
-    from sslprop.data.format import read_manifest
-    from sslprop.data.proposal_cache import ProposalCache
-    from sslprop.ops.boxes import map_box
-    from sslprop.ops.grm import score_boxes, select_topk
 
     root = Path(root)
     sample = {s.id: s for s in read_manifest(root)}[sample_id]
@@ -136,9 +134,7 @@ def mass_ratio(score_map: Any, box: Sequence[float]) -> float:
 
     score_map: (H, W) Tensor or array, non-negative; box: xyxy pixels (covering at least one cell).
     """
-    import torch
 
-    from sslprop.ops.boxes import box_cells
 
     m = torch.as_tensor(np.asarray(score_map, dtype=np.float64))
     x1, y1, x2, y2 = box_cells(torch.tensor([[float(v) for v in box]]), m.shape[0], m.shape[1])[0].tolist()
@@ -170,10 +166,7 @@ def topk_recall(
         {scorer: {K: recall}} over the annotated frames, plus {"all": {0: share of frames where ANY
         proposal reaches `iou`}}, the upper bound every K approaches.
     """
-    import torch
-    from torchvision.ops import box_iou
 
-    from sslprop.ops.grm import score_boxes, select_topk
 
     keep = [i for i, g in enumerate(gt) if len(g)]
     if not keep:
@@ -201,9 +194,7 @@ def top1_area(grms: Sequence[Any], proposals: Sequence[Any], scorer: str) -> lis
 
     grms: per frame Tensor[H, W]; proposals: per frame Tensor[P_i, 4] xyxy pixels of that grid (P_i >= 1).
     """
-    import torch
 
-    from sslprop.ops.grm import score_boxes, select_topk
 
     g = torch.stack([torch.as_tensor(m).float() for m in grms])  # (F, H, W)
     props = [torch.as_tensor(p).float().reshape(-1, 4) for p in proposals]
@@ -219,9 +210,7 @@ def k_beside_paper(recall: Any, scorer: str) -> list[dict[str, Any]]:
 
     A K that `recall` lacks gets None ('-'). Column names carry the unit.
     """
-    import re
 
-    from sslprop.lab.published import PAPER_TABLE3
 
     ours = f"top-K recall, trained GRM, {scorer} (ours, %)"
     rows = []

@@ -8,8 +8,15 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import torch
+from torchvision.ops import box_iou
 
+from sslprop.data.format import read_manifest
 from sslprop.errors import SSLPropError
+from sslprop.evaluation.bootstrap import bootstrap_intervals, paired_difference
+from sslprop.evaluation.bootstrap import settings as ci_settings
+from sslprop.evaluation.predfiles import frame_key
+from sslprop.ops.boxes import box_cells, box_iou_np, map_box
 
 
 @dataclass
@@ -58,10 +65,7 @@ def sequence_track(sample: Any, boxes: Mapping[str, Sequence[Sequence[float]]], 
         records: onscreen.json; its d_on per frame when given (6 decimals), else the best box's score.
         iou: a proposal belongs to an object when their IoU is at least this.
     """
-    import torch
-    from torchvision.ops import box_iou
 
-    from sslprop.evaluation.predfiles import frame_key
 
     N = len(sample.frames)
     keys = [frame_key(sample.id, n, len(sample.frames)) for n in range(N)]
@@ -177,9 +181,7 @@ def map_shape(score_map: Any, box: Sequence[float], threshold: float = 0.5) -> d
         box covered at equal area: share of the box's pixels among the map's top |box| pixels (`covered_at_equal_area`):
                       every map gets a region of the box's own size, so a flatter map cannot cover more by spilling
     """
-    import torch
 
-    from sslprop.ops.boxes import box_cells, box_iou_np, map_box
 
     m = torch.as_tensor(np.asarray(score_map, dtype=np.float64))
     if m.dim() != 2:
@@ -228,8 +230,6 @@ def ranking_summary(boxes: Mapping[str, Sequence[Sequence[float]]], gt: Mapping[
     ci: {"resamples", "seed"}: also each rate's 95 % bootstrap interval ("<rate> low" / "<rate> high", samples
     resampled) and "top-1 - random" with its paired interval, in shares.
     """
-    import torch
-    from torchvision.ops import box_iou
 
     keys, per = [], {"top-1 hits": [], "random kept proposal hits": [], "any kept hits": []}  # per frame
     for key, g in sorted(gt.items()):
@@ -251,8 +251,6 @@ def ranking_summary(boxes: Mapping[str, Sequence[Sequence[float]]], gt: Mapping[
         raise SSLPropError("ranking_summary: no frame with a ground-truth box")
     out: dict[str, float] = {"frames": len(keys), **{k: float(np.mean(v)) for k, v in per.items()}}
     if ci is not None:
-        from sslprop.evaluation.bootstrap import bootstrap_intervals, paired_difference
-        from sslprop.evaluation.bootstrap import settings as ci_settings
 
         settings = ci_settings(ci)
         for k, (lo, hi) in bootstrap_intervals(keys, {k: (v, np.mean) for k, v in per.items()}, **settings).items():
@@ -264,8 +262,6 @@ def ranking_summary(boxes: Mapping[str, Sequence[Sequence[float]]], gt: Mapping[
 
 def gt_boxes(root: str | os.PathLike, split: str = "test") -> dict[str, list[list[float]]]:
     """Every annotator's boxes per frame key of `split` ({key: [[x1, y1, x2, y2], ...]}, empty off-screen)."""
-    from sslprop.data.format import read_manifest
-    from sslprop.evaluation.predfiles import frame_key
 
     return {frame_key(s.id, n, len(s.frames)): [list(map(float, b)) for a in f.annotators for b in a]
             for s in read_manifest(root, split) for n, f in enumerate(s.frames)}

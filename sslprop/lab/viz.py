@@ -18,13 +18,21 @@ import csv
 import functools
 import io
 import os
+import textwrap
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+import matplotlib.pyplot as plt
 import numpy as np
+import pandas as pd
+from IPython.display import Audio
+from matplotlib.colors import to_rgb
+from matplotlib.patches import Rectangle
 
+from sslprop.data.dataset import read_frame
 from sslprop.errors import SSLPropError
+from sslprop.utils import atomic_write_bytes, atomic_write_text
 
 DPI = 100  # every saved figure
 SOUNDING = "#2ca02c"  # green: an object that sounds / the annotated source
@@ -43,7 +51,6 @@ def save_figure(fig: Any, name: str, figures_dir: str | os.PathLike, dpi: int = 
 
     The same figure gives the same bytes on every run, so regenerated figures diff cleanly.
     """
-    from sslprop.utils import atomic_write_bytes
 
     if not name or "/" in name or name.endswith(".png"):
         raise SSLPropError(f"figure name {name!r}: give a bare name such as '01_samples' (no folder, no .png)")
@@ -108,7 +115,6 @@ def merge_intervals(rows: Sequence[Mapping[str, Any]], float_format: str = FLOAT
 def frame(rows: Any, columns: Sequence[str] | None = None, float_format: str = FLOAT_FORMAT, index: str | None = None) -> Any:
     """A pandas DataFrame of `rows` for a notebook to display (intervals merged, `merge_intervals`; numbers as
     `float_format` text, so the rendered table is the same on every run); `index`: a column to use as row labels."""
-    import pandas as pd
 
     cols, cells = _normalise_rows(rows, columns)
     merged = merge_intervals([dict(zip(cols, r)) for r in cells], float_format)
@@ -136,7 +142,6 @@ def save_table(rows: Any, name: str, figures_dir: str | os.PathLike, columns: Se
     with `columns`, or a dict of equal-length columns. Floats are written with `float_format` in both
     files, so the files are identical on every run with the same numbers.
     """
-    from sslprop.utils import atomic_write_text
 
     if not name or "/" in name or "." in name:
         raise SSLPropError(f"table name {name!r}: give a bare name such as '01_datasets' (no folder, no extension)")
@@ -183,7 +188,6 @@ def _axes(ax: Any, figsize: tuple[float, float] = (3.2, 3.2)) -> tuple[Any, Any]
     """(figure, axes): `ax`'s own, or a new pyplot figure with one axes."""
     if ax is not None:
         return ax.figure, ax
-    import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=figsize)
     return fig, ax
@@ -211,7 +215,6 @@ def show_image(image: np.ndarray, ax: Any = None, title: str | None = None) -> A
 @functools.cache
 def _framed_box() -> type:
     """The box artist of `show_boxes`: a `Rectangle` whose sides on the image border are drawn just inside it."""
-    from matplotlib.patches import Rectangle
 
     class FramedBox(Rectangle):
         """A box outline (imshow coordinates, pixel edges) whose sides that lie on or beyond the border of the axes'
@@ -250,7 +253,6 @@ def _framed_box() -> type:
 
 def _ink(color: Any) -> str:
     """Black or white, whichever reads better on `color` (a label's ground)."""
-    from matplotlib.colors import to_rgb
 
     r, g, b = to_rgb(color)
     return "black" if 0.299 * r + 0.587 * g + 0.114 * b > 0.5 else "white"
@@ -303,7 +305,6 @@ class Prose:
         return "\n\n".join("".join("\\" + c if c in self.MARKUP else c for c in p) for p in self.paragraphs)
 
     def __repr__(self) -> str:
-        import textwrap
 
         return "\n\n".join(textwrap.fill(p, self.width, break_long_words=False) for p in self.paragraphs)
 
@@ -315,7 +316,6 @@ def prose(*paragraphs: str, width: int = 100) -> Prose:
 
 def load_frame(root: str | os.PathLike, frame: Any) -> np.ndarray:
     """The stored frame of a `Frame` of the data set at `root` as RGB uint8 (H, W, 3)."""
-    from sslprop.data.dataset import read_frame
 
     return read_frame(Path(root) / frame.path)
 
@@ -390,7 +390,6 @@ def show_map(image: np.ndarray | None, score_map: Any, ax: Any = None, alpha: fl
 
 def grid(rows: int, cols: int, size: float = 2.4) -> tuple[Any, np.ndarray]:
     """A new pyplot figure with a rows x cols array of axes (always 2-D), `size` inches per panel."""
-    import matplotlib.pyplot as plt
 
     fig, axes = plt.subplots(rows, cols, figsize=(cols * size, rows * size), squeeze=False)
     return fig, axes
@@ -398,7 +397,6 @@ def grid(rows: int, cols: int, size: float = 2.4) -> tuple[Any, np.ndarray]:
 
 def audio_player(root: str | os.PathLike, sample: Any) -> Any:
     """An IPython audio player of a sample's audio file (its WAV bytes embedded, so the notebook keeps it)."""
-    from IPython.display import Audio
 
     path = Path(root) / sample.audio
     if not path.is_file():

@@ -22,17 +22,29 @@ it closes over; heavy work (scoring all proposals, ...) belongs before the explo
 
 from __future__ import annotations
 
+import base64
 import io
 import textwrap
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+import ipywidgets as W
 import numpy as np
+import torch
+from matplotlib.figure import Figure
+from torchvision.ops import box_iou
 
+from sslprop.data.format import read_manifest
 from sslprop.errors import SSLPropError
+from sslprop.evaluation.listening import answers_from_predictions, listening_frames
 from sslprop.evaluation.onscreen import aligned, decisions, threshold_sweep
+from sslprop.evaluation.predfiles import load_predictions
+from sslprop.lab import viz
+from sslprop.lab.plots import sweep_lines
 from sslprop.models.inference import D_ON_THRESHOLD
+from sslprop.ops.boxes import box_iou_np, map_box
+from sslprop.ops.grm import SCORERS, check_scorer, score_boxes, select_topk
 
 DISPLAY_DPI = 100  # the explorers' figures in the output area, and their PNG in a headless notebook
 
@@ -55,8 +67,6 @@ class Explorer:
     """
 
     def __init__(self, draw: Callable[..., None], controls: Mapping[str, Any], figsize: tuple[float, float] = (6.0, 3.2)):
-        import ipywidgets as W
-        from matplotlib.figure import Figure
 
         self._draw = draw
         self.controls = dict(controls)
@@ -72,7 +82,6 @@ class Explorer:
 
     def redraw(self) -> None:
         """Clear the figure, draw it from the current values, and show it (a PNG) in the output area."""
-        import base64
 
         self.figure.clear()
         self._draw(self.figure, **self.values())
@@ -127,12 +136,7 @@ def k_scorer_explorer(
     the GRM with the same boxes. The title gives how many of the K reach IoU >= 0.5 with an
     annotator's box, and says "all P" when K reaches the frame's proposals.
     """
-    import ipywidgets as W
-    import torch
-    from torchvision.ops import box_iou
 
-    from sslprop.lab import viz
-    from sslprop.ops.grm import SCORERS, check_scorer, score_boxes, select_topk
 
     check_scorer(scorer)
     g_t = torch.as_tensor(g).float()
@@ -189,11 +193,7 @@ def map_threshold_explorer(image: np.ndarray, score_map: Any, gt_boxes: Any = No
             the pixels at or above T after min-max normalisation.
     Left: the frame with the box; right: the min-max map with its T contour.
     """
-    import ipywidgets as W
-    import torch
 
-    from sslprop.lab import viz
-    from sslprop.ops.boxes import box_iou_np, map_box
 
     m = torch.as_tensor(score_map).float()
     lo, hi = float(m.min()), float(m.max())
@@ -250,7 +250,6 @@ def threshold_explorer(values: Sequence[float], labels: Sequence[bool], threshol
         limits: slider range (default: the values' min and max).
     The title gives accuracy, true-positive and false-positive rates at the cut (`threshold_rates`).
     """
-    import ipywidgets as W
     v = np.asarray(values, dtype=np.float64)
     y = np.asarray(labels, dtype=bool)
     threshold_rates(v, y, threshold)  # validates the inputs
@@ -284,14 +283,12 @@ def table1_explorer(records: Mapping[str, Mapping[str, Any]], labels: Mapping[st
     m_on || d_on against the threshold, the current one marked; the title gives the three accuracies.
     The slider spans [0, 1] (d_k lies in [0, 1]); `steps` points are precomputed for the curves.
     """
-    import ipywidgets as W
 
     _, d_on, on_m, y = aligned(records, labels)
     sweep = threshold_sweep(records, labels, np.linspace(0.0, 1.0, steps))
     lo, hi = float(min(d_on.min(), threshold)), float(max(d_on.max(), threshold))
     pad = max(hi - lo, 1e-3) * 0.1
     edges = np.linspace(lo - pad, hi + pad, 21)
-    from sslprop.lab.plots import sweep_lines
 
     def draw(fig: Any, threshold: float) -> None:
         ax_h, ax_a = fig.subplots(1, 2)
@@ -332,9 +329,7 @@ def sound_swap_explorer(frame: np.ndarray, results: Mapping[str, Any], sound: st
     Left: the frame with the boxes of the chosen sound, titled with its d_on and the on/off-screen
     call (d_on > `d_threshold`); right: d_on of every sound, the chosen one marked.
     """
-    import ipywidgets as W
 
-    from sslprop.lab import viz
 
     if not results:
         raise SSLPropError("sound_swap_explorer: no sound to show")
@@ -386,12 +381,7 @@ def listening_explorer(data: Any, predictions: Mapping[str, Any], frames: Sequen
         frame, sound: what is shown first ("o<j>" for object j's sound, "silence", "noise", "offscreen").
     Every panel shows the objects in view, the one whose sound plays green and solid, the others grey and dashed.
     """
-    import ipywidgets as W
 
-    from sslprop.data.format import read_manifest
-    from sslprop.evaluation.listening import answers_from_predictions, listening_frames
-    from sslprop.evaluation.predfiles import load_predictions
-    from sslprop.lab import viz
 
     samples = read_manifest(data, "test")
     by_frame = {f.frame: f for f in listening_frames(samples)}

@@ -27,8 +27,21 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import torch
 
+from sslprop.config import get_profile
+from sslprop.data.format import read_info
+from sslprop.data.proposal_cache import ProposalCache
+from sslprop.data.proposals import extract_dataset
+from sslprop.data.synth import generator
+from sslprop.data.synth.generator import DEFAULT_TEST_FRACTION
+from sslprop.data.synth.presets import LISTENING, PRESETS
+from sslprop.engine.checkpoint import CHECKPOINT, data_fingerprint
+from sslprop.engine.predict import predict
+from sslprop.engine.train import train
 from sslprop.errors import SSLPropError
+from sslprop.models.losses import distance_ratio_loss
+from sslprop.utils import atomic_write_json
 
 STAMP = ".ensure.json"  # what `ensure_dataset` made in a data set folder, with which settings
 
@@ -54,7 +67,6 @@ class Budget:
     test_fractions: dict[str, float] = field(default_factory=dict, hash=False)
 
     def test_fraction(self, preset: str) -> float:
-        from sslprop.data.synth.generator import DEFAULT_TEST_FRACTION
 
         return float(self.test_fractions.get(preset, DEFAULT_TEST_FRACTION.get(preset, 0.25)))
 
@@ -120,12 +132,6 @@ def ensure_dataset(
         the same settings reads one small stamp file and returns (no generation, no search).
         Proposals use `ProposalCache`'s defaults (fast mode, full frame, min size 4).
     """
-    from sslprop.data.format import read_info
-    from sslprop.data.proposal_cache import ProposalCache
-    from sslprop.data.proposals import extract_dataset
-    from sslprop.data.synth import generator
-    from sslprop.data.synth.presets import LISTENING, PRESETS
-    from sslprop.utils import atomic_write_json
 
     b = get_budget(budget)
     presets = PRESETS + (LISTENING,)
@@ -171,7 +177,6 @@ def run_config(profile: str, budget: str | Budget, seed: int, device: str = "cpu
 
     overrides: dotted keys, e.g. {"model.scorer": "sum", "model.k": 10, "train.epochs": 3}.
     """
-    from sslprop.config import get_profile
 
     b = get_budget(budget)
     base = {"train.epochs": b.epochs, "train.batch_size": b.batch_size, "train.seed": seed, "train.device": device}
@@ -208,8 +213,6 @@ def ensure_run(
         reading its checkpoint; an interrupted one continues from latest.pth to the same result
         as an uninterrupted run; a folder holding another configuration is an `SSLPropError`.
     """
-    from sslprop.engine.checkpoint import CHECKPOINT, data_fingerprint
-    from sslprop.engine.train import train
 
     cfg = run_config(profile, budget, seed, device, overrides)
     data = Path(data)
@@ -227,7 +230,6 @@ def ensure_run(
         return folder
     train(cfg, data, folder, method=method, resume=(folder / CHECKPOINT).exists(), max_samples=max_samples,
           progress=False, log=log)
-    from sslprop.utils import atomic_write_json
 
     atomic_write_json(done, marker)
     return folder
@@ -241,9 +243,7 @@ def training_summary(run: str | os.PathLike) -> dict[str, Any]:
     computed with the loss function itself; "learned" is True when the last L_tri is at least
     0.02 below it.
     """
-    import torch
 
-    from sslprop.models.losses import distance_ratio_loss
 
     run = Path(run)
     history = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines() if line.strip()]
@@ -269,7 +269,6 @@ def ensure_predictions(
     Returns the folder holding boxes.json, two_sources.json, maps.npz, onscreen.json and
     predictions.json (see `sslprop.engine.predict`); when predictions.json is there it is returned as is.
     """
-    from sslprop.engine.predict import predict
 
     out = Path(run) / f"predictions-{Path(data).name}-{split}"
     if (out / "predictions.json").is_file():

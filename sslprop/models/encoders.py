@@ -23,6 +23,8 @@ from torchvision.ops import roi_pool
 
 from sslprop.config import ModelConfig
 from sslprop.errors import SSLPropError
+from sslprop.models.hub import fetch
+from sslprop.models.weights import SHIPPED_WIDTH, shipped_weights
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)  # torchvision's ImageNet normalisation (RGB)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -220,14 +222,14 @@ class SPP(nn.Module):
 
     def __init__(self, levels: tuple[int, ...] = (1, 2), stride: int = 8) -> None:
         super().__init__()
-        if not levels or any(int(l) < 1 for l in levels):
+        if not levels or any(int(lv) < 1 for lv in levels):
             raise SSLPropError(f"spp_levels {tuple(levels)}: need one or more grid sizes >= 1")
-        self.levels = tuple(int(l) for l in levels)
+        self.levels = tuple(int(lv) for lv in levels)
         self.stride = int(stride)
 
     def out_dim(self, channels: int) -> int:
         """Length of one proposal's feature: channels * sum(l * l)."""
-        return channels * sum(l * l for l in self.levels)
+        return channels * sum(lv * lv for lv in self.levels)
 
     def forward(self, fmap: torch.Tensor, boxes: list[torch.Tensor]) -> torch.Tensor:
         if len(boxes) != fmap.shape[0]:
@@ -236,8 +238,8 @@ class SPP(nn.Module):
             fmap = fmap.float()
         boxes = [b.to(dtype=fmap.dtype) for b in boxes]
         pooled = [
-            roi_pool(fmap, boxes, output_size=l, spatial_scale=1.0 / self.stride).flatten(1)  # (R, C * l * l)
-            for l in self.levels
+            roi_pool(fmap, boxes, output_size=lv, spatial_scale=1.0 / self.stride).flatten(1)  # (R, C * l * l)
+            for lv in self.levels
         ]
         return torch.cat(pooled, dim=1)  # (R, C * sum(l * l)), R = sum K_i
 
@@ -376,7 +378,6 @@ def resolve_weights(
     if not model_cfg.pretrained:
         return (None if visual_weights is None else str(visual_weights), None if audio_weights is None else str(audio_weights))
     given = {"visual": visual_weights, "audio": audio_weights}
-    from sslprop.models.weights import SHIPPED_WIDTH, shipped_weights
 
     out: dict[str, str] = {}
     public: dict[str, str] = {}  # kind -> encoder name, fetched together so that one message names every missing file
@@ -393,7 +394,6 @@ def resolve_weights(
         else:
             public[kind] = name
     if public:
-        from sslprop.models.hub import fetch
 
         fetched = fetch(list(public.values()), log)
         out.update({kind: str(fetched[name]) for kind, name in public.items()})

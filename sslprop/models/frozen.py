@@ -40,6 +40,7 @@ import torch.nn as nn
 from torch import Tensor
 
 from sslprop.models.encoders import SPP, SmallAudio, SmallVisual, VGG16Backbone, VGGish
+from sslprop.utils import atomic_write_bytes
 
 ENCODER_TYPES = (SmallVisual, SmallAudio, VGG16Backbone, VGGish)
 CACHE_DIR = "encoder-cache"
@@ -87,7 +88,6 @@ class _Shards(abc.ABC):
 
     def _write(self, payload: dict[str, Any]) -> Path | None:
         """Write the new entries (their sorted keys and `payload`, built from `self.new` in that order) as one shard."""
-        from sslprop.utils import atomic_write_bytes
 
         if not self.new or self.folder is None:
             self.new = {}
@@ -306,7 +306,7 @@ def cache_folder(data: str | os.PathLike, encoder: FrozenEncoder, data_cfg: Any)
 def feature_cache_folder(data: str | os.PathLike, model: nn.Module, data_cfg: Any) -> Path:
     """DATA/encoder-cache/spp-<visual weights sha256, 16 hex>-<frame size>px-l<SPP levels>: a `ProposalFeatureCache`."""
     inner = model.visual.encoder
-    levels = "-".join(str(l) for l in model.spp.levels)
+    levels = "-".join(str(lv) for lv in model.spp.levels)
     return (Path(data) / CACHE_DIR
             / f"spp-{type(inner).__name__}-{weights_digest(inner)[:16]}-{data_cfg.frame_size}px-l{levels}-v{FEATURE_CACHE_VERSION}")
 

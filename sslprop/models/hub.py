@@ -21,6 +21,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlparse
 
+import torch.hub
+from torchvision.models import VGG16_Weights
+
 from sslprop.errors import SSLPropError
 from sslprop.utils import sha256_file
 
@@ -45,7 +48,6 @@ class HubWeights:
 
 
 def _vgg16_url() -> str:
-    from torchvision.models import VGG16_Weights
 
     return VGG16_Weights.IMAGENET1K_V1.url  # https://download.pytorch.org/models/vgg16-397923af.pth
 
@@ -73,7 +75,6 @@ HUB: dict[str, HubWeights] = {
 
 def hub_dir() -> Path:
     """torch.hub's download folder: ``$TORCH_HOME/hub/checkpoints`` (default ``~/.cache/torch/hub/checkpoints``)."""
-    import torch.hub
 
     return Path(torch.hub.get_dir()) / "checkpoints"
 
@@ -115,7 +116,6 @@ def _download(entry: HubWeights, path: Path, progress: bool) -> None:
     """Fetch `entry` to `path` as `torch.hub.load_state_dict_from_url(..., check_hash=True)` does (a temporary file,
     checked against the 8 hex digits of torch.hub's file name convention, then moved into place), without its
     unconditional "Downloading" line: offline, the caller's one-line error is all that is printed."""
-    import torch.hub
 
     match = torch.hub.HASH_REGEX.search(entry.file_name)
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -7,7 +7,8 @@ A method is an object with
     loss(model, batch, ctx, cfg) -> (loss Tensor[], parts dict[str, float])
     infer(model, batch, cfg) -> Inference      per-frame read-out, no gradient
 `ctx` is the step's `StepContext` (`sslprop.models.negatives`): the generator every random draw of
-the step uses, and the trainer's (epoch, step) for methods whose loss follows a schedule. Only the localisation principle and the loss differ between methods; the encoders, data,
+the step uses, and the trainer's (epoch, step) for methods whose loss follows a schedule. Only the localisation
+principle and the loss differ between methods; the encoders, data,
 trainer, checkpoints and `predict` are shared. Register a method in `METHODS`.
 
 A method whose loss forms its negative pair otherwise than "the frame's features against another
@@ -30,6 +31,7 @@ from torch import Tensor
 
 from sslprop.config import Config
 from sslprop.errors import SSLPropError
+from sslprop.models.baselines import baselines
 from sslprop.models.batch import batch_inputs, model_device
 from sslprop.models.losses import common_space, paired_proposal_loss, paper_proposal_loss
 from sslprop.models.model import ModelOutput, build_model
@@ -181,7 +183,6 @@ def negative_pairs(method: Method, cfg: Config) -> bool:
 
 
 def _registry() -> dict[str, Method]:
-    from sslprop.models.baselines import baselines
 
     return {"ours": Ours(), **baselines()}
 

@@ -18,7 +18,6 @@ def box_cells(boxes: Tensor, height: int, width: int) -> Tensor:
     clamped to the grid; a box that would cover no cell (degenerate, or outside the grid)
     is widened to the one cell at its clamped corner, so every box covers at least one pixel.
     """
-    import torch
 
     x1 = boxes[:, 0].floor().long().clamp(0, width - 1)
     y1 = boxes[:, 1].floor().long().clamp(0, height - 1)
@@ -37,7 +36,6 @@ def pad_proposals(boxes: list[Tensor], max_n: int) -> tuple[Tensor, Tensor]:
     Returns:
         (Tensor[B, M, 4] boxes, zeros where missing; Tensor[B, M] bool mask, True where present).
     """
-    import torch
 
     if max_n < 1:
         raise SSLPropError(f"pad_proposals: max_n must be at least 1, got {max_n}")
@@ -61,7 +59,6 @@ def cap_proposals(boxes: Tensor, max_n: int) -> Tensor:
     Returns:
         Tensor[min(P, max_n), 4].
     """
-    import torch
 
     if len(boxes) <= max_n:
         return boxes
@@ -104,8 +101,6 @@ def map_box(score_map: torch.Tensor, threshold: float) -> torch.Tensor:
 
 def box_iou_np(a: Sequence[float], b: Sequence[float]) -> float:
     """IoU of two xyxy boxes (torchvision.ops.box_iou on one pair)."""
-    import torch
-    from torchvision.ops import box_iou
 
     pair = torch.tensor([[float(v) for v in a], [float(v) for v in b]], dtype=torch.float32)  # (2, 4)
     return float(box_iou(pair[:1], pair[1:])[0, 0])

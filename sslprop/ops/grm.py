@@ -33,7 +33,6 @@ def grm(location_map: Tensor) -> Tensor:
         the `sum` nor the `mean` ranking of proposals. (A map whose maximum is negative would
         flip the sign, as the printed formula does; softmax-weighted maps never are.)
     """
-    import torch
 
     if location_map.dim() != 3:
         raise SSLPropError(f"grm: location_map must be Tensor[B, H, W], got shape {tuple(location_map.shape)}")
@@ -46,7 +45,6 @@ def grm(location_map: Tensor) -> Tensor:
 
 def _acc_dtype(device: torch.device) -> torch.dtype:
     """float64 for the integral image (exact box sums on 224 x 224 maps), float32 where float64 is missing."""
-    import torch
 
     return torch.float32 if device.type == "mps" else torch.float64
 
@@ -132,7 +130,6 @@ def select_topk(boxes: list[Tensor], scores: list[Tensor], k: int) -> TopK:
     Returns:
         `TopK`, slots ordered by decreasing score.
     """
-    import torch
 
     if k < 1:
         raise SSLPropError(f"select_topk: k must be at least 1, got {k}")

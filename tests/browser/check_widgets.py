@@ -169,7 +169,7 @@ def open_browser(browser: str, driver: str):
     except ImportError:
         print("browser-check: selenium is not installed (make browser-check installs it: pip install -e '.[browser]')",
               file=sys.stderr)
-        raise SystemExit(2)
+        raise SystemExit(2) from None
     opts = webdriver.ChromeOptions()
     opts.binary_location = browser
     for a in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu", "--window-size=1500,1100",

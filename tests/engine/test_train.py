@@ -36,7 +36,7 @@ def test_two_seeded_runs_agree(tiny, tmp_path):
     h3 = train(train_cfg(**{"train.seed": 1}), tiny, tmp_path / "c", progress=False, log=lambda m: None)
     assert [r["loss"] for r in h3] != [r["loss"] for r in h1]
     lines = (tmp_path / "a" / "metrics.jsonl").read_text().splitlines()
-    assert [json.loads(l)["epoch"] for l in lines] == [1, 2]
+    assert [json.loads(ln)["epoch"] for ln in lines] == [1, 2]
 
 
 def test_resume_equals_uninterrupted(tiny, tmp_path):
@@ -111,9 +111,9 @@ def test_one_loader_serves_every_epoch_from_the_same_spawned_workers():
 
 
 def test_loader_workers_are_capped_at_the_cores(monkeypatch):
-    from sslprop.data import proposals
+    from sslprop.engine import train as train_module
 
-    monkeypatch.setattr(proposals, "available_cores", lambda: 16)
+    monkeypatch.setattr(train_module, "available_cores", lambda: 16)
     lines: list[str] = []
     assert loader_workers(8, lines.append) == 8 and lines == []
     monkeypatch.setenv("LOCAL_WORLD_SIZE", "4")  # torchrun: 4 processes share the 16 cores

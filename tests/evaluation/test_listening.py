@@ -61,7 +61,7 @@ def _answers(frames, pick):
             k = pick(fr, j)
             box = np.array(fr.objects[k].box, float) if k is not None else np.array([0.0, 0.0, 1.0, 1.0])
             out[sid] = Answer(box, ((box[0] + box[2]) / 2, (box[1] + box[3]) / 2), 1.0 if k == j else 0.0, {"on_d": True})
-        for name, sid in fr.others.items():
+        for sid in fr.others.values():
             out[sid] = Answer(np.array(fr.objects[0].box, float), None, 0.0, {"on_d": False})
     return out
 
@@ -120,26 +120,26 @@ def test_listening_claims_say_who_listens(listening_set):
 def test_blind_hits_counts_what_one_fixed_answer_can_land_on():
     from sslprop.evaluation.listening import blind_hits
 
-    class O:
+    class Obj:
         def __init__(self, box):
             self.box = box
 
-    apart = [O([0, 0, 10, 10]), O([20, 20, 30, 30])]
+    apart = [Obj([0, 0, 10, 10]), Obj([20, 20, 30, 30])]
     assert blind_hits(apart) == (1, 1)
-    overlapping = [O([0, 0, 10, 10]), O([5, 5, 15, 15]), O([8, 0, 20, 9])]  # one point lies in all three
+    overlapping = [Obj([0, 0, 10, 10]), Obj([5, 5, 15, 15]), Obj([8, 0, 20, 9])]  # one point lies in all three
     assert blind_hits(overlapping) == (3, 1)
-    touching = [O([0, 0, 10, 10]), O([10, 0, 20, 10])]  # edges included: the shared edge is in both
+    touching = [Obj([0, 0, 10, 10]), Obj([10, 0, 20, 10])]  # edges included: the shared edge is in both
     assert blind_hits(touching)[0] == 2
-    same = [O([0, 0, 10, 10]), O([0, 0, 10, 11])]  # boxes at IoU >= 0.5: one box follows both sounds
+    same = [Obj([0, 0, 10, 10]), Obj([0, 0, 10, 11])]  # boxes at IoU >= 0.5: one box follows both sounds
     assert blind_hits(same) == (2, 2)
 
 
 def test_pointed_object_is_the_topmost_box_holding_the_point():
-    class O:
+    class Obj:
         def __init__(self, box):
             self.box = box
 
-    objects = [O([0, 0, 10, 10]), O([5, 5, 20, 20])]
+    objects = [Obj([0, 0, 10, 10]), Obj([5, 5, 20, 20])]
     assert pointed_object((7, 7), objects) == 1 and pointed_object((2, 2), objects) == 0
     assert pointed_object((30, 30), objects) == -1 and pointed_object(None, objects) == -1
 

@@ -29,7 +29,7 @@ def test_bar_chart_and_sizes_plot_draw_what_they_are_given():
     rows4 = [{"size": "10k", "train samples": 10, "cIoU@0.5 Ours": 1.0, "cIoU@0.5 Attention": 2.0, "AUC Ours": 3.0, "AUC Attention": 4.0},
              {"size": "144k", "train samples": 150, "cIoU@0.5 Ours": 5.0, "cIoU@0.5 Attention": 6.0, "AUC Ours": 7.0, "AUC Attention": 8.0}]
     plots.sizes_plot(rows4, published.PAPER_TABLE4, axes)
-    lines = {l.get_label(): (list(l.get_xdata()), list(l.get_ydata())) for l in axes[0].lines}
+    lines = {ln.get_label(): (list(ln.get_xdata()), list(ln.get_ydata())) for ln in axes[0].lines}
     assert lines["Ours (here)"] == ([10, 150], [1.0, 5.0])
     assert lines["Ours (paper, at its sizes)"] == ([10, 150], [45.4, 72.8])  # 50k and 90k are not in rows4
     assert lines["Attention (paper, at its sizes)"] == ([10, 150], [43.6, 66.0])
@@ -95,19 +95,19 @@ def test_recall_and_sweep_curves_do_not_hide_each_other():
              "all": 1.0} for m in ("trained", "oracle") for s in ("sum", "mean", "soft_iou")]
     fig = plots.topk_recall_figure(rows, ks)
     ax = fig.axes[0]
-    curves = [l for l in ax.lines if l.get_label() in ("sum", "mean", "soft_iou")]
-    assert len({(l.get_linestyle(), l.get_marker()) for l in curves}) == 3  # each scorer its own style
-    assert len({tuple(l.get_xdata()) for l in curves}) == 3  # shifted along K: equal curves side by side
-    ceiling = next(l for l in ax.lines if l.get_label() == "all proposals")
-    assert ceiling.get_zorder() > max(l.get_zorder() for l in curves) and ax.get_ylim()[1] > 1.05  # the line at 1.0 stays seen
+    curves = [ln for ln in ax.lines if ln.get_label() in ("sum", "mean", "soft_iou")]
+    assert len({(ln.get_linestyle(), ln.get_marker()) for ln in curves}) == 3  # each scorer its own style
+    assert len({tuple(ln.get_xdata()) for ln in curves}) == 3  # shifted along K: equal curves side by side
+    ceiling = next(ln for ln in ax.lines if ln.get_label() == "all proposals")
+    assert ceiling.get_zorder() > max(ln.get_zorder() for ln in curves) and ax.get_ylim()[1] > 1.05  # the line at 1.0 stays seen
     assert ax.get_legend() is None and [t.get_text() for t in fig.legends[0].get_texts()] == ["sum", "mean", "soft_iou", "all proposals"]
     plt.close(fig)
     t = np.linspace(0, 1, 11)
     sweep = {"threshold": t, "on_m": np.full(11, 0.6), "on_d": np.full(11, 0.6), "on_or": np.full(11, 0.6)}
     fig = plots.threshold_sweep_figure({"scenes": sweep, "sequences": sweep})
-    lines = [l for l in fig.axes[0].lines if l.get_label() in ("m_on", "d_on", "m_on || d_on")]
-    assert len({(l.get_linestyle(), l.get_linewidth()) for l in lines}) == 3
-    wide = next(l for l in lines if l.get_label() == "m_on || d_on")
-    assert all(wide.get_zorder() < l.get_zorder() for l in lines if l is not wide)  # the wide OR underneath
+    lines = [ln for ln in fig.axes[0].lines if ln.get_label() in ("m_on", "d_on", "m_on || d_on")]
+    assert len({(ln.get_linestyle(), ln.get_linewidth()) for ln in lines}) == 3
+    wide = next(ln for ln in lines if ln.get_label() == "m_on || d_on")
+    assert all(wide.get_zorder() < ln.get_zorder() for ln in lines if ln is not wide)  # the wide OR underneath
     assert fig.axes[0].get_legend() is None and len(fig.legends) == 1
     plt.close(fig)

@@ -134,7 +134,6 @@ def test_subset_sizes():
 
 
 def test_ensure_subset_run_is_cached_and_separate(solo, tmp_path, monkeypatch):
-    import sslprop.engine.train as train_mod
 
     setup = tables.Setup(solo.parent, tmp_path, "smoke", 0)
     assert tables.train_count(solo) == 6
@@ -143,7 +142,7 @@ def test_ensure_subset_run_is_cached_and_separate(solo, tmp_path, monkeypatch):
     assert json.loads((sub / "config.json").read_text())["max_samples"] == 3
     marker = json.loads((sub / ".finished.json").read_text())
     assert marker["max_samples"] == 3 and marker["config"]["train"]["epochs"] == 1
-    monkeypatch.setattr(train_mod, "train", lambda *a, **k: (_ for _ in ()).throw(AssertionError("trained again")))
+    monkeypatch.setattr(wf, "train", lambda *a, **k: (_ for _ in ()).throw(AssertionError("trained again")))
     assert tables.ensure_subset_run("ours", solo, setup, 3) == sub
     with pytest.raises(AssertionError, match="trained again"):  # the whole split is the shared run, not trained yet
         tables.ensure_subset_run("ours", solo, setup, 6)

@@ -114,7 +114,7 @@ def test_the_k_slider_ends_at_the_frames_proposals():
 def test_table1_explorer_draws_no_criterion_under_another():
     ex = widgets.table1_explorer(RECORDS, LABELS, title="toy")
     ax = ex.figure.axes[1]
-    styles = {l.get_label(): (l.get_linestyle(), l.get_linewidth(), l.get_marker()) for l in ax.lines if not l.get_label().startswith("_")}
+    styles = {ln.get_label(): (ln.get_linestyle(), ln.get_linewidth(), ln.get_marker()) for ln in ax.lines if not ln.get_label().startswith("_")}
     assert set(styles) == {"m_on", "d_on", "m_on || d_on"} and len(set(styles.values())) == 3
     assert styles["m_on || d_on"][1] > 2 * styles["d_on"][1]  # the OR wide underneath, the single criteria thin on top
     ex.png()  # drawn once, so the legend has its place

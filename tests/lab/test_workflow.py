@@ -51,7 +51,6 @@ def test_budgets():
 
 
 def test_ensure_dataset_is_idempotent(solo, monkeypatch):
-    from sslprop.data import proposals
     from sslprop.data.synth import generator
 
     assert solo.name == "solo-n4-s0"
@@ -64,7 +63,7 @@ def test_ensure_dataset_is_idempotent(solo, monkeypatch):
         raise AssertionError("called again")
 
     monkeypatch.setattr(generator, "generate", fail)
-    monkeypatch.setattr(proposals, "extract_dataset", fail)
+    monkeypatch.setattr(wf, "extract_dataset", fail)
     assert wf.ensure_dataset("solo", solo.parent, "smoke", 0, size=4) == solo
     summary = explore.dataset_summary(solo)
     assert {k: summary[k] for k in ("name", "train", "test", "frames", "onscreen", "annotators")} == {
@@ -89,9 +88,6 @@ def test_ensure_dataset_regenerates_nothing_without_stamp(solo, monkeypatch):
 
 
 def test_ensure_run_and_predictions_are_cached(solo, tmp_path, monkeypatch):
-    import sslprop.engine.predict as predict_mod
-    import sslprop.engine.train as train_mod
-
     run = wf.ensure_run("ours", solo, tmp_path, "smoke", 0)
     assert run.parent == tmp_path and run.name.startswith("ours-solo-n4-s0-smoke-")
     assert (run / "latest.pth").is_file() and (run / ".finished.json").is_file()
@@ -100,8 +96,8 @@ def test_ensure_run_and_predictions_are_cached(solo, tmp_path, monkeypatch):
     preds = wf.ensure_predictions(run, solo)
     assert preds == run / "predictions-solo-n4-s0-test"
     assert set(json.loads((preds / "boxes.json").read_text())) == {"solo-000003"}
-    monkeypatch.setattr(train_mod, "train", lambda *a, **k: (_ for _ in ()).throw(AssertionError("trained again")))
-    monkeypatch.setattr(predict_mod, "predict", lambda *a, **k: (_ for _ in ()).throw(AssertionError("predicted again")))
+    monkeypatch.setattr(wf, "train", lambda *a, **k: (_ for _ in ()).throw(AssertionError("trained again")))
+    monkeypatch.setattr(wf, "predict", lambda *a, **k: (_ for _ in ()).throw(AssertionError("predicted again")))
     assert wf.ensure_run("ours", solo, tmp_path, "smoke", 0) == run
     assert wf.ensure_predictions(run, solo) == preds
     fw = explore.forward_samples(run, solo, ["solo-000003"])

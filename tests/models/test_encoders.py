@@ -131,7 +131,8 @@ def test_vgg16_loads_torchvision_state_dict_unchanged(tv_vgg16_state_dict, tmp_p
     bad = {k: v for k, v in tv.items() if not k.startswith("features.28.")}
     bad["features.1.running_mean"] = torch.zeros(64)
     torch.save(bad, path)
-    with pytest.raises(SSLPropError, match=r"vgg16\.pth: not in the torchvision vgg16 layout \(missing keys features\.28\.bias, features\.28\.weight; unexpected keys features\.1\.running_mean\)"):
+    with pytest.raises(SSLPropError, match=r"vgg16\.pth: not in the torchvision vgg16 layout \(missing keys features\.28\.bias, "
+                                           r"features\.28\.weight; unexpected keys features\.1\.running_mean\)"):
         load_vgg16_weights(model, path)
 
 

@@ -27,7 +27,9 @@ def test_ours_loss_with_paired_negatives_lowers_with_a_step_and_rejects_a_negati
     opt = torch.optim.Adam(model.parameters(), lr=1e-2)
     loss, parts = ours.loss(model, data, StepContext(torch.Generator().manual_seed(0)), cfg)
     assert set(parts) == {"loss", "tri", "edu"} and 0.0 < parts["tri"] < 2.0
-    opt.zero_grad(); loss.backward(); opt.step()
+    opt.zero_grad()
+    loss.backward()
+    opt.step()
     after, _ = ours.loss(model, data, StepContext(torch.Generator().manual_seed(0)), cfg)
     assert after.item() < loss.item()
     with pytest.raises(SSLPropError, match="paired_negatives"):

@@ -15,6 +15,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, replace
 from pathlib import Path
 
+from tqdm import tqdm
+
 from sslprop.argtypes import nonnegative_int, positive_int
 from sslprop.config import DataConfig
 from sslprop.data.annotations import read_id_list
@@ -110,7 +112,6 @@ def import_dataset(kind: str, src: str | os.PathLike, out: str | os.PathLike, op
 
 
 def _import(kind: str, src: str | os.PathLike, out_p: Path, opts: ImportOptions, progress: bool) -> ImportReport:
-    from tqdm import tqdm
 
     src_p = Path(src)
     report = ImportReport(kind=kind, source=str(src_p.resolve()), out=str(out_p))

@@ -28,13 +28,16 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+import cv2
 import numpy as np
 import torch
 
 from sslprop.config import DataConfig
+from sslprop.data import video as V
 from sslprop.data.audio import check_not_silent, load_audio, write_wav
 from sslprop.data.format import Frame, ObjectAnn, Sample, sample_from_dict
 from sslprop.data.images import read_image
+from sslprop.data.video import aligned_audio
 from sslprop.errors import SSLPropError
 from sslprop.utils import atomic_write_bytes, atomic_write_json
 
@@ -275,7 +278,6 @@ def problem_lines(problems: Iterable[Any]) -> list[str]:
 
 def encode_image(frame: np.ndarray, image_format: str) -> bytes:
     """(H, W, 3) uint8 RGB -> JPEG (quality 95) or PNG bytes (the same input gives the same bytes)."""
-    import cv2
 
     bgr = cv2.cvtColor(np.ascontiguousarray(frame), cv2.COLOR_RGB2BGR)
     if image_format == "jpg":
@@ -291,7 +293,6 @@ def encode_image(frame: np.ndarray, image_format: str) -> bytes:
 
 def resize_frame(frame: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     """(H, W, 3) -> (size[1], size[0], 3): area averaging when shrinking, bicubic when enlarging."""
-    import cv2
 
     w, h = size
     if frame.shape[1] == w and frame.shape[0] == h:
@@ -312,7 +313,6 @@ def _decoded_audio(path: str, stamp: tuple[int, int], sample_rate: int, from_vid
     samples per video, planned in a row). `stamp` (size, mtime) invalidates the cache on change."""
     if not from_video:
         return load_audio(path, sample_rate)
-    from sslprop.data.video import aligned_audio
 
     return aligned_audio(path, sample_rate)
 
@@ -325,7 +325,6 @@ def _load_job_audio(job: Job, sample_rate: int) -> tuple[torch.Tensor, Path]:
         st = job.audio.stat()
         return _stage(CORRUPT, _decoded_audio, str(job.audio), (st.st_size, st.st_mtime_ns), sample_rate, False), job.audio
     assert job.video is not None
-    from sslprop.data import video as V
 
     info = _stage(CORRUPT, V.probe_video, job.video)
     if not info.has_audio:
@@ -343,7 +342,6 @@ def _job_frames(job: Job, opts: ImportOptions, audio_seconds_total: float) -> tu
         frames = [_stage(CORRUPT, read_image, p) for p in job.images]
         times = job.times if job.times is not None else [audio_seconds_total / 2.0] * len(frames)
         return frames, list(times)
-    from sslprop.data import video as V
 
     assert job.video is not None
     info = _stage(CORRUPT, V.probe_video, job.video)

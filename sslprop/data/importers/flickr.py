@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from sslprop.data.annotations import FLICKR_FRAME
+from sslprop.data.annotations import FLICKR_FRAME, read_flickr_xml
 from sslprop.data.importers.common import (
     ANNOTATION,
     DEFAULT_SPLIT,
@@ -35,7 +35,6 @@ def plan_flickr(src: Path, opts: ImportOptions, report: ImportReport, out: Path)
     (the index of the root child holding each box is kept in meta["box_groups"]), and the
     reference consensus sums every box, halves and clips at 1 whatever the grouping.
     """
-    from sslprop.data.annotations import read_flickr_xml
 
     ann_dir = find_dir(src, "Annotations") if src.is_dir() else None
     if ann_dir is None:

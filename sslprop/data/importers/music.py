@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from sslprop.data.annotations import read_music
 from sslprop.data.importers.common import (
     ANNOTATION,
     DEFAULT_SPLIT,
@@ -47,7 +48,6 @@ def plan_music(src: Path, opts: ImportOptions, report: ImportReport, out: Path) 
     object named by DSOL's category list and one annotator's box. Entries without a box are
     skipped and reported (DSOL's evaluation skips them too). Jobs are ordered by video, then frame.
     """
-    from sslprop.data.annotations import read_music
 
     files = _music_files(src)
     root = media_root(src, opts)

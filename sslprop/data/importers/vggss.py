@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from sslprop.data.annotations import read_vggss
 from sslprop.data.importers.common import (
     DEFAULT_SPLIT,
     MISSING,
@@ -41,7 +42,6 @@ def plan_vggss(src: Path, opts: ImportOptions, report: ImportReport, out: Path) 
     to [0, 1] as the reference does (max(v, 0)); a box left inverted by a garbage value is
     dropped, as it adds nothing to the reference's ground truth, and reported.
     """
-    from sslprop.data.annotations import read_vggss
 
     ann_file = src / "vggss.json" if src.is_dir() else src
     if not ann_file.is_file():
@@ -53,7 +53,8 @@ def plan_vggss(src: Path, opts: ImportOptions, report: ImportReport, out: Path) 
     jobs = []
     for fid, ann in anns.items():
         m = re.fullmatch(r"(.{11})_(\d+)", fid)
-        job = Job(id=fid, video_id=m.group(1) if m else fid, split=split, media_key=safe_name(fid), classes=[ann.label] if ann.label else [], meta={"class": ann.label})
+        job = Job(id=fid, video_id=m.group(1) if m else fid, split=split, media_key=safe_name(fid),
+                  classes=[ann.label] if ann.label else [], meta={"class": ann.label})
         boxes = []
         for j, b in enumerate(ann.boxes):
             c = clamp_box(b)

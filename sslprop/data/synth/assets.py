@@ -25,6 +25,7 @@ import numpy as np
 from PIL import Image
 from skimage import data as skdata
 
+from sslprop.data.audio import load_audio
 from sslprop.errors import SSLPropError
 
 # scikit-image photos and textures shipped inside its wheel (no download); no people-centric
@@ -168,7 +169,6 @@ def load_bank(root: str | None = None) -> Bank:
     peak-normalised to 0.9; stamps that share a recording become one class. Cached per
     process (about 4 s on one core).
     """
-    from sslprop.data.audio import load_audio  # imports torch (~3 s): only when the bank loads, so `synth --help` stays fast
 
     folder = Path(root) if root is not None else stamps_dir()
     names = sorted(p.stem for p in folder.glob("*.png") if (folder / f"{p.stem}.ogg").is_file())

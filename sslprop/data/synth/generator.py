@@ -20,6 +20,7 @@ from tqdm import tqdm
 
 from sslprop import __version__
 from sslprop.argtypes import nonnegative_int, positive_int
+from sslprop.data.audio import write_wav
 from sslprop.data.format import DATASET_INFO, MANIFEST, Sample, read_info, read_manifest, write_manifest
 from sslprop.data.synth.assets import (
     BACKGROUNDS,
@@ -76,7 +77,6 @@ def check_out(out: Path) -> None:
 
 def write_built(root: Path, built: Built) -> None:
     """Write one sample's frames (PNG, fixed settings) and audio (16 kHz WAV) under `root`."""
-    from sslprop.data.audio import write_wav  # imports torch (~3 s): only when a set is written, so `synth --help` stays fast
 
     for rel, img in built.images.items():
         path = root / rel

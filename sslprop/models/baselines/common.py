@@ -76,9 +76,7 @@ def map_inference(maps: Tensor, f_v: Tensor | None = None, f_s: Tensor | None = 
     maps: Tensor[F, S, S] (higher = more likely the source); f_v, f_s: Tensor[F, d] or None.
     Returns Inference with boxes Tensor[F, 0, 4], scores Tensor[F, 0], mask Tensor[F, 0] (bool), d_on None.
     """
-    from sslprop.models.methods import (
-        Inference,  # here: sslprop.models.methods imports the baselines at its own import
-    )
+    from sslprop.models.methods import Inference  # noqa: PLC0415  (a cycle: models.methods imports the baselines)
 
     n = maps.shape[0]
     return Inference(

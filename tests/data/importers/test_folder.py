@@ -33,7 +33,9 @@ def test_folder_of_videos_and_resume(tmp_path, capsys):
     assert (second.written, second.reused) == (2, 2)
     assert (out / "manifest.jsonl").read_bytes() == manifest
     assert cli_main(["import", "folder", str(src), "--out", str(out), "--fps", "2", "--max-samples", "1"]) == 0
-    assert capsys.readouterr().out.strip().endswith("1 of 1 samples written to " + str(out) + ", 1 reused from an earlier run; 0 skipped; 0 warnings; report: " + str(out / "import_report.json"))
+    assert capsys.readouterr().out.strip().endswith(
+        "1 of 1 samples written to " + str(out) + ", 1 reused from an earlier run; 0 skipped; 0 warnings; report: "
+        + str(out / "import_report.json"))
 
 
 def test_large_videos_are_stored_at_a_working_size(tmp_path):
