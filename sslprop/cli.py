@@ -13,7 +13,6 @@ import errno
 import importlib
 import os
 import sys
-from collections.abc import Callable
 from pathlib import Path
 
 from sslprop.errors import SSLPropError
@@ -38,17 +37,6 @@ COMMANDS: dict[str, tuple[str, str]] = {
 # as RESUME when it differs (predict starts over, train continues with --resume).
 RESUME = "what was finished is kept; run the same command again to resume"
 NO_SPACE = (errno.ENOSPC, errno.EDQUOT)
-
-
-def one_line_errors(fn: Callable[[], str]) -> int:
-    """Run `fn` for a `python -m` entry point outside the subcommands: print what it returns, or its
-    `SSLPropError` as one line ``error: ...`` with exit status 2."""
-    try:
-        print(fn())
-    except SSLPropError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
-    return 0
 
 
 def build_parser(chosen: str | None = None) -> argparse.ArgumentParser:

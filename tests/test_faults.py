@@ -318,7 +318,7 @@ def trained(tiny, tmp_path_factory):
 
 
 def _digests(folder) -> dict[str, str]:
-    from sslprop.evaluation.predfiles import file_digest
+    from sslprop.data.predfiles import file_digest
 
     return {p.name: file_digest(p) for p in sorted(folder.iterdir()) if p.is_file() and p.name != ".lock"}
 

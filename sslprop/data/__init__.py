@@ -1,1 +1,1 @@
-"""Data: the on-disk format, the embedded benchmark, readers of the real data sets, audio and video."""
+"""Data: the on-disk formats (samples, prediction files), the embedded benchmark, readers of the real data sets, audio and video."""

@@ -13,7 +13,7 @@ a frame of a multi-frame sample):
                       each file above ("files"), so that `eval` refuses a folder whose files disagree
 
 The files are one set: they are written into a hidden folder inside the output folder and moved
-into place together at the end, predictions.json first (`evaluation.predfiles.check_member` refuses
+into place together at the end, predictions.json first (`data.predfiles.check_member` refuses
 any file that predictions.json does not list). An interrupted or failed run leaves the previous set
 as it was; a run of predict starts from the first frame. The output folder is locked while predict
 runs (`utils.folder_lock`): a second predict into it is refused.
@@ -44,8 +44,8 @@ from tqdm.auto import tqdm
 from sslprop.argtypes import positive_int
 from sslprop.data.dataset import SSLDataset, collate
 from sslprop.data.format import read_manifest
+from sslprop.data.predfiles import INFO, SET_FILES, file_digest
 from sslprop.engine.checkpoint import load_run
-from sslprop.evaluation.predfiles import INFO, SET_FILES, file_digest
 from sslprop.models.frozen import attach_caches, detach_caches
 from sslprop.models.inference import D_ON_THRESHOLD, d_on_threshold, m_on_threshold, onscreen_decisions
 from sslprop.models.losses import common_space
@@ -190,7 +190,7 @@ def _predict(run, data, out: Path, split, device, batch_size, map_threshold, max
 def write_set(out: Path, files: dict[str, Any], info: dict[str, Any]) -> None:
     """Write the prediction files (`SET_FILES`: JSON objects, or bytes) and predictions.json (`info`, given the
     files' sha256 under "files") into `out` as one set: into a hidden folder inside `out` first, then moved into
-    place, predictions.json first, so that a set cut short is refused by `eval` (`predfiles.check_member`)."""
+    place, predictions.json first, so that a set cut short is refused by `eval` (`data.predfiles.check_member`)."""
     staging = out / f"{STAGING}{os.getpid()}"
     try:
         for name in SET_FILES:

@@ -5,7 +5,7 @@
     python -m sslprop proposals DIR --stats --run RUN    # the same for the top-K bag that a trained run keeps
 
 The search and its cache are `sslprop.data.proposals` and `sslprop.data.proposal_cache`; the statistics
-`sslprop.evaluation.bags`. This module sits in `engine` because ``--run`` loads a trained model.
+`sslprop.data.bags`. This module sits in `engine` because ``--run`` loads a trained model.
 """
 
 from __future__ import annotations
@@ -24,12 +24,12 @@ from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 
 from sslprop.argtypes import positive_int
+from sslprop.data.bags import BagStats, bag_stats, dataset_bag_stats, truth_of
 from sslprop.data.dataset import SSLDataset, collate
 from sslprop.data.proposal_cache import SS_MODES, ProposalCache
 from sslprop.data.proposals import extract_dataset
 from sslprop.engine.checkpoint import load_run
 from sslprop.errors import SSLPropError
-from sslprop.evaluation.bags import BagStats, bag_stats, dataset_bag_stats, truth_of
 from sslprop.models.frozen import attach_caches, detach_caches
 from sslprop.ops.boxes import rescale_boxes
 from sslprop.utils import resolve_device

@@ -95,6 +95,7 @@ from typing import Any
 
 from sslprop.argtypes import nonnegative_int, positive_int
 from sslprop.data.annotations import read_id_list
+from sslprop.data.predfiles import Predictions, load_predictions
 from sslprop.errors import SSLPropError
 from sslprop.evaluation import metrics
 from sslprop.evaluation.annotated import FORMATS, Annotated, detect_format, load_annotated, restrict_to_ids
@@ -102,7 +103,6 @@ from sslprop.evaluation.bootstrap import settings as _ci_settings
 from sslprop.evaluation.coco import write_coco
 from sslprop.evaluation.floors import FLOORS, TWO_REGION_FLOORS, floor_predictions
 from sslprop.evaluation.onscreen import format_onscreen_report, onscreen_report
-from sslprop.evaluation.predfiles import Predictions, load_predictions
 from sslprop.evaluation.prior import CEILINGS, PRIOR_METHODS, ceiling_maps, visual_prior
 from sslprop.evaluation.report import RATES, format_report
 from sslprop.evaluation.scoring import compare_scored, per_frame, read_confidence, score_frames, summarise_scored

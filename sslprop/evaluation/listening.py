@@ -45,14 +45,14 @@ from typing import Any
 
 import numpy as np
 
+from sslprop.data.bags import HIT_IOU
 from sslprop.data.format import Sample, read_info, read_manifest
+from sslprop.data.predfiles import load_predictions
 from sslprop.engine.predict import predict
 from sslprop.errors import SSLPropError
 from sslprop.evaluation import bootstrap
-from sslprop.evaluation.bags import HIT_IOU
 from sslprop.evaluation.onscreen import auc
 from sslprop.evaluation.pointing import box_point, map_point
-from sslprop.evaluation.predfiles import load_predictions
 from sslprop.evaluation.prior import visual_prior
 from sslprop.ops.boxes import box_iou_np
 

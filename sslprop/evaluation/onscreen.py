@@ -16,7 +16,7 @@ frames of one clip of `sequences` are drawn together.
 
 The per-clip tracks of Figs. 3-5 built on the same files are in `sslprop.lab.tracks`.
 
-Keys are `sslprop.evaluation.predfiles.frame_key`: the sample id, or ``<sample id>/<frame index>`` for a
+Keys are `sslprop.data.predfiles.frame_key`: the sample id, or ``<sample id>/<frame index>`` for a
 frame of a multi-frame sample. Boxes are absolute pixels ``(x1, y1, x2, y2)`` of the stored frame.
 """
 
@@ -30,10 +30,10 @@ import numpy as np
 from scipy.stats import spearmanr
 
 from sslprop.data.format import read_manifest
+from sslprop.data.predfiles import frame_key, read_onscreen
 from sslprop.errors import SSLPropError
 from sslprop.evaluation.bootstrap import _draws, bootstrap_intervals, paired_difference
 from sslprop.evaluation.bootstrap import settings as _ci_settings
-from sslprop.evaluation.predfiles import frame_key, read_onscreen
 from sslprop.models.inference import D_ON_THRESHOLD, onscreen_decisions
 
 # m_on alone, d_on alone (> 0.2, the paper's), either (the paper's "m_on || d_on"); then d_on at its label-free calibrated

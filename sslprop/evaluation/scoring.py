@@ -16,6 +16,7 @@ import numpy as np
 from tqdm import tqdm
 
 from sslprop.data.annotations import load_json, summarise_problems
+from sslprop.data.predfiles import Predictions, read_onscreen
 from sslprop.errors import SSLPropError
 from sslprop.evaluation import metrics
 from sslprop.evaluation import pointing as pointing_game
@@ -23,7 +24,6 @@ from sslprop.evaluation.annotated import Annotated, clip_to_frame
 from sslprop.evaluation.bootstrap import bootstrap_intervals, paired_difference
 from sslprop.evaluation.bootstrap import settings as _ci_settings
 from sslprop.evaluation.extended import average_precision, box_confidence, extended_scores, map_confidence, max_f1
-from sslprop.evaluation.predfiles import Predictions, read_onscreen
 
 EXAMPLES = 5  # ids quoted per reported category
 

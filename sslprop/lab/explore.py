@@ -14,6 +14,7 @@ import numpy as np
 import torch
 
 from sslprop.data.audio import load_audio
+from sslprop.data.bags import dataset_bag_stats
 from sslprop.data.dataset import SSLDataset, collate
 from sslprop.data.format import read_info, read_manifest
 from sslprop.data.images import read_image
@@ -24,7 +25,6 @@ from sslprop.data.synth.presets import build_preset_sample
 from sslprop.data.video import write_video
 from sslprop.engine.checkpoint import load_run
 from sslprop.errors import SSLPropError
-from sslprop.evaluation.bags import dataset_bag_stats
 from sslprop.ops.boxes import rescale_boxes
 
 
@@ -35,7 +35,7 @@ def dataset_summary(root: str | os.PathLike) -> dict[str, Any]:
     offscreen (share with onscreen False), offscreen_test (the same in the test split), classes (distinct
     sounding classes), sounding_per_frame and silent_per_frame (mean objects), largest (share of frames with a
     sounding object in which it is the largest in view; `sslprop.data.synth.generator.salience_shares`), annotators (max
-    per frame), and the Selective Search bags (`sslprop.evaluation.bags`, NaN when not cached): proposals (the
+    per frame), and the Selective Search bags (`sslprop.data.bags`, NaN when not cached): proposals (the
     median per frame), p5 and p95 (its percentiles), hit_share (proposals that hit a sounding object),
     frames_with_hit.
     """

@@ -15,8 +15,7 @@ import argparse
 import csv
 from pathlib import Path
 
-from sslprop.cli import one_line_errors
-from sslprop.errors import SSLPropError
+from sslprop.errors import SSLPropError, one_line_errors
 from sslprop.lab.claims import summary
 from sslprop.lab.viz import merge_intervals
 

@@ -17,11 +17,10 @@ import json
 from pathlib import Path
 from typing import Any
 
-from sslprop.cli import one_line_errors
 from sslprop.data.format import read_info
 from sslprop.engine.checkpoint import export_run
 from sslprop.engine.localize import SHIPPED_RUN
-from sslprop.errors import SSLPropError
+from sslprop.errors import SSLPropError, one_line_errors
 from sslprop.lab import workflow as wf
 from sslprop.models.weights import WEIGHTS_DIR
 

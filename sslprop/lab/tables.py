@@ -30,6 +30,7 @@ from typing import Any
 import numpy as np
 
 from sslprop.data.format import read_manifest
+from sslprop.data.predfiles import check_member
 from sslprop.errors import SSLPropError
 from sslprop.evaluation import metrics
 from sslprop.evaluation.bootstrap import paired_difference
@@ -37,7 +38,6 @@ from sslprop.evaluation.evaluate import REFERENCE_METHODS, evaluate
 from sslprop.evaluation.floors import FLOORS, TWO_REGION_FLOORS
 from sslprop.evaluation.listening import PRIOR, listen
 from sslprop.evaluation.metrics import get_protocol
-from sslprop.evaluation.predfiles import check_member
 from sslprop.lab import workflow as wf
 
 # The paper's data sets and the embedded presets that stand in for them, with each column's protocol.

@@ -12,10 +12,10 @@ import torch
 from torchvision.ops import box_iou
 
 from sslprop.data.format import read_manifest
+from sslprop.data.predfiles import frame_key
 from sslprop.errors import SSLPropError
 from sslprop.evaluation.bootstrap import bootstrap_intervals, paired_difference
 from sslprop.evaluation.bootstrap import settings as ci_settings
-from sslprop.evaluation.predfiles import frame_key
 from sslprop.ops.boxes import box_cells, box_iou_np, map_box
 
 

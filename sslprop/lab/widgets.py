@@ -36,10 +36,10 @@ from matplotlib.figure import Figure
 from torchvision.ops import box_iou
 
 from sslprop.data.format import read_manifest
+from sslprop.data.predfiles import load_predictions
 from sslprop.errors import SSLPropError
 from sslprop.evaluation.listening import answers_from_predictions, listening_frames
 from sslprop.evaluation.onscreen import aligned, decisions, threshold_sweep
-from sslprop.evaluation.predfiles import load_predictions
 from sslprop.lab import viz
 from sslprop.lab.plots import sweep_lines
 from sslprop.models.inference import D_ON_THRESHOLD

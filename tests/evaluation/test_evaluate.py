@@ -421,8 +421,8 @@ def test_help_lists_the_new_options(capsys):
 
 
 def test_score_from_python_with_d_on(tmp_path, extended_set):
+    from sslprop.data.predfiles import load_predictions
     from sslprop.evaluation import metrics
-    from sslprop.evaluation.predfiles import load_predictions
 
     boxes = write_boxes(tmp_path / "a" / "boxes.json", {"v1": [TL + [0.9]], "off": [TL + [0.7]], "v3": [BR + [0.5]], "v2": [TL + [0.2]]})
     records = {k: {"d_on": d} for k, d in {"v1": 0.9, "v2": 0.8, "v3": 0.1, "off": 0.05}.items()}

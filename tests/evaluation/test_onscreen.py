@@ -8,10 +8,10 @@ import matplotlib
 import numpy as np
 import pytest
 
+from sslprop.data import predfiles
 from sslprop.data.format import Frame, Sample, write_manifest
 from sslprop.errors import SSLPropError
 from sslprop.evaluation import onscreen as on
-from sslprop.evaluation import predfiles
 from sslprop.lab import tracks as tracking
 from tests.helpers import LABELS, RECORDS, make_sequence
 

@@ -6,9 +6,9 @@ import math
 
 import pytest
 
+from sslprop.data.bags import dataset_bag_stats
 from sslprop.data.format import read_manifest
 from sslprop.data.synth import generator
-from sslprop.evaluation.bags import dataset_bag_stats
 from sslprop.lab import explore
 
 

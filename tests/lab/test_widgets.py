@@ -157,9 +157,9 @@ def test_listening_explorer_shows_each_methods_answer_to_the_chosen_sound(tmp_pa
     import json
 
     from sslprop.data.format import read_manifest
+    from sslprop.data.predfiles import INFO
     from sslprop.data.synth import generator
     from sslprop.evaluation.listening import listening_frames
-    from sslprop.evaluation.predfiles import INFO
 
     data = generator.generate("listening", 3, 1, tmp_path / "l", size=64, progress=False)
     samples = read_manifest(data)

@@ -1,6 +1,6 @@
-"""Tests for sslprop/evaluation/predfiles.py."""
+"""Tests for sslprop/data/predfiles.py."""
 
-from sslprop.evaluation import predfiles
+from sslprop.data import predfiles
 
 
 def test_frame_key_rule():

@@ -1,4 +1,4 @@
-"""Tests for sslprop/evaluation/bags.py and the `proposals --stats` command (sslprop/engine/proposals.py)."""
+"""Tests for sslprop/data/bags.py and the `proposals --stats` command (sslprop/engine/proposals.py)."""
 
 from __future__ import annotations
 
@@ -9,10 +9,10 @@ import pytest
 
 from sslprop import cli
 from sslprop.data.audio import write_wav
+from sslprop.data.bags import bag_stats, dataset_bag_stats, hits, sounding_boxes
 from sslprop.data.format import Frame, ObjectAnn, Sample, write_manifest
 from sslprop.data.proposal_cache import ProposalCache
 from sslprop.errors import SSLPropError
-from sslprop.evaluation.bags import bag_stats, dataset_bag_stats, hits, sounding_boxes
 
 
 def _known_set(root):
