@@ -101,11 +101,10 @@ def _check_value(key: str, annotation: str, value: Any) -> None:
             raise SSLPropError(f"config {key} = {value!r}: must be a finite number {bound}")
 
 
-# Options that were removed, with the value that meant "off": a run folder written before the removal
-# still loads when it has that value; any other value is refused (docs/findings.md says what they did).
-# train.negatives: "one" (one random clip of another video, the paper's, now the loss whenever paired_negatives is 0)
-# or "all" (every other video of the batch a negative); only "one" is left, so its field went too.
-REMOVED = {"train": {"hard_negatives": 0, "negatives": "one"}}
+# Options that were removed, with the value that meant what is left: the shipped checkpoint (sslprop/weights/ours_scenes.pt)
+# was written with train.negatives "one" (the paper's one negative, now the loss whenever paired_negatives is 0) and still
+# loads; a run that used "all" is refused in one line (docs/findings.md).
+REMOVED = {"train": {"negatives": "one"}}
 
 
 @dataclass(frozen=True)
@@ -158,24 +157,13 @@ class Config:
 
 
 PROFILES: dict[str, Config] = {
-    # Small frames and small encoders: the whole paper regenerates on a 2-core CPU. The encoders start
-    # from the shipped supervised pretraining (sslprop.engine.pretrain, the analog of ImageNet / AudioSet) and
-    # stay frozen: measured on scenes (docs/pretrained-encoders.md), fine-tuning them at lr 1e-3 erased
-    # the pretraining, frozen they kept it; `train --from-scratch` (OVERLAYS["scratch"]) gives the former setting.
-    # lambda = 0.1 instead of the paper's 0.5: with frozen encoders the Euclidean term pulled f_v and f_att
-    # together into a plateau at chance for the first epochs (measured on scenes, docs/pretrained-encoders.md).
-    # One frame per clip (N = 1), where an LSTM step is only a gated layer: left out, for speed.
-    # Paired negatives (4 per clip, each frame localised again with the negative's audio) and
-    # alpha = softmax(d / 0.1): from scratch, the loss as printed is met by an audio-chosen bag of
-    # diverse proposal features instead of by localising (docs/findings.md).
+    # small frames, the shipped small encoders frozen, lambda 0.1, paired negatives, alpha = softmax(d / 0.1), no LSTM:
+    # the whole paper on a 2-core CPU; each value's reason is in docs/design.md, "The two profiles"
     "cpu": Config(
         model=ModelConfig(use_lstm=False, mil_temperature=0.1, pretrained=True),
         train=TrainConfig(batch_size=32, lam=0.1, paired_negatives=4, freeze_encoders=True),
     ),
-    # The paper's setting: dilated VGG16 + VGGish at 224, K = 20, batch 128, for a GPU and real data. The encoders
-    # start from ImageNet and AudioSet (torchvision's VGG16 and the torchvggish port's VGGish, fetched into torch.hub's
-    # cache, sha256 checked) and are fine-tuned; `train --from-scratch` (OVERLAYS["scratch"]) starts them from random weights.
-    # 8 DataLoader workers per process (persistent, spawned; pinned memory on CUDA): docs/benchmarks.md measures one.
+    # the paper's setting for a GPU and real data: dilated VGG16 + VGGish at 224 from ImageNet / AudioSet, fine-tuned
     "paper": Config(
         data=DataConfig(frame_size=224, audio_features="vggish", num_frames=1),
         model=ModelConfig(
@@ -196,10 +184,8 @@ PROFILES: dict[str, Config] = {
 # Named sets of dotted field overrides laid over either profile (`cfg.replace(**OVERLAYS[name])`): settings that are
 # not a profile of their own, since each applies to cpu and paper alike (`get_profile` lists the profiles only).
 OVERLAYS: dict[str, dict[str, Any]] = {
-    # `train --from-scratch`: the encoders start from random weights (no pretrained file is read) and train with the
-    # rest of the model, and lambda is the paper's 0.5 (the cpu profile's 0.1 is for frozen pretrained encoders,
-    # docs/pretrained-encoders.md); on the cpu profile the setting of docs/findings.md. Laid over the command line's
-    # other flags, --no-selection's lambda 0 included; only --set comes after it.
+    # `train --from-scratch`: random encoders trained with the rest, lambda the paper's 0.5 (docs/design.md, "The two
+    # profiles"); laid over the command line's other flags, --no-selection's lambda 0 included; only --set comes after
     "scratch": {"model.pretrained": False, "train.freeze_encoders": False, "train.lam": 0.5},
 }
 

@@ -35,10 +35,6 @@ def test_dict_round_trip_through_json_and_unknown_keys():
     assert back == cfg
     with pytest.raises(SSLPropError, match="config section 'train': unknown keys \\['hardnegatives'\\]"):
         Config.from_dict({"train": {"hardnegatives": 0}})
-    # a removed option: a run written with it off still loads, one that used it is refused
-    assert Config.from_dict({"train": {"hard_negatives": 0, "epochs": 3}}).train.epochs == 3
-    with pytest.raises(SSLPropError, match="train.hard_negatives was removed"):
-        Config.from_dict({"train": {"hard_negatives": 2}})
 
 
 def test_removed_negatives_option_loads_when_it_was_one():

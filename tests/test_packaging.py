@@ -8,6 +8,8 @@ from pathlib import Path
 import pytest
 import tomllib
 
+from sslprop import cli
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -44,28 +46,36 @@ def test_top_level_layout():
         assert (ROOT / name).exists(), name
 
 
-def test_help_lists_subcommands():
-    from sslprop.cli import COMMANDS
+def _main(capsys, *args: str) -> tuple[int, str, str]:
+    """`python -m sslprop ARGS` in this process (what the entry point runs): exit status, stdout, stderr."""
+    try:
+        code = cli.main(list(args))
+    except SystemExit as e:  # --help and argparse's own errors exit from inside the parser
+        code = e.code
+    out = capsys.readouterr()
+    return code, out.out, out.err
 
-    out = _run("--help")
-    assert out.returncode == 0, out.stderr
+
+def test_help_lists_subcommands(capsys):
+    code, out, err = _main(capsys, "--help")
+    assert code == 0, err
     for name in ("synth", "import", "proposals", "eval", "train", "predict", "probe", "bench"):
-        assert name in COMMANDS, f"subcommand {name} missing"
-        assert name in out.stdout
+        assert name in cli.COMMANDS, f"subcommand {name} missing"
+        assert name in out
 
 
 @pytest.mark.parametrize("name", ["synth", "import", "proposals", "eval", "train", "predict", "probe", "bench"])
-def test_each_subcommand_has_help(name):
-    out = _run(name, "--help")
-    assert out.returncode == 0, out.stderr
-    assert out.stdout.startswith("usage: python -m sslprop " + name)
+def test_each_subcommand_has_help(name, capsys):
+    code, out, err = _main(capsys, name, "--help")
+    assert code == 0, err
+    assert out.startswith("usage: python -m sslprop " + name)
 
 
-def test_bad_input_is_one_line_error(tmp_path):
-    out = _run("proposals", str(tmp_path / "nowhere"))
-    assert out.returncode == 2
-    assert out.stderr.startswith("error: ") and len(out.stderr.strip().splitlines()) == 1
-    assert "Traceback" not in out.stderr
+def test_bad_input_is_one_line_error(tmp_path, capsys):
+    code, _, err = _main(capsys, "proposals", str(tmp_path / "nowhere"))
+    assert code == 2
+    assert err.startswith("error: ") and len(err.strip().splitlines()) == 1
+    assert "Traceback" not in err
 
 
 def test_a_closed_output_pipe_is_no_traceback(tmp_path):

@@ -37,7 +37,7 @@ from sslprop.evaluation.bootstrap import settings as _ci_settings
 from sslprop.models.inference import D_ON_THRESHOLD, onscreen_decisions
 
 # m_on alone, d_on alone (> 0.2, the paper's), either (the paper's "m_on || d_on"); then d_on at its label-free calibrated
-# threshold (`predict.d_on_threshold`), alone and with m_on, where onscreen.json has them
+# threshold (`models.inference.d_on_threshold`), alone and with m_on, where onscreen.json has them
 CRITERIA = ("on_m", "on_d", "on_or", "on_dc", "on_orc")
 SWEPT = ("on_m", "on_d", "on_or")  # the criteria `threshold_sweep` follows as the d_on threshold moves
 CRITERION_NAMES = {"on_m": "m_on", "on_d": "d_on", "on_or": "m_on || d_on", "on_dc": "d_on (calibrated)",

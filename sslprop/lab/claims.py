@@ -180,7 +180,7 @@ def table1_claims(paired: Mapping[str, Mapping[str, Any]], rows: Sequence[Mappin
         out.append(claim(f"m_on || d_on is more accurate than {single} alone", "Table 1", data,
                          f"{paper['m_on || d_on']:.1f} vs. {paper[single]:.1f} ({paper_column})",
                          [(f"{acc['m_on || d_on']:.1f} vs. {acc[single]:.1f}:", d)], unit=" pts"))
-    # the same claim with d_on at its label-free calibrated threshold (predict.d_on_threshold), where predict made one:
+    # the same claim with d_on at its label-free calibrated threshold (models.inference.d_on_threshold), where predict made one:
     # the paper's 0.2 is a constant of its model, and can sit anywhere in another model's d_on distribution
     calibrated_or = "m_on || d_on (calibrated)"
     for single in ("m_on", "d_on (calibrated)"):

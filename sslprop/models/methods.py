@@ -153,9 +153,9 @@ def m_on_features(out: ModelOutput) -> tuple[Tensor, Tensor | None]:
     attended with paired clips' audio, Tensor[M, B, N, d] (None without `pair_audio`).
 
     The frame stream's f_att: the paper's m_on is the criterion of the map-based methods, a distance between the
-    frame-level feature and the audio in the common space, while d_on reads the proposal stream. (Until issue #23
-    it was the proposal-level f_v; with alpha = softmax(d / 0.1) f_v is almost the best proposal's feature, so its
-    distance was about sqrt(2 - 2 d_on) and the two criteria one signal.) `m_on_distances`, `predict` and
+    frame-level feature and the audio in the common space, while d_on reads the proposal stream. (Not the
+    proposal-level f_v: with alpha = softmax(d / 0.1) f_v is almost the best proposal's feature, its distance about
+    sqrt(2 - 2 d_on), and the two criteria would be one signal; docs/findings.md.) `m_on_distances`, `predict` and
     `localize` (through `Inference.f_v`) all take it from here.
     """
     return out.f_att, out.pair_f_att

@@ -47,10 +47,9 @@ BACKGROUNDS = (
 )
 STAMP_MAX_SIDE = 256  # stamps are cropped to their alpha box and shrunk to this at load time
 BACKGROUND_MAX_SIDE = 512  # backgrounds are shrunk to this at load time
-# The co-occurrence bias of `scenes`. Until 2026-11-25 the background chance was 0.7 for on- and
-# off-screen scenes alike; a from-scratch cpu-profile model then learned the backgrounds and never
-# the objects (docs/findings.md). `--habitat-prob 0.7 --offscreen-habitat-prob 0.7`
-# still gives those samples, file for file (dataset.json records the version and the chances).
+# The co-occurrence bias of `scenes`: with a background chance of 0.7 for on- and off-screen scenes alike a
+# from-scratch cpu-profile model learned the backgrounds and never the objects (docs/findings.md);
+# `--habitat-prob 0.7 --offscreen-habitat-prob 0.7` gives those samples, file for file (dataset.json records the chances).
 HABITAT_PROB = 0.3  # on-screen scenes: chance that the sound's class brings its preferred background
 COMPANION_PROB = 0.6  # scenes with 2+ objects: chance that the first distractor is the class's companion
 OFFSCREEN_HABITAT_PROB = 0.0  # off-screen scenes: the same chance for the unseen sound (0: unrelated to the scene)
