@@ -1,6 +1,8 @@
 # The README's two commands. Both create the virtual environment .venv when it is missing.
 #   make reproduce   every notebook at budget=full: regenerates figures/ and the README's results (executed notebooks in executed/), prints its wall time
-#   make test        unit tests, then every notebook at budget=smoke (papermill) re-run and checked by nbval
+#   make test        ruff and lint-imports, the unit tests, then every notebook at budget=smoke (papermill) re-run and
+#                    checked by nbval
+#   make unit        ruff, lint-imports and the unit tests without those marked slow (a quick loop while editing)
 #   make browser-check   every widget of the notebooks moved in a real JupyterLab (headless chromium), each output checked
 PYTHON    ?= python3
 VENV      := .venv
@@ -10,31 +12,37 @@ STAMP     := $(VENV)/.installed-stamp
 NOTEBOOKS := $(filter-out notebooks/09_claims.ipynb,$(sort $(wildcard notebooks/[0-9][0-9]_*.ipynb))) notebooks/09_claims.ipynb
 EXECUTED  := executed
 
-.PHONY: test unit notebooks reproduce ship pretrain reach scenes12k venv clean-data browser-check
+.PHONY: test unit lint notebooks reproduce ship pretrain reach scenes12k venv clean-data browser-check
 
 venv: $(STAMP)
 
+# uv installs the pinned set (it resolves and copies in parallel: 10 s from a warm cache where pip takes 4 min)
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet --upgrade pip uv==0.13.9
+	$(BIN)/uv pip install --quiet --python $(BIN)/python -e '.[dev]'
 	touch $(STAMP)
 
-# Unit tests, then the notebooks at the smoke budget (figures go to executed/smoke-figures, not figures/).
-test: $(STAMP)
-	$(BIN)/python -m pytest -q tests
+# The style (ruff, rules in pyproject.toml) and the layering (lint-imports, docs/design.md), the unit tests on every
+# core, then the notebooks at the smoke budget (figures go to executed/smoke-figures, not figures/).
+test: lint $(STAMP)
+	$(BIN)/python -m pytest -q -n auto tests
 	$(MAKE) --no-print-directory notebooks BUDGET=smoke FIGURES=../$(EXECUTED)/smoke-figures
 	$(BIN)/python -m pytest -q -p no:cacheprovider --nbval-lax $(EXECUTED)
 
-unit: $(STAMP)
-	$(BIN)/python -m pytest -q tests
+unit: lint $(STAMP)
+	$(BIN)/python -m pytest -q -n auto -m "not slow" tests
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/lint-imports
 
 # Every notebook that has a widget, opened in JupyterLab (127.0.0.1, a token, a free port) in headless chromium at the
 # smoke budget: all cells run, then each control moved; its output must change and show a picture
 # (tests/browser/check_widgets.py; needs Debian's chromium and chromium-driver). Report in executed/browser-check/.
 BROWSER_STAMP := $(VENV)/.browser-stamp
 $(BROWSER_STAMP): $(STAMP) pyproject.toml
-	$(BIN)/python -m pip install --quiet -e '.[dev,browser]'
+	$(BIN)/uv pip install --quiet --python $(BIN)/python -e '.[dev,browser]'
 	touch $(BROWSER_STAMP)
 
 browser-check: $(BROWSER_STAMP)
