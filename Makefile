@@ -24,11 +24,12 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 # The style (ruff, rules in pyproject.toml) and the layering (lint-imports, docs/design.md), the unit tests on every
-# core, then the notebooks at the smoke budget (figures go to executed/smoke-figures, not figures/).
+# core, then the notebooks at the smoke budget (figures go to executed/smoke-figures, not figures/), then nbval runs
+# each again (one notebook per core: papermill has filled every cache they read) and checks the marked outputs.
 test: lint $(STAMP)
 	$(BIN)/python -m pytest -q -n auto tests
 	$(MAKE) --no-print-directory notebooks BUDGET=smoke FIGURES=../$(EXECUTED)/smoke-figures
-	$(BIN)/python -m pytest -q -p no:cacheprovider --nbval-lax $(EXECUTED)
+	$(BIN)/python -m pytest -q -p no:cacheprovider --nbval-lax -n auto --dist loadfile $(EXECUTED)
 
 unit: lint $(STAMP)
 	$(BIN)/python -m pytest -q -n auto -m "not slow" tests
