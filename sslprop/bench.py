@@ -195,8 +195,6 @@ def run_data(args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, Row]]:
 
         return run_loader(args)
 
-    if args.n < 1:
-        raise SSLPropError(f"--n {args.n}: must be at least 1")
     if args.large_side < 224:
         raise SSLPropError(f"--large-side {args.large_side}: must be at least 224 (the side import folder stores)")
     if args.workers is not None and args.workers < 1:

@@ -307,9 +307,7 @@ def main(args: argparse.Namespace) -> int:
     changes = {}
     for name in ("steps", "train_size"):
         value = getattr(args, name)
-        if value is not None:
-            if value < 1:
-                raise SSLPropError(f"--{name.replace('_', '-')} {value}: must be at least 1")
+        if value is not None:  # >= 1: the parser's positive_int
             changes[name] = value
     recipe = Recipe(**{**base.__dict__, **changes})
     if args.seed < 0:

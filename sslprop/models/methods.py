@@ -97,9 +97,7 @@ class Ours:
 
     def loss(self, model, batch, ctx, cfg):
         frames, audio, proposals = batch_inputs(batch, model_device(model))
-        pairs = cfg.train.paired_negatives
-        if pairs < 0:
-            raise SSLPropError(f"train.paired_negatives = {pairs}: must be 0 (the loss as printed) or a number of negatives")
+        pairs = cfg.train.paired_negatives  # >= 0: Config.check
         # lambda as configured, with or without selection: Table 3's "without ProSelectNet" as the paper defines it
         # (L_tri alone) sets train.lam = 0 (`train --no-selection`); with lambda kept, the row differs in selection alone
         terms = {"lam": cfg.train.lam, "use_euclidean": cfg.train.lam > 0, "normalize": cfg.train.normalize}
