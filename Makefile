@@ -23,12 +23,17 @@ $(STAMP): pyproject.toml
 	$(BIN)/uv pip install --quiet --python $(BIN)/python -e '.[dev]'
 	touch $(STAMP)
 
-# The style (ruff, rules in pyproject.toml) and the layering (lint-imports, docs/design.md), the unit tests on every
-# core, then the notebooks at the smoke budget (figures go to executed/smoke-figures, not figures/), then nbval runs
-# each again (one notebook per core: papermill has filled every cache they read) and checks the marked outputs.
+# The style (ruff, rules in pyproject.toml) and the layering (lint-imports, docs/design.md); then the unit tests and the
+# notebooks at the smoke budget side by side (the tests write only to their own temporary folders; their output is
+# printed when both are done, from executed/unit-tests.log; figures go to executed/smoke-figures, not figures/); then
+# nbval runs each notebook again (one per core: papermill has filled every cache they read) and checks the marked outputs.
 test: lint $(STAMP)
-	$(BIN)/python -m pytest -q -n auto tests
-	$(MAKE) --no-print-directory notebooks BUDGET=smoke FIGURES=../$(EXECUTED)/smoke-figures
+	mkdir -p $(EXECUTED)
+	@echo "== unit tests in the background (executed/unit-tests.log)"; \
+	$(BIN)/python -m pytest -q tests > $(EXECUTED)/unit-tests.log 2>&1 & unit=$$!; trap "kill $$unit 2>/dev/null" INT TERM; \
+	$(MAKE) --no-print-directory notebooks BUDGET=smoke FIGURES=../$(EXECUTED)/smoke-figures; nb=$$?; \
+	wait $$unit; tests=$$?; echo "== unit tests"; cat $(EXECUTED)/unit-tests.log; \
+	test $$tests -eq 0 && test $$nb -eq 0
 	$(BIN)/python -m pytest -q -p no:cacheprovider --nbval-lax -n auto --dist loadfile $(EXECUTED)
 
 unit: lint $(STAMP)
