@@ -16,11 +16,13 @@ EXECUTED  := executed
 
 venv: $(STAMP)
 
-# uv installs the pinned set (it resolves and copies in parallel: 10 s from a warm cache where pip takes 4 min)
+# uv installs the pinned set (it resolves and copies in parallel: 25 s from a warm cache where pip takes 4 min), compiled
+# to bytecode at install: where PYTHONDONTWRITEBYTECODE is set, as on CI machines, every process (each notebook's kernel)
+# would otherwise compile torch again, 10 s each
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip uv==0.13.9
-	$(BIN)/uv pip install --quiet --python $(BIN)/python -e '.[dev]'
+	$(BIN)/uv pip install --quiet --compile-bytecode --python $(BIN)/python -e '.[dev]'
 	touch $(STAMP)
 
 # The style (ruff, rules in pyproject.toml) and the layering (lint-imports, docs/design.md); then the unit tests and the
@@ -29,6 +31,7 @@ $(STAMP): pyproject.toml
 # nbval runs each notebook again (one per core: papermill has filled every cache they read) and checks the marked outputs.
 test: lint $(STAMP)
 	mkdir -p $(EXECUTED)
+	$(BIN)/python -m compileall -q sslprop tests  # the package's own bytecode too, read by every kernel
 	@echo "== unit tests in the background (executed/unit-tests.log)"; \
 	$(BIN)/python -m pytest -q tests > $(EXECUTED)/unit-tests.log 2>&1 & unit=$$!; trap "kill $$unit 2>/dev/null" INT TERM; \
 	$(MAKE) --no-print-directory notebooks BUDGET=smoke FIGURES=../$(EXECUTED)/smoke-figures; nb=$$?; \
@@ -48,7 +51,7 @@ lint: $(STAMP)
 # (tests/browser/check_widgets.py; needs Debian's chromium and chromium-driver). Report in executed/browser-check/.
 BROWSER_STAMP := $(VENV)/.browser-stamp
 $(BROWSER_STAMP): $(STAMP) pyproject.toml
-	$(BIN)/uv pip install --quiet --python $(BIN)/python -e '.[dev,browser]'
+	$(BIN)/uv pip install --quiet --compile-bytecode --python $(BIN)/python -e '.[dev,browser]'
 	touch $(BROWSER_STAMP)
 
 browser-check: $(BROWSER_STAMP)
