@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sslprop.errors import SSLPropError
+from sslprop.ops.grm import SCORERS
 
 
 @dataclass(frozen=True)
@@ -77,7 +78,7 @@ RANGES: dict[str, tuple[float, float, bool]] = {
 }
 CHOICES = {"data.audio_features": ("logmel", "vggish"), "data.proposal_mode": ("fast", "quality"),
            "model.visual": ("small", "vgg16"), "model.audio": ("small", "vggish"),
-           "model.scorer": ("sum", "mean", "soft_iou")}
+           "model.scorer": SCORERS}
 
 
 def _check_value(key: str, annotation: str, value: Any) -> None:

@@ -49,6 +49,7 @@ from sslprop.models.encoders import resolve_weights
 from sslprop.models.frozen import attach_caches, flush_caches
 from sslprop.models.methods import METHODS, get_method
 from sslprop.models.negatives import StepContext
+from sslprop.ops.grm import SCORERS
 from sslprop.utils import (
     atomic_write_json,
     atomic_write_text,
@@ -430,7 +431,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", required=True, help="run folder to write (config, checkpoints, metrics)")
     p.add_argument("--profile", default="cpu", choices=["cpu", "paper"], help="sizes and encoders (default: cpu)")
     p.add_argument("--k", type=positive_int, help="proposals kept per frame (paper: 20)")
-    p.add_argument("--scorer", choices=["sum", "mean", "soft_iou"], help="GRM proposal scorer")
+    p.add_argument("--scorer", choices=SCORERS, help="GRM proposal scorer")
     p.add_argument("--no-selection", action="store_true", help="ablation as the paper defines it: every proposal in the bag, "
                    "distance-ratio loss only (lambda 0); --set model.select_proposals=false keeps the loss and drops selection alone")
     p.add_argument("--epochs", type=positive_int)

@@ -130,7 +130,7 @@ def k_scorer_explorer(
         g: Tensor[S, S] (or array), the frame's GRM g_n.
         proposals: Tensor[P, 4], every proposal of the frame, xyxy pixels of the S x S frame.
         gt_boxes: Tensor[G, 4] or None, the annotators' boxes (green) for reference.
-        k, scorer: the initial K and scorer ("sum", "mean", "soft_iou").
+        k, scorer: the initial K and scorer (one of `sslprop.ops.grm.SCORERS`).
         max_k: the slider's upper end, at most the frame's P proposals (`k_bounds`).
     Left: the frame with the top-K proposals (best in orange, labelled "best", the others in blue); right:
     the GRM with the same boxes. The title gives how many of the K reach IoU >= 0.5 with an
