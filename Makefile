@@ -26,14 +26,15 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 # The style (ruff, rules in pyproject.toml) and the layering (lint-imports, docs/design.md); then the unit tests and the
-# notebooks at the smoke budget side by side (the tests write only to their own temporary folders; their output is
+# notebooks at the smoke budget side by side (the tests on one thread, so that the two do not oversubscribe the cores;
+# they write only to their own temporary folders; their output is
 # printed when both are done, from executed/unit-tests.log; figures go to executed/smoke-figures, not figures/); then
 # nbval runs each notebook again (one per core: papermill has filled every cache they read) and checks the marked outputs.
 test: lint $(STAMP)
 	mkdir -p $(EXECUTED)
 	$(BIN)/python -m compileall -q sslprop tests  # the package's own bytecode too, read by every kernel
 	@echo "== unit tests in the background (executed/unit-tests.log)"; \
-	$(BIN)/python -m pytest -q tests > $(EXECUTED)/unit-tests.log 2>&1 & unit=$$!; trap "kill $$unit 2>/dev/null" INT TERM; \
+	OMP_NUM_THREADS=1 $(BIN)/python -m pytest -q tests > $(EXECUTED)/unit-tests.log 2>&1 & unit=$$!; trap "kill $$unit 2>/dev/null" INT TERM; \
 	$(MAKE) --no-print-directory notebooks BUDGET=smoke FIGURES=../$(EXECUTED)/smoke-figures; nb=$$?; \
 	wait $$unit; tests=$$?; echo "== unit tests"; cat $(EXECUTED)/unit-tests.log; \
 	test $$tests -eq 0 && test $$nb -eq 0
