@@ -19,7 +19,7 @@ import numpy as np
 import torch
 
 from sslprop.argtypes import nonnegative_int, positive_int
-from sslprop.config import get_profile
+from sslprop.config import Config, get_profile
 from sslprop.data.audio import audio_patch, clip_at, load_audio
 from sslprop.data.format import read_manifest
 from sslprop.data.proposals import available_cores, extract_dataset, selective_search
@@ -68,7 +68,6 @@ class Benchmark:
 
 def machine_facts() -> dict[str, Any]:
     """Cores of the machine, cores this process may use, and torch's intra-op threads."""
-
 
     return {"cores": os.cpu_count() or 1, "available_cores": available_cores(), "torch_threads": torch.get_num_threads()}
 
@@ -121,8 +120,6 @@ def decode_and_features(root: Path, sample_rate: int = 16000, clip_seconds: floa
 
 
 def _decode_and_features(root: Path, sample_rate: int, clip_seconds: float) -> dict[str, Row]:
-
-
     samples = read_manifest(root)
     warm = clip_at(load_audio(root / samples[0].audio, sample_rate), sample_rate, samples[0].frames[0].time, clip_seconds)
     for kind in ("logmel", "vggish"):  # imports and filter banks are built once, outside the timing
@@ -155,7 +152,6 @@ def _decode_and_features(root: Path, sample_rate: int, clip_seconds: float) -> d
 def proposals_one_core(root: Path, max_frames: int = 20) -> Row:
     """Selective Search (fast) in this process, one OpenCV thread, on up to `max_frames` frames."""
 
-
     paths = [root / f.path for s in read_manifest(root) for f in s.frames][:max_frames]
     images = [cv2.imread(str(p), cv2.IMREAD_COLOR)[:, :, ::-1].copy() for p in paths]
     threads = cv2.getNumThreads()
@@ -170,7 +166,6 @@ def proposals_one_core(root: Path, max_frames: int = 20) -> Row:
 def proposals_large_frame(root: Path, side: int = 1024, working: int = 224) -> dict[str, Row]:
     """Selective Search on one benchmark frame upscaled to `side` px: searched at full size, and as `import folder`
     stores it (the longer side at `working` px). One process, one OpenCV thread."""
-
 
     frame = next(f for s in read_manifest(root) for f in s.frames)
     image = cv2.imread(str(root / frame.path), cv2.IMREAD_COLOR)[:, :, ::-1]
@@ -242,23 +237,20 @@ def _train_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=nonnegative_int, default=0)
 
 
-def _peak_memory_mb(device: torch.device) -> float:  # noqa: F821
-
-
+def _peak_memory_mb(device: torch.device) -> float:
     if device.type == "cuda":
         return torch.cuda.max_memory_allocated(device) / 2**20
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KiB -> MiB (process peak)
 
 
-def _random_proposals(n_frames: int, per_frame: int, size: int, gen: torch.Generator) -> list:  # noqa: F821
-
+def _random_proposals(n_frames: int, per_frame: int, size: int, gen: torch.Generator) -> list:
     xy = torch.rand(n_frames, per_frame, 2, generator=gen) * (size * 0.8)
     wh = 4 + torch.rand(n_frames, per_frame, 2, generator=gen) * (size * 0.6)
     boxes = torch.cat([xy, (xy + wh).clamp(max=size)], dim=2)  # (F, P, 4) xyxy pixels
     return list(boxes)
 
 
-def timing_config(cfg: Config) -> Config:  # noqa: F821
+def timing_config(cfg: Config) -> Config:
     """`cfg` with random VGG16 / VGGish: their weights change no timing, and need no download."""
     if cfg.model.visual != "small" or cfg.model.audio != "small":
         return cfg.replace(**{"model.pretrained": False})
@@ -280,7 +272,6 @@ def measure_training(profile: str, batch_size: int | None, steps: int, proposals
     (the embedded benchmark's former 96 px frames) and on bags of `proposals` whose SPP rows are read from a
     `ProposalFeatureCache` instead of pooled.
     """
-
 
     device = resolve_device(device_name)
     cfg = timing_config(get_profile(profile))

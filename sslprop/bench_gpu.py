@@ -70,22 +70,22 @@ def _rnn_layers_flops(tokens: int, weights: list) -> int:
     return sum(2 * tokens * (math.prod(w_ih) + math.prod(w_hh)) for w_ih, w_hh in weights)
 
 
-def _mkldnn_rnn(input_shape, w_ih, w_hh, *args, out_shape=None, **kwargs) -> int:  # noqa: ARG001
+def _mkldnn_rnn(input_shape, w_ih, w_hh, *args, out_shape=None, **kwargs) -> int:
     """aten.mkldnn_rnn_layer (the CPU LSTM, one layer): input (T, B, I) or (B, T, I)."""
     return _rnn_layers_flops(math.prod(input_shape[:-1]), [(w_ih, w_hh)])
 
 
-def _mkldnn_rnn_backward(input_shape, w_ih, w_hh, *args, out_shape=None, **kwargs) -> int:  # noqa: ARG001
+def _mkldnn_rnn_backward(input_shape, w_ih, w_hh, *args, out_shape=None, **kwargs) -> int:
     return 2 * _mkldnn_rnn(input_shape, w_ih, w_hh)  # gradients of the inputs and of the weights
 
 
-def _cudnn_rnn(input_shape, weights, stride, *args, out_shape=None, **kwargs) -> int:  # noqa: ARG001
+def _cudnn_rnn(input_shape, weights, stride, *args, out_shape=None, **kwargs) -> int:
     """aten._cudnn_rnn (the CUDA LSTM): its flat weight list holds `stride` tensors per layer, W_ih and W_hh first."""
     pairs = [(weights[i], weights[i + 1]) for i in range(0, len(weights), stride)]
     return _rnn_layers_flops(math.prod(input_shape[:-1]), pairs)
 
 
-def _cudnn_rnn_backward(input_shape, weights, stride, *args, out_shape=None, **kwargs) -> int:  # noqa: ARG001
+def _cudnn_rnn_backward(input_shape, weights, stride, *args, out_shape=None, **kwargs) -> int:
     return 2 * _cudnn_rnn(input_shape, weights, stride)
 
 
@@ -121,7 +121,6 @@ def random_batch(cfg: Any, batch: int, proposals: int, seed: int = 0) -> dict[st
 def step_flops(model: Any, cfg: Any, batch: dict[str, Any], train: bool = True) -> int:
     """FLOPs of one training step's forward and backward (the trainer's loss), or of one forward without gradient."""
 
-
     def run() -> None:
         if train:
             loss, _ = get_method("ours").loss(model, batch, StepContext(torch.Generator().manual_seed(0)), cfg)
@@ -138,7 +137,6 @@ def step_flops(model: Any, cfg: Any, batch: dict[str, Any], train: bool = True) 
 def step_needs(cfg: Any, peak_tflops: float, mfu: float, proposals: int) -> tuple[float, float]:
     """(clips/s a training step takes at `mfu` of `peak_tflops`, training FLOPs per clip), the FLOPs counted on
     one step at batch 2 on the CPU (random encoders and inputs; FLOPs grow with the batch exactly linearly)."""
-
 
     cfg = timing_config(cfg).replace(**{"train.device": "cpu"})
     torch.manual_seed(0)
@@ -197,7 +195,6 @@ def measure_loader(root: Path, cfg: Any, workers: int, batch: int | None = None,
     over the other clips computes their audio patches (workers write them to disk, the main process keeps them in
     memory), three more passes over every clip read them back. The batch is by default the profile's, at most 32
     and at most a quarter of the clips (four batches a pass)."""
-
 
     with tempfile.TemporaryDirectory(prefix="sslprop-patches-") as scratch:
         dataset = _dataset(root, cfg, workers, Path(scratch))
@@ -290,20 +287,17 @@ def _amp(device: Any, amp: bool) -> tuple[Any, str]:
 
 
 def _peak(device: Any, given: float | None) -> float | None:
-
     if given is not None:
         return float(given)
     return device_peak_tflops(torch.cuda.get_device_name(device)) if device.type == "cuda" else None
 
 
 def _sync(device: Any) -> None:
-
     if device.type == "cuda":
         torch.cuda.synchronize(device)
 
 
 def _memory_mb(device: Any) -> float:
-
     return round(_peak_memory_mb(device), 1)
 
 
@@ -312,7 +306,6 @@ def measure_step(root: Path, cfg: Any, device: Any, batch: int, steps: int, work
     """Training steps of `ours` fed by the trainer's DataLoader over `root` (random encoders), timed one by one:
     the wait for the next batch, then forward, backward and Adam (synchronised, as `train` does when it reads
     the loss). Two warm-up steps first; `steps` timed ones, over as many passes as they take."""
-
 
     cfg = timing_config(cfg)
     method = get_method("ours")
@@ -385,7 +378,6 @@ def measure_inference(model: Any, cfg: Any, batch: dict[str, Any], device: Any, 
                       peak_tflops: float | None = None) -> tuple[dict[str, Any], dict[str, Any]]:
     """Forwards without gradient of `model` on one batch already on `device` (the model alone): frames/s."""
 
-
     autocast, dtype = _amp(device, amp)
     model.eval()
     inputs = batch_inputs(batch, device)
@@ -409,7 +401,6 @@ def measure_inference(model: Any, cfg: Any, batch: dict[str, Any], device: Any, 
 
 def run_gpu(args: argparse.Namespace, train: bool = True) -> tuple[dict[str, Any], dict[str, Any]]:
     """`bench train --device cuda` (train and inference) and `bench infer`: the profile's model on this device."""
-
 
     device = resolve_device(args.device)  # no CUDA here: one line, exit status 2
     profiles = ["cpu", "paper"] if args.profile == "both" else [args.profile]

@@ -42,7 +42,6 @@ def sha256_file(path: str | os.PathLike) -> str:
 def check_out_folder(out: str | os.PathLike, flag: str = "--out") -> None:
     """A one-line SSLPropError before any work when an output folder path names an existing file."""
 
-
     p = Path(out)
     for q in (p, *p.parents):
         if q.exists():
@@ -159,9 +158,8 @@ def _lock_holder(fd: int) -> str:
         return "another process"
 
 
-def resolve_device(name: str | None) -> torch.device:  # noqa: F821
+def resolve_device(name: str | None) -> torch.device:
     """`"cpu"`, `"cuda"`, `"cuda:1"` or None/`"auto"` (CUDA when available) -> torch.device."""
-
 
     if name in (None, "", "auto"):
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")

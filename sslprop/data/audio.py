@@ -38,7 +38,6 @@ AUDIO_KINDS = ("vggish", "logmel")
 
 
 def _decode_soundfile(path: Path) -> tuple[np.ndarray, int]:
-
     data, sr = sf.read(str(path), dtype="float32", always_2d=True)  # (T, C)
     return data.mean(axis=1), int(sr)
 

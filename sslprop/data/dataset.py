@@ -266,7 +266,6 @@ def silent_audio(root: str | os.PathLike, paths: list[str], sample_rate: int, th
     unreadable file is left to the loader, which names it when it is used.
     """
 
-
     root = Path(root)
     store = root / AUDIO_CHECK
     try:

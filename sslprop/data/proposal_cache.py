@@ -146,7 +146,6 @@ class ProposalCache:
     def write_index(self, counts: dict[str, int]) -> Path:
         """Write ``index.json`` with the settings, the OpenCV version and the proposals per frame."""
 
-
         path = self.dir / "index.json"
         atomic_write_json(path, {"settings": self.settings, "opencv": cv2.__version__, "counts": counts})
         return path

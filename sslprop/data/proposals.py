@@ -189,7 +189,6 @@ def available_cores() -> int:
 
 
 def _init_worker() -> None:
-
     cv2.setNumThreads(1)
     _die_with_parent()
 
@@ -254,7 +253,6 @@ def extract_dataset(
 
 def _extract(root: Path, workers: int | None, mode: str, max_side: int | None, k: int, progress: bool, min_size: int,
              min_frame_size: int) -> ProposalStats:
-
 
     start = time.perf_counter()
     cache = ProposalCache(root, mode, max_side, min_size)

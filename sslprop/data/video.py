@@ -39,7 +39,6 @@ def _check_file(path: Path) -> None:
 
 
 def _open(path: Path):  # -> av.container.InputContainer
-
     _check_file(path)
     try:
         container = av.open(str(path))
@@ -57,7 +56,7 @@ def _decode_error(path: Path, e: Exception) -> SSLPropError:
     return SSLPropError(f"{path}: cannot decode video ({type(e).__name__}: {detail})")
 
 
-def _stream_start(stream) -> float:  # noqa: ANN001 (av.VideoStream)
+def _stream_start(stream) -> float:
     return float(stream.start_time * stream.time_base) if stream.start_time is not None else 0.0
 
 

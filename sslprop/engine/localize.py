@@ -389,7 +389,6 @@ def figure_png(fig: Any, dpi: int = 100) -> bytes:
 def write_outputs(track: Track, record: dict[str, Any], out: Path, fps: float) -> dict[str, Path]:
     """The four files of one video into `out` (see the module docstring); returns their paths."""
 
-
     out.mkdir(parents=True, exist_ok=True)
     atomic_write_json(out / "boxes.json", record)
     atomic_write_json(out / "coco.json", coco_results(track))
@@ -503,7 +502,6 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
-
     try:
         localize(args.videos, args.out, args.run, args.fps, args.audio, args.max_side, args.m_threshold, args.device,
                  progress=not args.no_progress)

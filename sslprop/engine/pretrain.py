@@ -202,7 +202,6 @@ def pretrain(
     Returns the card: command, seed, corpus, recipe, held-out accuracy, sha256 of `out`, licence.
     """
 
-
     if kind not in KINDS:
         raise SSLPropError(f"pretrain {kind}: choose from {', '.join(KINDS)}")
     out = Path(out)

@@ -41,7 +41,6 @@ def selected_bags(run: str | os.PathLike, data: str | os.PathLike, split: str = 
     """{frame key: (K', 4) boxes} the proposals a trained run keeps on each frame of `split` (its top K), in
     absolute pixels of the stored frame. The run must be a proposal method (`ours`)."""
 
-
     dev = resolve_device(device)
     method, model, cfg, _ = load_run(run, dev, log)
     if not method.needs_proposals:

@@ -135,7 +135,7 @@ def loader_workers(requested: int, log: Callable[[str], None] = print) -> int:
     return requested
 
 
-def _worker_init(worker_id: int) -> None:  # noqa: ARG001
+def _worker_init(worker_id: int) -> None:
     """A DataLoader worker: one torch and one OpenCV thread (the workers are the parallelism)."""
 
     torch.set_num_threads(1)
@@ -195,7 +195,6 @@ def _train(cfg, data, out: Path, m, method, resume, visual_weights, audio_weight
             return state["history"]
     elif resume:
         say(f"{out}: no checkpoint yet, starting a new run")
-
 
     # the encoders' weight files (paper profile: found in or downloaded into torch.hub's cache) before the data set
     # is read, so that a missing download is one line at once; under torchrun the main process downloads first.
@@ -373,7 +372,6 @@ class _StopRequest:
     """
 
     def __init__(self) -> None:
-
         self.requested = False
         self._previous: dict[int, Any] = {}
         if threading.current_thread() is not threading.main_thread():
@@ -381,13 +379,12 @@ class _StopRequest:
         for sig in (signal.SIGINT, signal.SIGTERM):
             self._previous[sig] = signal.signal(sig, self._handle)
 
-    def _handle(self, signum: int, frame: Any) -> None:  # noqa: ARG002
+    def _handle(self, signum: int, frame: Any) -> None:
         if self.requested:
             raise KeyboardInterrupt
         self.requested = True
 
     def restore(self) -> None:
-
         for sig, handler in self._previous.items():
             signal.signal(sig, handler)
         self._previous = {}

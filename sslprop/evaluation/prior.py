@@ -177,7 +177,6 @@ def visual_prior(root: str | os.PathLike, split: str = "test", keys: Sequence[st
     progress: tqdm bar over the batches (None: only on a terminal).
     """
 
-
     cfg = get_profile(profile)
     root = Path(root)
     path = Path(weights) if weights is not None else shipped_weights("visual")

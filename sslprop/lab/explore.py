@@ -138,7 +138,6 @@ def forward_samples(run: str | os.PathLike, data: str | os.PathLike, ids: Sequen
     (``forward.output``), plus what is needed to draw them.
     """
 
-
     method, model, cfg, _ = load_run(run, device)
     if not method.needs_proposals:
         raise SSLPropError(f"{run}: forward_samples needs a proposal-based run, got method {method.name!r}")
@@ -197,7 +196,6 @@ def write_vggss_demo(src_data: str | os.PathLike, out: str | os.PathLike, ids: S
     Returns `out`, ready for ``python -m sslprop import vggss OUT``.
     """
 
-
     src_data, out = Path(src_data), Path(out)
     by_id = {s.id: s for s in read_manifest(src_data)}
     entries = []
@@ -228,7 +226,6 @@ def write_sample_video(root: str | os.PathLike, sample_id: str, out: str | os.Pa
     The frames are shown at the rate of their times (1 fps for `sequences`), resized to `size`
     (W, H; even) when given, so that the video's pixels differ from the data set's.
     """
-
 
     root = Path(root)
     sample = next((s for s in read_manifest(root) if s.id == sample_id), None)

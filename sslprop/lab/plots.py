@@ -37,7 +37,6 @@ def sequence_figure(root: str | os.PathLike, samples: Sequence[Any], tracks: Seq
     Returns the pyplot figure.
     """
 
-
     N = max(len(s.frames) for s in samples)
     fig, axes = plt.subplots(len(samples), N + 1, figsize=(1.3 * N + 4.0, 1.6 * len(samples)), squeeze=False,
                              gridspec_kw={"width_ratios": [1] * N + [3]})
@@ -263,7 +262,6 @@ def sweep_lines(ax: Any, sweep: Mapping[str, Any], legend: bool = True) -> Any:
 def threshold_sweep_figure(sweeps: Mapping[str, Mapping[str, Any]], threshold: float | None = None, size: float = 3.2) -> Any:
     """Notebook 05's sweep: one panel per data set ({name: `threshold_sweep`}), `sweep_lines` with the paper's cut
     (`threshold`, default 0.2) as a vertical line and one legend below the panels. Returns the pyplot figure."""
-
 
     fig, axes = plt.subplots(1, len(sweeps), figsize=(size * len(sweeps), size), squeeze=False, layout="constrained")
     for ax, (name, sw) in zip(axes[0], sweeps.items()):

@@ -519,7 +519,6 @@ def read_outputs(predictions: str | os.PathLike, keys: Sequence[str]) -> dict[st
     Boxes are xyxy pixels of the stored frame with their score, best first; the map is on the model's input grid.
     """
 
-
     folder = Path(predictions)
     files = [prediction_file(folder), prediction_file(folder, two_sources=True), prediction_file(folder, "maps")]
     for f in files:  # one predict run's set, not a mixture

@@ -40,7 +40,6 @@ def oracle_map(gt_boxes: np.ndarray, size: int) -> np.ndarray:
     gt_boxes: (G, 4) xyxy pixels of a size x size frame -> float32 (size, size) (zeros when G = 0).
     """
 
-
     m = np.zeros((size, size), dtype=np.float32)
     if len(gt_boxes):
         for x1, y1, x2, y2 in box_cells(torch.as_tensor(np.asarray(gt_boxes, dtype=np.float32)), size, size).tolist():
@@ -110,7 +109,6 @@ def discriminative_part_case(root: str | os.PathLike, sample_id: str, k: int = 2
                              threshold: float = 0.5, share: float = 0.3) -> PartCase:
     """Build a `PartCase` for the first sounding object of a generated single-frame sample (cached proposals)."""
 
-
     root = Path(root)
     sample = {s.id: s for s in read_manifest(root)}[sample_id]
     frame = sample.frames[0]
@@ -134,7 +132,6 @@ def mass_ratio(score_map: Any, box: Sequence[float]) -> float:
 
     score_map: (H, W) Tensor or array, non-negative; box: xyxy pixels (covering at least one cell).
     """
-
 
     m = torch.as_tensor(np.asarray(score_map, dtype=np.float64))
     x1, y1, x2, y2 = box_cells(torch.tensor([[float(v) for v in box]]), m.shape[0], m.shape[1])[0].tolist()
@@ -167,7 +164,6 @@ def topk_recall(
         proposal reaches `iou`}}, the upper bound every K approaches.
     """
 
-
     keep = [i for i, g in enumerate(gt) if len(g)]
     if not keep:
         raise SSLPropError("topk_recall: no frame has an annotated source")
@@ -195,7 +191,6 @@ def top1_area(grms: Sequence[Any], proposals: Sequence[Any], scorer: str) -> lis
     grms: per frame Tensor[H, W]; proposals: per frame Tensor[P_i, 4] xyxy pixels of that grid (P_i >= 1).
     """
 
-
     g = torch.stack([torch.as_tensor(m).float() for m in grms])  # (F, H, W)
     props = [torch.as_tensor(p).float().reshape(-1, 4) for p in proposals]
     top = select_topk(props, score_boxes(g, props, scorer), 1).boxes[:, 0].double()  # (F, 4)
@@ -210,7 +205,6 @@ def k_beside_paper(recall: Any, scorer: str) -> list[dict[str, Any]]:
 
     A K that `recall` lacks gets None ('-'). Column names carry the unit.
     """
-
 
     ours = f"top-K recall, trained GRM, {scorer} (ours, %)"
     rows = []

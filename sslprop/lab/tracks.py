@@ -66,7 +66,6 @@ def sequence_track(sample: Any, boxes: Mapping[str, Sequence[Sequence[float]]], 
         iou: a proposal belongs to an object when their IoU is at least this.
     """
 
-
     N = len(sample.frames)
     keys = [frame_key(sample.id, n, len(sample.frames)) for n in range(N)]
     missing = [k for k in keys if k not in boxes]
@@ -181,7 +180,6 @@ def map_shape(score_map: Any, box: Sequence[float], threshold: float = 0.5) -> d
         box covered at equal area: share of the box's pixels among the map's top |box| pixels (`covered_at_equal_area`):
                       every map gets a region of the box's own size, so a flatter map cannot cover more by spilling
     """
-
 
     m = torch.as_tensor(np.asarray(score_map, dtype=np.float64))
     if m.dim() != 2:

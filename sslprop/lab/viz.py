@@ -305,7 +305,6 @@ class Prose:
         return "\n\n".join("".join("\\" + c if c in self.MARKUP else c for c in p) for p in self.paragraphs)
 
     def __repr__(self) -> str:
-
         return "\n\n".join(textwrap.fill(p, self.width, break_long_words=False) for p in self.paragraphs)
 
 

@@ -67,7 +67,6 @@ class Explorer:
     """
 
     def __init__(self, draw: Callable[..., None], controls: Mapping[str, Any], figsize: tuple[float, float] = (6.0, 3.2)):
-
         self._draw = draw
         self.controls = dict(controls)
         self.figure = Figure(figsize=figsize)
@@ -137,7 +136,6 @@ def k_scorer_explorer(
     annotator's box, and says "all P" when K reaches the frame's proposals.
     """
 
-
     check_scorer(scorer)
     g_t = torch.as_tensor(g).float()
     props = torch.as_tensor(proposals).float().reshape(-1, 4)
@@ -193,7 +191,6 @@ def map_threshold_explorer(image: np.ndarray, score_map: Any, gt_boxes: Any = No
             the pixels at or above T after min-max normalisation.
     Left: the frame with the box; right: the min-max map with its T contour.
     """
-
 
     m = torch.as_tensor(score_map).float()
     lo, hi = float(m.min()), float(m.max())
@@ -330,7 +327,6 @@ def sound_swap_explorer(frame: np.ndarray, results: Mapping[str, Any], sound: st
     call (d_on > `d_threshold`); right: d_on of every sound, the chosen one marked.
     """
 
-
     if not results:
         raise SSLPropError("sound_swap_explorer: no sound to show")
     names = list(results)
@@ -381,7 +377,6 @@ def listening_explorer(data: Any, predictions: Mapping[str, Any], frames: Sequen
         frame, sound: what is shown first ("o<j>" for object j's sound, "silence", "noise", "offscreen").
     Every panel shows the objects in view, the one whose sound plays green and solid, the others grey and dashed.
     """
-
 
     samples = read_manifest(data, "test")
     by_frame = {f.frame: f for f in listening_frames(samples)}

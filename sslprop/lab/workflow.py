@@ -67,7 +67,6 @@ class Budget:
     test_fractions: dict[str, float] = field(default_factory=dict, hash=False)
 
     def test_fraction(self, preset: str) -> float:
-
         return float(self.test_fractions.get(preset, DEFAULT_TEST_FRACTION.get(preset, 0.25)))
 
 
@@ -243,7 +242,6 @@ def training_summary(run: str | os.PathLike) -> dict[str, Any]:
     computed with the loss function itself; "learned" is True when the last L_tri is at least
     0.02 below it.
     """
-
 
     run = Path(run)
     history = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines() if line.strip()]

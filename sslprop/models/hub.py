@@ -48,7 +48,6 @@ class HubWeights:
 
 
 def _vgg16_url() -> str:
-
     return VGG16_Weights.IMAGENET1K_V1.url  # https://download.pytorch.org/models/vgg16-397923af.pth
 
 

@@ -181,7 +181,6 @@ def negative_pairs(method: Method, cfg: Config) -> bool:
 
 
 def _registry() -> dict[str, Method]:
-
     return {"ours": Ours(), **baselines()}
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from sslprop.errors import SSLPropError
-from sslprop.utils import sha256_file  # noqa: F401  (the cards' sha256: one helper for every file, `weights.sha256_file` kept)
+from sslprop.utils import sha256_file
 
 SHIPPED_WIDTH = {"visual": 32, "audio": 16}  # model.visual_width / audio_width of the shipped encoders (the cpu profile's)
 

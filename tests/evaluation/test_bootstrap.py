@@ -10,7 +10,7 @@ import pytest
 from sslprop.errors import SSLPropError
 from sslprop.evaluation import bootstrap as B
 
-MEAN = lambda v: float(np.mean(v))  # noqa: E731
+MEAN = lambda v: float(np.mean(v))
 
 
 def test_group_of_and_constant_scores():

@@ -112,7 +112,6 @@ def import_dataset(kind: str, src: str | os.PathLike, out: str | os.PathLike, op
 
 
 def _import(kind: str, src: str | os.PathLike, out_p: Path, opts: ImportOptions, progress: bool) -> ImportReport:
-
     src_p = Path(src)
     report = ImportReport(kind=kind, source=str(src_p.resolve()), out=str(out_p))
     jobs = plan(kind, src_p, out_p, opts, report)

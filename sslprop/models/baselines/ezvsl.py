@@ -108,7 +108,7 @@ class EZVSL(MapMethod):
         out: ProjectionOutput = model(frames, audio)
         return ezvsl_loss(out.v, out.s, self.frame_codes(batch, frames))
 
-    def negative_pairs(self, cfg: Config) -> bool:  # noqa: ARG002
+    def negative_pairs(self, cfg: Config) -> bool:
         """The loss's negative pair is a max over locations: m_on's negative distance is computed here."""
         return True
 
